@@ -1,0 +1,9 @@
+DROP TABLE room_bans;
+DROP TABLE jobs;
+DROP TABLE video_del_rec;
+DROP TABLE danmaku;
+DROP TABLE rooms;
+DROP TABLE comments;
+DROP TABLE videos;
+DROP TABLE sessions;
+DROP TABLE users;

@@ -1,0 +1,114 @@
+//! Sign-up and sign-in, shared by the JSON API and the pages.
+
+use std::net::IpAddr;
+
+use actix_web::web;
+use chrono::Utc;
+
+use crate::auth::{password, LoginThrottle, SessionService};
+use crate::db::{self, users, DbPool};
+use crate::domain::{Password, Username};
+use crate::error::ApiError;
+
+/// A user just created.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct CreatedUser {
+    pub id: String,
+    pub username: String,
+}
+
+/// Validates, hashes (off the worker thread) and inserts a new user with role `user`.
+pub async fn register(
+    pool: &DbPool,
+    username: &str,
+    password: String,
+) -> Result<CreatedUser, ApiError> {
+    let username = Username::parse(username).map_err(ApiError::InvalidUsername)?;
+    let password = Password::parse(password).map_err(ApiError::InvalidPassword)?;
+    create_user(pool, username, password, "user").await
+}
+
+/// Inserts a user with a role; a taken name is `UsernameTaken`.
+pub async fn create_user(
+    pool: &DbPool,
+    username: Username,
+    password: Password,
+    role: &'static str,
+) -> Result<CreatedUser, ApiError> {
+    let hash = web::block(move || password::hash(&password))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))??;
+    let id = uuid::Uuid::new_v4().to_string();
+    let created = CreatedUser {
+        id: id.clone(),
+        username: username.as_str().to_string(),
+    };
+    let result = db::blocking(pool, move |conn| {
+        users::insert(
+            conn,
+            &users::NewUser {
+                id: &id,
+                username: username.as_str(),
+                password_hash: &hash,
+                role,
+                created_at: Utc::now().naive_utc(),
+            },
+        )
+    })
+    .await;
+    match result {
+        Ok(()) => Ok(created),
+        Err(e) if db::is_unique_violation(&e) => Err(ApiError::UsernameTaken),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What a successful login hands back.
+pub struct LoggedIn {
+    pub token: String,
+    pub expires_at: chrono::NaiveDateTime,
+}
+
+/// Checks the credentials under the login throttle and starts a session.
+pub async fn login(
+    pool: &DbPool,
+    sessions: &SessionService,
+    throttle: &LoginThrottle,
+    client: Option<IpAddr>,
+    username: &str,
+    password: String,
+) -> Result<LoggedIn, ApiError> {
+    let mut keys = vec![format!("user:{username}")];
+    if let Some(ip) = client {
+        keys.push(format!("addr:{ip}"));
+    }
+    throttle
+        .check(&keys)
+        .map_err(|retry_after_secs| ApiError::TooManyAttempts { retry_after_secs })?;
+
+    let name = username.to_string();
+    let user = db::blocking(pool, move |conn| users::find_by_username(conn, &name)).await?;
+    let stored_hash = user.as_ref().map_or_else(
+        || password::dummy_hash().to_string(),
+        |u| u.password_hash.clone(),
+    );
+    let matches = web::block(move || password::verify(&password, &stored_hash))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    let user = match user {
+        Some(user) if matches => user,
+        _ => {
+            throttle.record_failure(&keys);
+            return Err(ApiError::WrongCredentials);
+        }
+    };
+    if user.disabled_at.is_some() {
+        return Err(ApiError::AccountDisabled);
+    }
+    throttle.clear(&keys[0]);
+    let session = sessions.create(user.id).await?;
+    Ok(LoggedIn {
+        token: session.token,
+        expires_at: session.expires_at,
+    })
+}

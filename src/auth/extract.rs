@@ -1,0 +1,105 @@
+//! Extractors that say who is calling. The session token is taken from the
+//! `roomcast_session` cookie, `Authorization: Bearer`, or the seed's `X-Session-Id`.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
+
+use super::{AuthUser, SessionService, SESSION_COOKIE};
+use crate::error::{ApiError, PageError};
+
+/// The raw session token of a request, if it carries one.
+pub struct SessionToken(pub Option<String>);
+
+impl SessionToken {
+    pub fn from_request(req: &HttpRequest) -> Self {
+        let bearer = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
+        let seed_header = req
+            .headers()
+            .get("X-Session-Id")
+            .and_then(|v| v.to_str().ok())
+            .map(str::trim);
+        let token = bearer
+            .or(seed_header)
+            .map(str::to_string)
+            .or_else(|| req.cookie(SESSION_COOKIE).map(|c| c.value().to_string()))
+            .filter(|t| !t.is_empty() && t.len() <= 128);
+        SessionToken(token)
+    }
+}
+
+/// Resolves the request's user once and remembers it in the request's extensions.
+async fn resolve(req: HttpRequest) -> Result<Option<AuthUser>, ApiError> {
+    if let Some(found) = req.extensions().get::<Option<AuthUser>>() {
+        return Ok(found.clone());
+    }
+    let SessionToken(token) = SessionToken::from_request(&req);
+    let user = match token {
+        Some(token) => {
+            let sessions = req
+                .app_data::<web::Data<SessionService>>()
+                .expect("SessionService is registered as app data");
+            sessions.authenticate(&token).await?
+        }
+        None => None,
+    };
+    req.extensions_mut().insert(user.clone());
+    Ok(user)
+}
+
+/// The signed-in user, or a 401 `002`.
+pub struct CurrentUser(pub AuthUser);
+
+impl FromRequest for CurrentUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            resolve(req)
+                .await?
+                .map(CurrentUser)
+                .ok_or(ApiError::Unauthenticated)
+        })
+    }
+}
+
+/// The signed-in user if there is one; pages render for visitors too.
+pub struct MaybeUser(pub Option<AuthUser>);
+
+impl FromRequest for MaybeUser {
+    type Error = ApiError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move { resolve(req).await.map(MaybeUser) })
+    }
+}
+
+/// The signed-in user if there is one, for page handlers: a failure renders an error page.
+pub struct PageUser(pub Option<AuthUser>);
+
+impl FromRequest for PageUser {
+    type Error = PageError;
+    type Future = Pin<Box<dyn Future<Output = Result<Self, PageError>>>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let req = req.clone();
+        Box::pin(async move {
+            resolve(req)
+                .await
+                .map(PageUser)
+                .map_err(|e| PageError::internal("resolving the session", &e))
+        })
+    }
+}

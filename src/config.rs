@@ -1,0 +1,321 @@
+//! Settings: built-in defaults < TOML file < `ROOMCAST__SECTION__KEY` environment variables.
+//!
+//! One typed tree, deserialised once at start-up. The defaults live in the `Default` impls
+//! below and are fed to the `config` crate as its first layer, so the table in
+//! `docs/operations.md` and the code cannot drift apart.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration tree.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub database: DatabaseSettings,
+    pub storage: StorageSettings,
+    pub sessions: SessionSettings,
+    pub upload: UploadSettings,
+    pub stream: StreamSettings,
+    pub danmaku: DanmakuSettings,
+    pub ingest: IngestSettings,
+    pub bus: BusSettings,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpSettings {
+    /// Bind address; port 0 picks a free port.
+    pub addr: String,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Absolute URL used in links and Origin checks; derived from the bound address if empty.
+    pub public_url: String,
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self {
+            addr: "127.0.0.1:8080".into(),
+            workers: 0,
+            public_url: String::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DatabaseSettings {
+    pub url: DatabaseUrl,
+    pub pool_size: u32,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: DatabaseUrl("sqlite://data/roomcast.db".into()),
+            pool_size: 8,
+        }
+    }
+}
+
+/// A database URL that never prints its password.
+#[derive(Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct DatabaseUrl(pub String);
+
+impl DatabaseUrl {
+    /// The URL itself, for connecting. Never log this; log `redacted()`.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    /// The URL with any password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        redact_url_password(&self.0)
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:?}", self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+/// Replaces the password of `scheme://user:password@host/...` with `***`.
+pub fn redact_url_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_string();
+    };
+    let user_info = &authority[..at];
+    let Some(colon) = user_info.find(':') else {
+        return url.to_string();
+    };
+    format!(
+        "{}{}:***{}",
+        &url[..scheme_end + 3],
+        &user_info[..colon],
+        &rest[at..]
+    )
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StorageSettings {
+    pub dir: PathBuf,
+}
+
+impl Default for StorageSettings {
+    fn default() -> Self {
+        Self { dir: "data".into() }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SessionSettings {
+    /// Sliding session lifetime.
+    pub ttl_secs: u64,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self { ttl_secs: 1800 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UploadSettings {
+    pub max_bytes: u64,
+}
+
+impl Default for UploadSettings {
+    fn default() -> Self {
+        Self { max_bytes: 4 << 30 }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct StreamSettings {
+    pub max_connections: usize,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        Self {
+            max_connections: 1000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct DanmakuSettings {
+    /// Merge window in milliseconds.
+    pub window_ms: u64,
+    pub max_chars: usize,
+    /// Per user per room, as `COUNT/SECONDSs`, e.g. `3/2s`.
+    pub rate: String,
+    /// Recent messages sent to a joining viewer.
+    pub history: usize,
+}
+
+impl Default for DanmakuSettings {
+    fn default() -> Self {
+        Self {
+            window_ms: 100,
+            max_chars: 200,
+            rate: "3/2s".into(),
+            history: 50,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IngestSettings {
+    pub ffmpeg: String,
+    pub ffprobe: String,
+    /// Allow `file:` sources; for tests only.
+    pub allow_files: bool,
+}
+
+impl Default for IngestSettings {
+    fn default() -> Self {
+        Self {
+            ffmpeg: "ffmpeg".into(),
+            ffprobe: "ffprobe".into(),
+            allow_files: false,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BusSettings {
+    /// `local` or `nats`.
+    pub kind: String,
+    pub nats_url: String,
+}
+
+impl Default for BusSettings {
+    fn default() -> Self {
+        Self {
+            kind: "local".into(),
+            nats_url: "nats://127.0.0.1:4222".into(),
+        }
+    }
+}
+
+impl Settings {
+    /// Loads defaults, then `file` (or `roomcast.toml` in the working directory if it exists),
+    /// then `ROOMCAST__SECTION__KEY` environment variables.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
+        let defaults = config::Config::try_from(&Settings::default())
+            .context("serialising the built-in defaults")?;
+        let mut builder = config::Config::builder().add_source(defaults);
+        match file {
+            Some(path) => {
+                builder = builder.add_source(config::File::from(path).required(true));
+            }
+            None => {
+                builder =
+                    builder.add_source(config::File::with_name("roomcast.toml").required(false));
+            }
+        }
+        let env = config::Environment::with_prefix("ROOMCAST")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true);
+        let settings: Settings = builder
+            .add_source(env)
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .context("reading the configuration")?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.sessions.ttl_secs > 0,
+            "sessions.ttl_secs must be positive"
+        );
+        anyhow::ensure!(
+            self.database.pool_size > 0,
+            "database.pool_size must be positive"
+        );
+        anyhow::ensure!(
+            matches!(self.bus.kind.as_str(), "local" | "nats"),
+            "bus.kind must be \"local\" or \"nats\", not {:?}",
+            self.bus.kind
+        );
+        Ok(())
+    }
+
+    /// Worker count with 0 resolved to the number of cores.
+    pub fn workers(&self) -> usize {
+        match self.http.workers {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_password_in_a_database_url_is_redacted() {
+        let url = DatabaseUrl("postgres://app:s3cret@db:5432/roomcast".into());
+        assert_eq!(url.redacted(), "postgres://app:***@db:5432/roomcast");
+        assert!(!format!("{url:?}").contains("s3cret"));
+    }
+
+    #[test]
+    fn a_url_without_a_password_is_unchanged() {
+        for url in [
+            "sqlite://data/roomcast.db",
+            "postgres://app@db/x",
+            "postgres://db/x",
+        ] {
+            assert_eq!(redact_url_password(url), url);
+        }
+    }
+
+    #[test]
+    fn an_at_sign_in_the_path_is_not_taken_for_credentials() {
+        assert_eq!(
+            redact_url_password("sqlite://data/a:b@c.db"),
+            "sqlite://data/a:b@c.db"
+        );
+    }
+
+    #[test]
+    fn defaults_match_the_design_table() {
+        let s = Settings::default();
+        assert_eq!(s.http.addr, "127.0.0.1:8080");
+        assert_eq!(s.database.url.expose(), "sqlite://data/roomcast.db");
+        assert_eq!(s.sessions.ttl_secs, 1800);
+        assert_eq!(s.upload.max_bytes, 4 * 1024 * 1024 * 1024);
+        assert_eq!(s.danmaku.window_ms, 100);
+    }
+}

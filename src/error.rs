@@ -1,0 +1,212 @@
+//! Errors at the HTTP edge: `ApiError` for `/api/*` (JSON with a stable `error_code`) and
+//! `PageError` for pages (a rendered HTML error page).
+//!
+//! The codes are listed in `docs/api.md`; `001`-`004` keep the meaning they had in the seed.
+
+use actix_web::http::{header, StatusCode};
+use actix_web::{HttpResponse, ResponseError};
+use serde::Serialize;
+
+use crate::db::DbError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 001: the body (or query, or path) could not be parsed.
+    #[error("{0}")]
+    BadBody(String),
+    /// 002: no valid session.
+    #[error("not authenticated: sign in first")]
+    Unauthenticated,
+    /// 002 as well: the credentials given at login are wrong.
+    #[error("wrong username or password")]
+    WrongCredentials,
+    /// 003: the database failed.
+    #[error("database failure")]
+    Database(#[source] DbError),
+    /// 004: anything else unexpected.
+    #[error("internal fault")]
+    Internal(#[source] anyhow::Error),
+    /// 005
+    #[error("{0}")]
+    InvalidUsername(String),
+    /// 006
+    #[error("{0}")]
+    InvalidPassword(String),
+    /// 007
+    #[error("that username is taken")]
+    UsernameTaken,
+    /// 008
+    #[error("too many failed attempts; retry in {retry_after_secs} s")]
+    TooManyAttempts { retry_after_secs: u64 },
+    /// 009
+    #[error("{0}")]
+    Forbidden(String),
+    /// 010
+    #[error("{0}")]
+    NotFound(String),
+    /// 011
+    #[error("the form's CSRF token is missing or wrong; reload the page and try again")]
+    CsrfRejected,
+    /// 012
+    #[error("this account is disabled")]
+    AccountDisabled,
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: String,
+    error_code: &'a str,
+}
+
+impl ApiError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadBody(_) => "001",
+            ApiError::Unauthenticated | ApiError::WrongCredentials => "002",
+            ApiError::Database(_) => "003",
+            ApiError::Internal(_) => "004",
+            ApiError::InvalidUsername(_) => "005",
+            ApiError::InvalidPassword(_) => "006",
+            ApiError::UsernameTaken => "007",
+            ApiError::TooManyAttempts { .. } => "008",
+            ApiError::Forbidden(_) => "009",
+            ApiError::NotFound(_) => "010",
+            ApiError::CsrfRejected => "011",
+            ApiError::AccountDisabled => "012",
+        }
+    }
+}
+
+impl From<DbError> for ApiError {
+    fn from(e: DbError) -> Self {
+        ApiError::Database(e)
+    }
+}
+
+impl From<anyhow::Error> for ApiError {
+    fn from(e: anyhow::Error) -> Self {
+        ApiError::Internal(e)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadBody(_) | ApiError::InvalidUsername(_) | ApiError::InvalidPassword(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            ApiError::Unauthenticated | ApiError::WrongCredentials => StatusCode::UNAUTHORIZED,
+            ApiError::Database(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::UsernameTaken => StatusCode::CONFLICT,
+            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::Forbidden(_) | ApiError::CsrfRejected | ApiError::AccountDisabled => {
+                StatusCode::FORBIDDEN
+            }
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if self.status_code().is_server_error() {
+            log::error!("{self}: {:#}", ErrorChain(self));
+        }
+        let mut res = HttpResponse::build(self.status_code());
+        if let ApiError::TooManyAttempts { retry_after_secs } = self {
+            res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        }
+        res.json(ErrorBody {
+            error: self.to_string(),
+            error_code: self.code(),
+        })
+    }
+}
+
+/// Formats an error with its sources, for the one log line where it is handled.
+pub struct ErrorChain<'a>(pub &'a dyn std::error::Error);
+
+impl std::fmt::Display for ErrorChain<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut source = self.0.source();
+        let mut first = true;
+        while let Some(e) = source {
+            if !first {
+                f.write_str(": ")?;
+            }
+            write!(f, "{e}")?;
+            first = false;
+            source = e.source();
+        }
+        Ok(())
+    }
+}
+
+/// An error on a page route: rendered as an HTML page with the right status.
+#[derive(Debug, thiserror::Error)]
+#[error("{message}")]
+pub struct PageError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl PageError {
+    pub fn not_found() -> Self {
+        Self {
+            status: StatusCode::NOT_FOUND,
+            message: "There is nothing at this address.".into(),
+        }
+    }
+
+    pub fn internal(context: &str, e: &dyn std::error::Error) -> Self {
+        log::error!("{context}: {e}: {}", ErrorChain(e));
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: "Something went wrong on our side. Please try again.".into(),
+        }
+    }
+
+    pub fn forbidden(message: &str) -> Self {
+        Self {
+            status: StatusCode::FORBIDDEN,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<DbError> for PageError {
+    fn from(e: DbError) -> Self {
+        PageError::internal("database", &e)
+    }
+}
+
+impl ResponseError for PageError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        crate::pages::error_page(self.status, &self.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_seed_codes_keep_their_meaning() {
+        assert_eq!(ApiError::BadBody("x".into()).code(), "001");
+        assert_eq!(ApiError::Unauthenticated.code(), "002");
+        assert_eq!(ApiError::Database(DbError::Cancelled).code(), "003");
+        assert_eq!(ApiError::Internal(anyhow::anyhow!("x")).code(), "004");
+    }
+
+    #[test]
+    fn throttling_sets_retry_after() {
+        let res = ApiError::TooManyAttempts {
+            retry_after_secs: 42,
+        }
+        .error_response();
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(res.headers().get(header::RETRY_AFTER).unwrap(), "42");
+    }
+}

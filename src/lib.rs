@@ -1,0 +1,30 @@
+//! Roomcast: a self-hosted live video platform in one server.
+//!
+//! It is a video website (accounts, uploads, a library, Range streaming), a live-room
+//! platform where viewers exchange danmaku over WebSocket, and a gateway that turns camera
+//! and encoder streams into something a browser plays. The actors live in the
+//! `roomcast-actors` crate; this crate is the HTTP edge, the database and the CLI.
+//!
+//! # Layout
+//! - [`cli`]: the `roomcast` command line (`serve`, `migrate`, `user add`).
+//! - [`config`]: the typed settings tree.
+//! - [`startup`]: builds the [`startup::Application`] that `serve` and the tests run.
+//! - [`routes`]: the whole route table, then one module per group of handlers.
+//! - [`pages`]: server-rendered pages (askama templates under `templates/`).
+//! - [`auth`], [`accounts`], [`domain`]: sessions, sign-up and sign-in, validated input.
+//! - [`db`]: the connection pool, migrations and plain query functions per table.
+//! - [`error`], [`metrics`], [`security`]: the HTTP edge's errors, metrics and headers.
+
+pub mod accounts;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod jobs;
+pub mod metrics;
+pub mod pages;
+pub mod routes;
+pub mod security;
+pub mod startup;

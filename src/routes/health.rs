@@ -1,0 +1,37 @@
+//! Liveness, readiness and metrics.
+
+use actix_web::{http::header, web, HttpResponse};
+use diesel::connection::SimpleConnection;
+
+use crate::db;
+use crate::startup::AppState;
+
+/// The process is up and serving HTTP.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
+}
+
+/// The node can do useful work: its database answers.
+pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    match db::blocking(&state.pool, |conn| conn.batch_execute("SELECT 1")).await {
+        Ok(()) => {
+            HttpResponse::Ok().json(serde_json::json!({ "status": "ready", "database": "ok" }))
+        }
+        Err(e) => {
+            log::warn!("readiness: database unreachable: {e}");
+            HttpResponse::ServiceUnavailable()
+                .json(serde_json::json!({ "status": "not ready", "database": e.to_string() }))
+        }
+    }
+}
+
+/// Every metric in the Prometheus text format.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    state.uptime.set(state.started_at.elapsed().as_secs_f64());
+    HttpResponse::Ok()
+        .insert_header((
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        ))
+        .body(state.metrics.render())
+}

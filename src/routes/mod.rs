@@ -1,0 +1,65 @@
+//! The whole route table, in one place. Handlers live in the modules below.
+
+mod api_accounts;
+mod health;
+mod static_files;
+
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::error::{ApiError, PageError};
+use crate::pages;
+
+/// Largest JSON body any API route accepts.
+const JSON_LIMIT: usize = 64 * 1024;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.app_data(json_config())
+        .app_data(
+            web::PathConfig::default()
+                .error_handler(|e, _| ApiError::BadBody(e.to_string()).into()),
+        )
+        .app_data(
+            web::QueryConfig::default()
+                .error_handler(|e, _| ApiError::BadBody(e.to_string()).into()),
+        )
+        .route("/healthz", web::get().to(health::healthz))
+        .route("/readyz", web::get().to(health::readyz))
+        .route("/metrics", web::get().to(health::metrics))
+        .route("/static/{file}", web::get().to(static_files::serve))
+        .service(
+            web::scope("/api")
+                .route("/users", web::post().to(api_accounts::create_user))
+                .route("/users/me", web::get().to(api_accounts::me))
+                .route("/sessions", web::post().to(api_accounts::create_session))
+                .route(
+                    "/sessions/current",
+                    web::delete().to(api_accounts::delete_session),
+                )
+                .default_service(web::to(api_not_found)),
+        )
+        .route("/", web::get().to(pages::home::show))
+        .route("/register", web::get().to(pages::account::register_form))
+        .route("/register", web::post().to(pages::account::register))
+        .route("/login", web::get().to(pages::account::login_form))
+        .route("/login", web::post().to(pages::account::login))
+        .route("/logout", web::post().to(pages::account::logout))
+        .default_service(web::to(page_not_found));
+}
+
+fn json_config() -> web::JsonConfig {
+    web::JsonConfig::default()
+        .limit(JSON_LIMIT)
+        .error_handler(|e, _| ApiError::BadBody(format!("the JSON body is not valid: {e}")).into())
+}
+
+async fn api_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(format!(
+        "no API route {} {}",
+        req.method(),
+        req.path()
+    )))
+}
+
+async fn page_not_found() -> Result<HttpResponse, PageError> {
+    Err(PageError::not_found())
+}

@@ -1,0 +1,48 @@
+//! Static assets, embedded in the binary so that it runs from any directory.
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+
+use crate::error::PageError;
+
+struct Asset {
+    name: &'static str,
+    content_type: &'static str,
+    body: &'static [u8],
+}
+
+const ASSETS: &[Asset] = &[Asset {
+    name: "style.css",
+    content_type: "text/css; charset=utf-8",
+    body: include_bytes!("../../static/style.css"),
+}];
+
+/// A version tag for asset URLs and ETags: changes whenever the binary is rebuilt from
+/// different sources.
+pub const ASSET_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+pub async fn serve(req: HttpRequest, file: web::Path<String>) -> Result<HttpResponse, PageError> {
+    let asset = ASSETS
+        .iter()
+        .find(|a| a.name == file.as_str())
+        .ok_or_else(PageError::not_found)?;
+    let etag = format!("\"{}-{}\"", ASSET_VERSION, asset.body.len());
+    let fresh = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v == etag);
+    let mut res = if fresh {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    res.insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"));
+    if fresh {
+        return Ok(res.finish());
+    }
+    Ok(res
+        .insert_header((header::CONTENT_TYPE, asset.content_type))
+        .body(asset.body))
+}

@@ -1,0 +1,145 @@
+//! `Application`: everything `roomcast serve` runs, built so that tests can start it on
+//! port 0 and learn the real port.
+//!
+//! Shared parts (the pool, the session cache, the scheduler) are created once here, outside
+//! the `HttpServer::new` closure, and handed to every worker as `web::Data`.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use actix::{Actor, Addr};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::{web, App, HttpServer};
+use anyhow::Context;
+use prometheus::Gauge;
+use roomcast_actors::Scheduler;
+
+use crate::auth::{LoginThrottle, SessionService};
+use crate::config::Settings;
+use crate::db::{self, DbPool};
+use crate::metrics::{Metrics, RecordMetrics};
+use crate::{jobs, routes, security};
+
+/// State every handler can reach.
+pub struct AppState {
+    pub pool: DbPool,
+    pub settings: Settings,
+    /// The absolute URL of the site, without a trailing slash.
+    pub public_url: String,
+    pub metrics: Metrics,
+    pub uptime: Gauge,
+    pub started_at: Instant,
+    pub scheduler: Addr<Scheduler>,
+}
+
+/// A built, bound, not yet awaited server.
+pub struct Application {
+    port: u16,
+    server: Server,
+    pool: DbPool,
+}
+
+impl Application {
+    /// Connects to the database, applies migrations, binds the listener and starts the
+    /// node's actors. Must be called inside an actix `System`.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let pool = open_database(&settings).await?;
+        prepare_storage(&settings)?;
+
+        let listener = TcpListener::bind(&settings.http.addr)
+            .with_context(|| format!("binding http.addr {}", settings.http.addr))?;
+        let addr = listener.local_addr()?;
+        let public_url = match settings.http.public_url.trim_end_matches('/') {
+            "" => format!("http://{addr}"),
+            url => url.to_string(),
+        };
+        log::info!("listening on http://{addr} (public URL {public_url})");
+
+        let metrics = Metrics::new();
+        let uptime = Gauge::new("roomcast_uptime_seconds", "Seconds since this node started")?;
+        metrics.registry().register(Box::new(uptime.clone()))?;
+        let scheduler = Scheduler::new(jobs::schedules(&pool)).start();
+        let sessions = web::Data::new(SessionService::new(
+            pool.clone(),
+            Duration::from_secs(settings.sessions.ttl_secs),
+        ));
+        let throttle = web::Data::new(LoginThrottle::default());
+        let workers = settings.workers();
+        let state = web::Data::new(AppState {
+            pool: pool.clone(),
+            settings,
+            public_url,
+            metrics: metrics.clone(),
+            uptime,
+            started_at: Instant::now(),
+            scheduler,
+        });
+
+        let server = HttpServer::new(move || {
+            App::new()
+                .wrap(security::headers())
+                .wrap(RecordMetrics(metrics.clone()))
+                .app_data(state.clone())
+                .app_data(sessions.clone())
+                .app_data(throttle.clone())
+                .configure(routes::configure)
+        })
+        .workers(workers)
+        .shutdown_timeout(5)
+        .listen(listener)?
+        .run();
+        Ok(Self {
+            port: addr.port(),
+            server,
+            pool,
+        })
+    }
+
+    /// The port actually bound (useful when `http.addr` asked for port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn pool(&self) -> &DbPool {
+        &self.pool
+    }
+
+    /// A handle that stops the server.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the server is stopped (by its handle or by SIGINT/SIGTERM).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Connects (failing fast with the real cause) and applies pending migrations.
+pub async fn open_database(settings: &Settings) -> anyhow::Result<DbPool> {
+    let db_settings = settings.database.clone();
+    let pool = web::block(move || {
+        let pool = db::connect(&db_settings)?;
+        let mut conn = pool.get()?;
+        let applied = db::run_migrations(&mut conn)
+            .with_context(|| format!("database {}", db_settings.url.redacted()))?;
+        if applied > 0 {
+            log::info!(
+                "database {}: applied {applied} migrations",
+                db_settings.url.redacted()
+            );
+        }
+        anyhow::Ok(pool)
+    })
+    .await??;
+    Ok(pool)
+}
+
+fn prepare_storage(settings: &Settings) -> anyhow::Result<()> {
+    for sub in ["videos", "thumbs", "live", "tmp"] {
+        let dir = settings.storage.dir.join(sub);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("creating storage directory {}", dir.display()))?;
+    }
+    Ok(())
+}
