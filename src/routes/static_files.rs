@@ -11,11 +11,18 @@ struct Asset {
     body: &'static [u8],
 }
 
-const ASSETS: &[Asset] = &[Asset {
-    name: "style.css",
-    content_type: "text/css; charset=utf-8",
-    body: include_bytes!("../../static/style.css"),
-}];
+const ASSETS: &[Asset] = &[
+    Asset {
+        name: "style.css",
+        content_type: "text/css; charset=utf-8",
+        body: include_bytes!("../../static/style.css"),
+    },
+    Asset {
+        name: "favicon.svg",
+        content_type: "image/svg+xml",
+        body: include_bytes!("../../static/favicon.svg"),
+    },
+];
 
 /// A version tag for asset URLs and ETags: changes whenever the binary is rebuilt from
 /// different sources.

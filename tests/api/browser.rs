@@ -1,0 +1,39 @@
+//! Pages in a real browser: Debian's Chromium driven by playwright-core (tests/browser).
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::helpers::{spawn_app, Backend};
+
+/// Runs one script of `tests/browser` against a fresh server and asserts it passed.
+async fn run_browser_script(script: &str) {
+    let app = spawn_app(Backend::Sqlite).await;
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
+    assert!(
+        dir.join("node_modules/playwright-core").is_dir(),
+        "playwright-core is missing: run `npm ci --prefix tests/browser` (.ci/run does)"
+    );
+    let address = app.address.clone();
+    let script = dir.join(script);
+    let out = actix_web::web::block(move || {
+        Command::new("node")
+            .arg(&script)
+            .arg(&address)
+            .output()
+            .expect("node runs (install Node.js)")
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "browser script failed\n{stdout}\n{stderr}"
+    );
+    assert!(stdout.contains("ok"), "{stdout}");
+}
+
+#[actix_web::test]
+async fn a_visitor_registers_logs_out_and_logs_in_through_the_pages() {
+    run_browser_script("accounts.mjs").await;
+}

@@ -1,0 +1,10 @@
+//! The integration suite: every test starts the real server on port 0.
+
+mod helpers;
+
+mod accounts;
+mod browser;
+mod cli;
+mod health;
+mod pages;
+mod sessions;
