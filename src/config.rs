@@ -23,6 +23,7 @@ pub struct Settings {
     pub danmaku: DanmakuSettings,
     pub ingest: IngestSettings,
     pub bus: BusSettings,
+    pub pages: PageSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -220,6 +221,22 @@ impl Default for BusSettings {
         Self {
             kind: "local".into(),
             nats_url: "nats://127.0.0.1:4222".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PageSettings {
+    /// How long the home page's listings are reused before the database is asked again;
+    /// 0 asks on every request.
+    pub home_cache_ms: u64,
+}
+
+impl Default for PageSettings {
+    fn default() -> Self {
+        Self {
+            home_cache_ms: 1000,
         }
     }
 }

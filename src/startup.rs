@@ -18,6 +18,7 @@ use crate::auth::{LoginThrottle, SessionService};
 use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::metrics::{Metrics, RecordMetrics};
+use crate::pages::home::HomeFeed;
 use crate::{jobs, routes, security};
 
 /// State every handler can reach.
@@ -30,6 +31,7 @@ pub struct AppState {
     pub uptime: Gauge,
     pub started_at: Instant,
     pub scheduler: Addr<Scheduler>,
+    pub home_feed: HomeFeed,
 }
 
 /// A built, bound, not yet awaited server.
@@ -65,6 +67,7 @@ impl Application {
         ));
         let throttle = web::Data::new(LoginThrottle::default());
         let workers = settings.workers();
+        let home_feed = HomeFeed::new(Duration::from_millis(settings.pages.home_cache_ms));
         let state = web::Data::new(AppState {
             pool: pool.clone(),
             settings,
@@ -73,6 +76,7 @@ impl Application {
             uptime,
             started_at: Instant::now(),
             scheduler,
+            home_feed,
         });
 
         let server = HttpServer::new(move || {

@@ -48,7 +48,7 @@ pub struct CsrfOnly {
 
 pub async fn register_form(req: HttpRequest, PageUser(user): PageUser) -> HttpResponse {
     let page = RegisterPage {
-        layout: Layout::new(&req, user, "Create an account"),
+        layout: Layout::with_form(&req, user, "Create an account"),
         username: String::new(),
         error: String::new(),
     };
@@ -69,7 +69,7 @@ pub async fn register(
         Ok(created) => created,
         Err(e) => {
             let page = RegisterPage {
-                layout: Layout::new(&req, user, "Create an account"),
+                layout: Layout::with_form(&req, user, "Create an account"),
                 username: form.username,
                 error: form_message(&e)?,
             };
@@ -84,7 +84,7 @@ pub async fn register(
 
 pub async fn login_form(req: HttpRequest, PageUser(user): PageUser) -> HttpResponse {
     let page = LoginPage {
-        layout: Layout::new(&req, user, "Log in"),
+        layout: Layout::with_form(&req, user, "Log in"),
         username: String::new(),
         error: String::new(),
     };
@@ -117,7 +117,7 @@ pub async fn login(
             .finish()),
         Err(e) => {
             let page = LoginPage {
-                layout: Layout::new(&req, user, "Log in"),
+                layout: Layout::with_form(&req, user, "Log in"),
                 username: form.username,
                 error: form_message(&e)?,
             };

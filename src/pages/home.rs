@@ -1,42 +1,79 @@
 //! `GET /`: live rooms and the latest videos.
 
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{web, HttpResponse};
 use askama::Template;
 
 use super::{render, Layout};
 use crate::auth::PageUser;
-use crate::db::{self, home::RoomCard, home::VideoCard};
+use crate::db::{self, home::RoomCard, home::VideoCard, DbError, DbPool};
 use crate::error::PageError;
 use crate::startup::AppState;
 
 const VIDEOS_ON_HOME: i64 = 12;
 const ROOMS_ON_HOME: i64 = 12;
 
-#[derive(Template)]
-#[template(path = "home.html")]
-pub struct HomePage {
-    pub layout: Layout,
+/// What the home page lists.
+pub struct Listings {
     pub rooms: Vec<RoomCard>,
     pub videos: Vec<VideoCard>,
 }
 
+/// The home page's listings, shared by every worker and reused for `ttl` so that the
+/// busiest page costs no query per request.
+pub struct HomeFeed {
+    ttl: Duration,
+    cached: Mutex<Option<(Instant, Arc<Listings>)>>,
+}
+
+impl HomeFeed {
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            cached: Mutex::new(None),
+        }
+    }
+
+    pub async fn get(&self, pool: &DbPool) -> Result<Arc<Listings>, DbError> {
+        if let Some((at, listings)) = &*self.cached.lock().expect("home feed lock") {
+            if at.elapsed() < self.ttl {
+                return Ok(Arc::clone(listings));
+            }
+        }
+        let listings = Arc::new(
+            db::blocking(pool, |conn| {
+                Ok(Listings {
+                    rooms: db::home::latest_rooms(conn, ROOMS_ON_HOME)?,
+                    videos: db::home::latest_videos(conn, VIDEOS_ON_HOME)?,
+                })
+            })
+            .await?,
+        );
+        if !self.ttl.is_zero() {
+            *self.cached.lock().expect("home feed lock") =
+                Some((Instant::now(), Arc::clone(&listings)));
+        }
+        Ok(listings)
+    }
+}
+
+#[derive(Template)]
+#[template(path = "home.html")]
+pub struct HomePage {
+    pub layout: Layout,
+    pub feed: Arc<Listings>,
+}
+
 pub async fn show(
-    req: HttpRequest,
     state: web::Data<AppState>,
     PageUser(user): PageUser,
 ) -> Result<HttpResponse, PageError> {
-    let (rooms, videos) = db::blocking(&state.pool, |conn| {
-        Ok((
-            db::home::latest_rooms(conn, ROOMS_ON_HOME)?,
-            db::home::latest_videos(conn, VIDEOS_ON_HOME)?,
-        ))
-    })
-    .await?;
     let page = HomePage {
-        layout: Layout::new(&req, user, "Roomcast"),
-        rooms,
-        videos,
+        layout: Layout::new(user, "Roomcast"),
+        feed: state.home_feed.get(&state.pool).await?,
     };
     Ok(render(StatusCode::OK, &page.layout, &page))
 }

@@ -21,7 +21,22 @@ pub struct Layout {
 }
 
 impl Layout {
-    pub fn new(req: &HttpRequest, user: Option<AuthUser>, title: impl Into<String>) -> Self {
+    /// A page whose only form, if any, is the signed-in user's logout button.
+    pub fn new(user: Option<AuthUser>, title: impl Into<String>) -> Self {
+        let csrf_token = user
+            .as_ref()
+            .map_or_else(String::new, |u| u.csrf_token.clone());
+        Self {
+            title: title.into(),
+            user,
+            csrf_token,
+            csrf_cookie: None,
+        }
+    }
+
+    /// A page with a form that visitors may post (login, register): a visitor without a
+    /// CSRF cookie gets one.
+    pub fn with_form(req: &HttpRequest, user: Option<AuthUser>, title: impl Into<String>) -> Self {
         let (csrf_token, csrf_cookie) = csrf::form_token(req, user.as_ref());
         Self {
             title: title.into(),

@@ -182,6 +182,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     settings.http.addr = "127.0.0.1:0".into();
     settings.http.workers = 2;
     settings.database.pool_size = 4;
+    settings.pages.home_cache_ms = 0;
     settings.storage.dir = dir.path().join("data");
     let pg = match backend {
         Backend::Sqlite => {
