@@ -3,14 +3,19 @@
 //! The route label is the matched pattern (`/videos/{id}`), never the raw path, so the
 //! number of series stays bounded whatever clients request.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::future::{ready, Ready};
+use std::rc::Rc;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{forward_ready, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::http::Method;
 use futures_util::future::LocalBoxFuture;
 use prometheus::{
-    Encoder, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    Encoder, Histogram, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, Opts, Registry,
+    TextEncoder,
 };
 
 /// The node's metric registry and the HTTP metrics in it.
@@ -70,13 +75,13 @@ impl Metrics {
         String::from_utf8(out).expect("the text format is UTF-8")
     }
 
-    fn observe(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        self.requests
-            .with_label_values(&[method, route, status_label(status)])
-            .inc();
-        self.latency
-            .with_label_values(&[method, route])
-            .observe(seconds);
+    fn handles(&self, method: &str, route: &str, status: u16) -> RouteHandles {
+        RouteHandles {
+            requests: self
+                .requests
+                .with_label_values(&[method, route, status_label(status)]),
+            latency: self.latency.with_label_values(&[method, route]),
+        }
     }
 }
 
@@ -115,6 +120,17 @@ fn status_label(status: u16) -> &'static str {
     }
 }
 
+/// The metric children of one (method, route, status); looked up once per worker.
+#[derive(Clone)]
+struct RouteHandles {
+    requests: IntCounter,
+    latency: Histogram,
+}
+
+/// Per-worker map from (method, status) and route to its handles, so that a request costs
+/// two small map lookups instead of the registry's locked label lookups.
+type HandleCache = Rc<RefCell<HashMap<(Method, u16), HashMap<String, RouteHandles>>>>;
+
 /// Middleware that records every request in `Metrics`.
 pub struct RecordMetrics(pub Metrics);
 
@@ -133,6 +149,7 @@ where
         ready(Ok(RecordMetricsMiddleware {
             service,
             metrics: self.0.clone(),
+            cache: HandleCache::default(),
         }))
     }
 }
@@ -140,6 +157,7 @@ where
 pub struct RecordMetricsMiddleware<S> {
     service: S,
     metrics: Metrics,
+    cache: HandleCache,
 }
 
 impl<S, B> Service<ServiceRequest> for RecordMetricsMiddleware<S>
@@ -157,17 +175,27 @@ where
         let started = Instant::now();
         let method = req.method().clone();
         let metrics = self.metrics.clone();
+        let cache = Rc::clone(&self.cache);
         let fut = self.service.call(req);
         Box::pin(async move {
             let res = fut.await?;
             let route = res.request().match_pattern();
             let route = route.as_deref().unwrap_or("unmatched");
-            metrics.observe(
-                method.as_str(),
-                route,
-                res.status().as_u16(),
-                started.elapsed().as_secs_f64(),
-            );
+            let status = res.status().as_u16();
+            let handles = {
+                let mut cache = cache.borrow_mut();
+                let by_route = cache.entry((method.clone(), status)).or_default();
+                match by_route.get(route) {
+                    Some(h) => h.clone(),
+                    None => {
+                        let h = metrics.handles(method.as_str(), route, status);
+                        by_route.insert(route.to_string(), h.clone());
+                        h
+                    }
+                }
+            };
+            handles.requests.inc();
+            handles.latency.observe(started.elapsed().as_secs_f64());
             Ok(res)
         })
     }

@@ -1,8 +1,10 @@
 //! Extractors that say who is calling. The session token is taken from the
 //! `roomcast_session` cookie, `Authorization: Bearer`, or the seed's `X-Session-Id`.
 
-use std::future::Future;
+use std::future::{ready, Future, Ready};
 use std::pin::Pin;
+
+use futures_util::future::{Either, LocalBoxFuture};
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
@@ -42,15 +44,14 @@ async fn resolve(req: HttpRequest) -> Result<Option<AuthUser>, ApiError> {
         return Ok(found.clone());
     }
     let SessionToken(token) = SessionToken::from_request(&req);
-    let user = match token {
-        Some(token) => {
-            let sessions = req
-                .app_data::<web::Data<SessionService>>()
-                .expect("SessionService is registered as app data");
-            sessions.authenticate(&token).await?
-        }
-        None => None,
+    let Some(token) = token else {
+        // A visitor: nothing to look up, nothing worth remembering.
+        return Ok(None);
     };
+    let sessions = req
+        .app_data::<web::Data<SessionService>>()
+        .expect("SessionService is registered as app data");
+    let user = sessions.authenticate(&token).await?;
     req.extensions_mut().insert(user.clone());
     Ok(user)
 }
@@ -91,15 +92,20 @@ pub struct PageUser(pub Option<AuthUser>);
 
 impl FromRequest for PageUser {
     type Error = PageError;
-    type Future = Pin<Box<dyn Future<Output = Result<Self, PageError>>>>;
+    type Future =
+        Either<Ready<Result<Self, PageError>>, LocalBoxFuture<'static, Result<Self, PageError>>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // A visitor without a token is the common case on public pages: answer at once.
+        if SessionToken::from_request(req).0.is_none() {
+            return Either::Left(ready(Ok(PageUser(None))));
+        }
         let req = req.clone();
-        Box::pin(async move {
+        Either::Right(Box::pin(async move {
             resolve(req)
                 .await
                 .map(PageUser)
                 .map_err(|e| PageError::internal("resolving the session", &e))
-        })
+        }))
     }
 }

@@ -78,29 +78,38 @@ pub async fn show(
     Ok(render(StatusCode::OK, &page.layout, &page))
 }
 
-/// `m:ss` or `h:mm:ss` for a card; empty when the duration is unknown.
-pub fn duration_label(duration_ms: Option<i64>) -> String {
-    let Some(ms) = duration_ms else {
-        return String::new();
-    };
-    let secs = ms.max(0) / 1000;
-    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
-    if h > 0 {
-        format!("{h}:{m:02}:{s:02}")
-    } else {
-        format!("{m}:{s:02}")
+/// A video length as `m:ss` or `h:mm:ss`; empty when unknown. Written straight into the
+/// page: it is digits and colons only, so it needs no escaping.
+pub struct DurationLabel(pub Option<i64>);
+
+impl std::fmt::Display for DurationLabel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let Some(ms) = self.0 else {
+            return Ok(());
+        };
+        let secs = ms.max(0) / 1000;
+        let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+        if h > 0 {
+            write!(f, "{h}:{m:02}:{s:02}")
+        } else {
+            write!(f, "{m}:{s:02}")
+        }
     }
 }
 
+impl askama::filters::HtmlSafe for DurationLabel {}
+
 #[cfg(test)]
 mod tests {
-    use super::duration_label;
+    use super::DurationLabel;
 
     #[test]
     fn durations_read_like_a_video_site() {
-        assert_eq!(duration_label(Some(5_000)), "0:05");
-        assert_eq!(duration_label(Some(754_999)), "12:34");
-        assert_eq!(duration_label(Some(3_723_000)), "1:02:03");
-        assert_eq!(duration_label(None), "");
+        let label = |ms| DurationLabel(ms).to_string();
+        assert_eq!(label(Some(5_000)), "0:05");
+        assert_eq!(label(Some(754_999)), "12:34");
+        assert_eq!(label(Some(3_723_000)), "1:02:03");
+        assert_eq!(label(Some(-5)), "0:00");
+        assert_eq!(label(None), "");
     }
 }

@@ -65,13 +65,21 @@ impl Layout {
     }
 }
 
+const TEXT_HTML: header::HeaderValue = header::HeaderValue::from_static("text/html; charset=utf-8");
+/// Pages show who is signed in; no shared cache may keep them.
+const NO_STORE: header::HeaderValue = header::HeaderValue::from_static("no-store");
+
+/// Starting capacity of a page's buffer: most pages fit, so rendering does not regrow it.
+const PAGE_BUFFER: usize = 8 * 1024;
+
 /// Renders a page with a status; a template failure becomes a plain 500.
 pub fn render<T: Template>(status: StatusCode, layout: &Layout, page: &T) -> HttpResponse {
-    match page.render() {
-        Ok(html) => {
+    let mut html = String::with_capacity(PAGE_BUFFER.max(T::SIZE_HINT));
+    match page.render_into(&mut html) {
+        Ok(()) => {
             let mut res = HttpResponse::build(status);
-            res.insert_header((header::CONTENT_TYPE, "text/html; charset=utf-8"))
-                .insert_header((header::CACHE_CONTROL, "no-store"));
+            res.insert_header((header::CONTENT_TYPE, TEXT_HTML))
+                .insert_header((header::CACHE_CONTROL, NO_STORE));
             if let Some(cookie) = &layout.csrf_cookie {
                 res.cookie(cookie.clone());
             }

@@ -22,6 +22,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::QueryConfig::default()
                 .error_handler(|e, _| ApiError::BadBody(e.to_string()).into()),
         )
+        // Resources are matched in order: the busiest page first.
+        .route("/", web::get().to(pages::home::show))
         .route("/healthz", web::get().to(health::healthz))
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(health::metrics))
@@ -37,7 +39,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .default_service(web::to(api_not_found)),
         )
-        .route("/", web::get().to(pages::home::show))
         .route("/register", web::get().to(pages::account::register_form))
         .route("/register", web::post().to(pages::account::register))
         .route("/login", web::get().to(pages::account::login_form))
