@@ -50,6 +50,15 @@ pub enum ApiError {
     /// 012
     #[error("this account is disabled")]
     AccountDisabled,
+    /// 013
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// 014
+    #[error("{0}")]
+    TooLarge(String),
+    /// 015
+    #[error("{0}")]
+    UnsupportedMediaType(String),
 }
 
 #[derive(Serialize)]
@@ -73,6 +82,9 @@ impl ApiError {
             ApiError::NotFound(_) => "010",
             ApiError::CsrfRejected => "011",
             ApiError::AccountDisabled => "012",
+            ApiError::MethodNotAllowed(_) => "013",
+            ApiError::TooLarge(_) => "014",
+            ApiError::UnsupportedMediaType(_) => "015",
         }
     }
 }
@@ -103,6 +115,9 @@ impl ResponseError for ApiError {
                 StatusCode::FORBIDDEN
             }
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
         }
     }
 

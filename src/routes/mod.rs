@@ -4,6 +4,8 @@ mod api_accounts;
 mod health;
 mod static_files;
 
+use actix_web::error::JsonPayloadError;
+use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::{ApiError, PageError};
@@ -50,17 +52,40 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(JSON_LIMIT)
-        .error_handler(|e, _| ApiError::BadBody(format!("the JSON body is not valid: {e}")).into())
+        .error_handler(|e, _| json_error(e).into())
 }
 
+fn json_error(e: JsonPayloadError) -> ApiError {
+    match e {
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+            ApiError::TooLarge(format!("the JSON body is larger than {limit} bytes"))
+        }
+        JsonPayloadError::ContentType => {
+            ApiError::UnsupportedMediaType("send the body as Content-Type: application/json".into())
+        }
+        other => ApiError::BadBody(format!("the JSON body is not valid: {other}")),
+    }
+}
+
+/// The `/api` fallback: a path that exists for other methods is a 405, anything else a 404.
 async fn api_not_found(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::NotFound(format!(
-        "no API route {} {}",
-        req.method(),
-        req.path()
-    )))
+    let what = format!("{} {}", req.method(), req.path());
+    if req.match_pattern().is_some() {
+        return Err(ApiError::MethodNotAllowed(format!(
+            "{what}: method not allowed"
+        )));
+    }
+    Err(ApiError::NotFound(format!("no API route {what}")))
 }
 
-async fn page_not_found() -> Result<HttpResponse, PageError> {
+/// The page fallback: a path that exists for other methods is a 405, anything else a 404.
+async fn page_not_found(req: HttpRequest) -> Result<HttpResponse, PageError> {
+    if req.match_pattern().is_some() {
+        return Ok(pages::error_page(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!("{} is not allowed here.", req.method()),
+        ));
+    }
     Err(PageError::not_found())
 }

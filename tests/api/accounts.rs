@@ -12,6 +12,7 @@ crate::on_both_backends!(
     a_bad_password_returns_400_with_its_error_code,
     an_unparseable_body_returns_400_with_code_001,
     the_password_column_holds_an_argon2id_phc_string,
+    oversized_bodies_wrong_content_types_and_methods_get_json_errors,
 );
 
 async fn registering_returns_201_with_the_new_user(backend: Backend) {
@@ -95,4 +96,42 @@ async fn the_password_column_holds_an_argon2id_phc_string(backend: Backend) {
         .unwrap();
     assert!(stored.starts_with("$argon2id$v=19$m="), "{stored}");
     assert!(!stored.contains("password123"));
+}
+
+async fn oversized_bodies_wrong_content_types_and_methods_get_json_errors(backend: Backend) {
+    let app = spawn_app(backend).await;
+    // A 100 KiB password inside a JSON body: over the 64 KiB limit for JSON bodies.
+    let huge = serde_json::json!({ "username": "eve", "password": "x".repeat(100 * 1024) });
+    let mut res = app
+        .client
+        .post(app.url("/api/users"))
+        .send_json(&huge)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 413);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error_code"], "014");
+    // A form-encoded body where JSON is expected.
+    let mut res = app
+        .client
+        .post(app.url("/api/users"))
+        .send_form(&[("username", "eve"), ("password", "password123")])
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 415);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error_code"], "015");
+    // GET on a POST-only API route, and POST on a GET-only page.
+    let mut res = app.client.get(app.url("/api/users")).send().await.unwrap();
+    assert_eq!(res.status(), 405);
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["error_code"], "013");
+    let res = app.post_form("/", &[], &[("x", "y")]).await;
+    assert_eq!(res.status, 405);
+    assert!(res.html.contains("405"));
+    assert_eq!(
+        app.login("eve", "password123").await.status,
+        401,
+        "nothing was created"
+    );
 }
