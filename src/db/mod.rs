@@ -49,7 +49,7 @@ impl Backend {
             }
             Ok(Backend::Sqlite(PathBuf::from(path)))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Backend::Postgres(url.to_string()))
+            Ok(Backend::Postgres(with_connect_timeout(url)))
         } else {
             Err(DbError::BadUrl(
                 "the scheme must be sqlite:// or postgres://".into(),
@@ -57,6 +57,20 @@ impl Backend {
         }
     }
 }
+
+/// A server that never answers should fail start-up in seconds, not after the kernel's TCP
+/// time-out: libpq waits `connect_timeout` seconds unless the URL says otherwise.
+fn with_connect_timeout(url: &str) -> String {
+    if url.contains("connect_timeout=") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&connect_timeout={PG_CONNECT_TIMEOUT_SECS}")
+    } else {
+        format!("{url}?connect_timeout={PG_CONNECT_TIMEOUT_SECS}")
+    }
+}
+
+const PG_CONNECT_TIMEOUT_SECS: u32 = 5;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -196,10 +210,18 @@ mod tests {
             Backend::from_url("sqlite:///tmp/x.db").unwrap(),
             Backend::Sqlite("/tmp/x.db".into())
         );
-        assert!(matches!(
+        assert_eq!(
             Backend::from_url("postgres://u@h/d").unwrap(),
-            Backend::Postgres(_)
-        ));
+            Backend::Postgres("postgres://u@h/d?connect_timeout=5".into())
+        );
+        assert_eq!(
+            Backend::from_url("postgres://u@h/d?sslmode=require").unwrap(),
+            Backend::Postgres("postgres://u@h/d?sslmode=require&connect_timeout=5".into())
+        );
+        assert_eq!(
+            Backend::from_url("postgres://u@h/d?connect_timeout=1").unwrap(),
+            Backend::Postgres("postgres://u@h/d?connect_timeout=1".into())
+        );
         assert!(Backend::from_url("mysql://h/d").is_err());
         assert!(Backend::from_url("sqlite://").is_err());
     }
