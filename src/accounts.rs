@@ -3,7 +3,6 @@
 use std::net::IpAddr;
 
 use actix_web::web;
-use chrono::Utc;
 
 use crate::auth::{password, LoginThrottle, SessionService};
 use crate::db::{self, users, DbPool};
@@ -38,26 +37,13 @@ pub async fn create_user(
     let hash = web::block(move || password::hash(&password))
         .await
         .map_err(|e| ApiError::Internal(e.into()))??;
-    let id = uuid::Uuid::new_v4().to_string();
-    let created = CreatedUser {
-        id: id.clone(),
-        username: username.as_str().to_string(),
-    };
+    let name = username.as_str().to_string();
     let result = db::blocking(pool, move |conn| {
-        users::insert(
-            conn,
-            &users::NewUser {
-                id: &id,
-                username: username.as_str(),
-                password_hash: &hash,
-                role,
-                created_at: Utc::now().naive_utc(),
-            },
-        )
+        users::create(conn, username.as_str(), &hash, role)
     })
     .await;
     match result {
-        Ok(()) => Ok(created),
+        Ok(id) => Ok(CreatedUser { id, username: name }),
         Err(e) if db::is_unique_violation(&e) => Err(ApiError::UsernameTaken),
         Err(e) => Err(e.into()),
     }

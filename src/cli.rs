@@ -4,7 +4,6 @@ use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
 
 use anyhow::Context;
-use chrono::Utc;
 use clap::{Parser, Subcommand};
 
 use crate::auth::password;
@@ -87,19 +86,9 @@ fn add_user(settings: &Settings, name: &str, admin: bool) -> anyhow::Result<()> 
     db::run_migrations(&mut conn)?;
     let hash = password::hash(&password)?;
     let role = if admin { "admin" } else { "user" };
-    let id = uuid::Uuid::new_v4().to_string();
-    let inserted = users::insert(
-        &mut conn,
-        &users::NewUser {
-            id: &id,
-            username: username.as_str(),
-            password_hash: &hash,
-            role,
-            created_at: Utc::now().naive_utc(),
-        },
-    );
+    let inserted = users::create(&mut conn, username.as_str(), &hash, role);
     match inserted.map_err(db::DbError::from) {
-        Ok(()) => {
+        Ok(id) => {
             println!("created {role} {username} ({id})");
             Ok(())
         }

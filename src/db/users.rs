@@ -36,6 +36,27 @@ pub fn insert(conn: &mut DbConnection, user: &NewUser<'_>) -> QueryResult<()> {
         .map(drop)
 }
 
+/// Inserts a user with a fresh id and returns the id.
+pub fn create(
+    conn: &mut DbConnection,
+    username: &str,
+    password_hash: &str,
+    role: &str,
+) -> QueryResult<String> {
+    let id = uuid::Uuid::new_v4().to_string();
+    insert(
+        conn,
+        &NewUser {
+            id: &id,
+            username,
+            password_hash,
+            role,
+            created_at: chrono::Utc::now().naive_utc(),
+        },
+    )?;
+    Ok(id)
+}
+
 pub fn find_by_username(conn: &mut DbConnection, name: &str) -> QueryResult<Option<User>> {
     users::table
         .filter(users::username.eq(name))
