@@ -176,6 +176,8 @@ pub struct DanmakuSettings {
     pub rate: String,
     /// Recent messages sent to a joining viewer.
     pub history: usize,
+    /// A room with no viewers stops this long after the last one left.
+    pub room_idle_secs: u64,
 }
 
 impl Default for DanmakuSettings {
@@ -185,6 +187,7 @@ impl Default for DanmakuSettings {
             max_chars: 200,
             rate: "3/2s".into(),
             history: 50,
+            room_idle_secs: 60,
         }
     }
 }

@@ -59,6 +59,9 @@ pub enum ApiError {
     /// 015
     #[error("{0}")]
     UnsupportedMediaType(String),
+    /// 016: a field other than a username or password is invalid.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 #[derive(Serialize)]
@@ -85,6 +88,7 @@ impl ApiError {
             ApiError::MethodNotAllowed(_) => "013",
             ApiError::TooLarge(_) => "014",
             ApiError::UnsupportedMediaType(_) => "015",
+            ApiError::Invalid(_) => "016",
         }
     }
 }
@@ -104,9 +108,10 @@ impl From<anyhow::Error> for ApiError {
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
-            ApiError::BadBody(_) | ApiError::InvalidUsername(_) | ApiError::InvalidPassword(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::BadBody(_)
+            | ApiError::InvalidUsername(_)
+            | ApiError::InvalidPassword(_)
+            | ApiError::Invalid(_) => StatusCode::BAD_REQUEST,
             ApiError::Unauthenticated | ApiError::WrongCredentials => StatusCode::UNAUTHORIZED,
             ApiError::Database(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::UsernameTaken => StatusCode::CONFLICT,

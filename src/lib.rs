@@ -23,6 +23,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod jobs;
+pub mod live;
 pub mod metrics;
 pub mod pages;
 pub mod routes;

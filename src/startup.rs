@@ -12,6 +12,8 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use prometheus::Gauge;
+use roomcast_actors::metrics::RoomMetrics;
+use roomcast_actors::registry::RoomRegistry;
 use roomcast_actors::Scheduler;
 
 use crate::auth::{LoginThrottle, SessionService};
@@ -19,7 +21,7 @@ use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::metrics::{Metrics, RecordMetrics};
 use crate::pages::home::HomeFeed;
-use crate::{jobs, routes, security};
+use crate::{jobs, live, routes, security};
 
 /// State every handler can reach.
 pub struct AppState {
@@ -32,6 +34,8 @@ pub struct AppState {
     pub started_at: Instant,
     pub scheduler: Addr<Scheduler>,
     pub home_feed: HomeFeed,
+    pub rooms: Addr<RoomRegistry>,
+    pub room_metrics: RoomMetrics,
 }
 
 /// A built, bound, not yet awaited server.
@@ -61,6 +65,8 @@ impl Application {
         let uptime = Gauge::new("roomcast_uptime_seconds", "Seconds since this node started")?;
         metrics.registry().register(Box::new(uptime.clone()))?;
         let scheduler = Scheduler::new(jobs::schedules(&pool)).start();
+        let room_metrics = RoomMetrics::new(metrics.registry())?;
+        let rooms = live::start_registry(&settings, &pool, room_metrics.clone())?;
         let sessions = web::Data::new(SessionService::new(
             pool.clone(),
             Duration::from_secs(settings.sessions.ttl_secs),
@@ -77,6 +83,8 @@ impl Application {
             started_at: Instant::now(),
             scheduler,
             home_feed,
+            rooms,
+            room_metrics,
         });
 
         let server = HttpServer::new(move || {

@@ -5,10 +5,23 @@
 //! (for example [`jobs::SessionStore`]) that the app implements over its database.
 //!
 //! # Layout
+//! - [`protocol`], [`danmaku`]: the live-room wire protocol and validated danmaku input.
+//! - [`registry`], [`room`], [`hub`], [`viewer`]: the danmaku engine. One `RoomRegistry`
+//!   per node starts a `Room` per active room; each viewer socket is a `ViewerSession`; a
+//!   `WorkerHub` per worker thread fans a room's frames out to its local viewers.
+//! - [`store`], [`metrics`]: persistence as a trait, and Prometheus metrics.
 //! - [`scheduler`]: the `Scheduler` actor, which runs periodic jobs off its own thread.
 //! - [`jobs`]: one small, idempotent job type per file.
 
+pub mod danmaku;
+pub mod hub;
 pub mod jobs;
+pub mod metrics;
+pub mod protocol;
+pub mod registry;
+pub mod room;
 pub mod scheduler;
+pub mod store;
+pub mod viewer;
 
 pub use scheduler::{Job, JobOutcome, ListSchedules, RunJobNow, Schedule, ScheduleInfo, Scheduler};

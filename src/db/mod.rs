@@ -5,7 +5,9 @@
 //! manager is our own so that a bad URL fails with its real cause instead of the
 //! multi-connection's generic "invalid connection url".
 
+pub mod danmaku;
 pub mod home;
+pub mod rooms;
 pub mod schema;
 pub mod sessions;
 pub mod users;

@@ -113,6 +113,8 @@ diesel::table! {
 diesel::joinable!(sessions -> users (user_id));
 diesel::joinable!(videos -> users (owner_id));
 diesel::joinable!(rooms -> users (owner_id));
+diesel::joinable!(danmaku -> users (author_id));
+diesel::joinable!(room_bans -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,

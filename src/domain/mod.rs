@@ -1,7 +1,9 @@
 //! Validated input: one newtype per kind of value a user sends us.
 
 mod password;
+mod room_title;
 mod username;
 
 pub use password::Password;
+pub use room_title::RoomTitle;
 pub use username::Username;

@@ -3,6 +3,7 @@
 
 pub mod account;
 pub mod home;
+pub mod live;
 
 use actix_web::cookie::Cookie;
 use actix_web::http::{header, StatusCode};

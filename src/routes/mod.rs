@@ -1,8 +1,10 @@
 //! The whole route table, in one place. Handlers live in the modules below.
 
 mod api_accounts;
+pub mod api_rooms;
 mod health;
 mod static_files;
+mod ws;
 
 use actix_web::error::JsonPayloadError;
 use actix_web::http::StatusCode;
@@ -30,6 +32,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/readyz", web::get().to(health::readyz))
         .route("/metrics", web::get().to(health::metrics))
         .route("/static/{file}", web::get().to(static_files::serve))
+        .route("/ws/rooms/{id}", web::get().to(ws::room_socket))
+        .route("/live", web::get().to(pages::live::list))
+        .route("/live", web::post().to(pages::live::create))
+        .route("/live/{id}", web::get().to(pages::live::room))
         .service(
             web::scope("/api")
                 .route("/users", web::post().to(api_accounts::create_user))
@@ -39,6 +45,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/sessions/current",
                     web::delete().to(api_accounts::delete_session),
                 )
+                .route("/rooms", web::get().to(api_rooms::list))
+                .route("/rooms", web::post().to(api_rooms::create))
+                .route("/rooms/{id}", web::get().to(api_rooms::show))
+                .route("/rooms/{id}/danmaku", web::get().to(api_rooms::history))
+                .route(
+                    "/rooms/{id}/danmaku/{msg_id}",
+                    web::delete().to(api_rooms::retract),
+                )
+                .route("/rooms/{id}/bans", web::post().to(api_rooms::ban))
                 .default_service(web::to(api_not_found)),
         )
         .route("/register", web::get().to(pages::account::register_form))

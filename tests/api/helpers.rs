@@ -381,3 +381,122 @@ fn a_database_name_is_replaced_in_postgres_urls() {
     );
     assert_eq!(with_database_name("postgres://h", "t3"), "postgres://h/t3");
 }
+
+/// A danmaku WebSocket client.
+pub struct WsClient {
+    framed: actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>,
+}
+
+impl TestApp {
+    /// Creates a room owned by the user behind `token`; returns its id.
+    pub async fn create_room(&self, token: &str, title: &str) -> String {
+        let res = self
+            .json(
+                awc::http::Method::POST,
+                "/api/rooms",
+                Auth::Bearer(token),
+                Some(json!({ "title": title })),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        res.body["id"].as_str().unwrap().to_string()
+    }
+
+    /// Opens `/ws/rooms/{room}` and reads its `hello`.
+    pub async fn viewer(&self, room: &str, token: Option<&str>) -> (WsClient, Value) {
+        let mut ws = self
+            .ws_connect(room, token, None)
+            .await
+            .expect("the socket opens");
+        let hello = ws.next_json().await;
+        assert_eq!(hello["type"], "hello", "{hello}");
+        (ws, hello)
+    }
+
+    pub async fn ws_connect(
+        &self,
+        room: &str,
+        token: Option<&str>,
+        origin: Option<&str>,
+    ) -> Result<WsClient, awc::error::WsClientError> {
+        let url = format!(
+            "{}/ws/rooms/{room}",
+            self.address.replace("http://", "ws://")
+        );
+        let mut req = awc::Client::new().ws(url).max_frame_size(1 << 20);
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(origin) = origin {
+            req = req.origin(origin);
+        }
+        let (_, framed) = req.connect().await?;
+        Ok(WsClient { framed })
+    }
+}
+
+impl WsClient {
+    pub async fn send_json(&mut self, value: Value) {
+        self.send(awc::ws::Message::Text(value.to_string().into()))
+            .await;
+    }
+
+    pub async fn send(&mut self, msg: awc::ws::Message) {
+        use futures_util::SinkExt;
+        self.framed.send(msg).await.expect("the socket is open");
+    }
+
+    /// The next frame, if one comes within `wait`.
+    pub async fn next_frame(&mut self, wait: Duration) -> Option<awc::ws::Frame> {
+        use futures_util::StreamExt;
+        match actix_web::rt::time::timeout(wait, self.framed.next()).await {
+            Ok(Some(Ok(frame))) => Some(frame),
+            Ok(Some(Err(e))) => panic!("protocol error: {e}"),
+            Ok(None) | Err(_) => None,
+        }
+    }
+
+    /// The next text frame as JSON (pings are answered, other control frames skipped).
+    pub async fn next_json(&mut self) -> Value {
+        self.try_next_json(Duration::from_secs(5))
+            .await
+            .expect("a frame arrives within 5 s")
+    }
+
+    pub async fn try_next_json(&mut self, wait: Duration) -> Option<Value> {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.next_frame(left).await? {
+                awc::ws::Frame::Text(bytes) => {
+                    return Some(serde_json::from_slice(&bytes).unwrap())
+                }
+                awc::ws::Frame::Ping(p) => self.send(awc::ws::Message::Pong(p)).await,
+                awc::ws::Frame::Close(reason) => panic!("closed: {reason:?}"),
+                _ => {}
+            }
+        }
+    }
+
+    /// The next frame of `kind` (`online` frames and others are skipped).
+    pub async fn next_of_type(&mut self, kind: &str) -> Value {
+        loop {
+            let frame = self.next_json().await;
+            if frame["type"] == kind {
+                return frame;
+            }
+        }
+    }
+
+    /// Reads until the server closes; returns the close code.
+    pub async fn closed_with(&mut self, wait: Duration) -> Option<u16> {
+        let deadline = std::time::Instant::now() + wait;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match self.next_frame(left).await? {
+                awc::ws::Frame::Close(reason) => return reason.map(|r| u16::from(r.code)),
+                _ => continue,
+            }
+        }
+    }
+}

@@ -7,4 +7,5 @@ mod browser;
 mod cli;
 mod health;
 mod pages;
+mod rooms;
 mod sessions;

@@ -1,0 +1,341 @@
+//! `WorkerHub`: one per worker thread; owns the outboxes of the viewers living on it.
+//!
+//! A room sends each frame once to every hub that has its viewers: one cross-thread message
+//! per worker, not per viewer. The hub then pushes the same bytes (a reference-counted
+//! `ByteString`) into each viewer's bounded `Outbox`. Viewers and their hub share one
+//! thread, so outboxes are plain `Rc<RefCell<..>>` state.
+
+use std::cell::{Cell, RefCell};
+use std::collections::{HashMap, VecDeque};
+use std::rc::Rc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use bytestring::ByteString;
+use tokio::sync::Notify;
+
+use crate::metrics::RoomMetrics;
+
+/// Most frames a viewer may have queued; past it the oldest droppable frames go.
+pub const MAX_QUEUED_FRAMES: usize = 64;
+/// Most bytes a viewer may have queued; past it the oldest droppable frames go.
+pub const MAX_QUEUED_BYTES: usize = 1 << 20;
+/// A viewer with frames waiting whose connection took none for this long is disconnected.
+pub const MAX_LAG: Duration = Duration::from_secs(5);
+
+/// Asks a viewer's connection to close: it fell too far behind.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct KickSlowViewer;
+
+struct Queued {
+    frame: ByteString,
+    /// Batches and online counts may be dropped for a slow viewer; hello, errors and
+    /// retractions may not.
+    droppable: bool,
+}
+
+#[derive(Default)]
+struct OutboxState {
+    queue: VecDeque<Queued>,
+    bytes: usize,
+    closed: bool,
+}
+
+/// A viewer's bounded queue of outgoing text frames.
+pub struct Outbox {
+    pub viewer_id: u64,
+    pub user_id: Option<String>,
+    state: RefCell<OutboxState>,
+    notify: Notify,
+    kick: Recipient<KickSlowViewer>,
+    kicked: Cell<bool>,
+    /// When the writer last took a frame: dropping old frames keeps the queue short, so
+    /// a stalled connection shows here, not in the queue's age.
+    last_taken: Cell<Instant>,
+}
+
+/// What a push did.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Pushed {
+    pub dropped: usize,
+}
+
+impl Outbox {
+    pub fn new(viewer_id: u64, user_id: Option<String>, kick: Recipient<KickSlowViewer>) -> Self {
+        Self {
+            viewer_id,
+            user_id,
+            state: RefCell::default(),
+            notify: Notify::new(),
+            kick,
+            kicked: Cell::new(false),
+            last_taken: Cell::new(Instant::now()),
+        }
+    }
+
+    /// Queues a frame, dropping the oldest droppable frames when over the limits, and asks
+    /// the connection to close when the viewer is too far behind.
+    pub fn push(&self, frame: ByteString, droppable: bool) -> Pushed {
+        let now = Instant::now();
+        let mut dropped = 0;
+        let mut st = self.state.borrow_mut();
+        if st.closed {
+            return Pushed { dropped: 0 };
+        }
+        if st.queue.is_empty() {
+            // The stall clock runs only while something waits.
+            self.last_taken.set(now);
+        }
+        st.bytes += frame.len();
+        st.queue.push_back(Queued { frame, droppable });
+        while st.queue.len() > MAX_QUEUED_FRAMES || st.bytes > MAX_QUEUED_BYTES {
+            let Some(pos) = st.queue.iter().position(|q| q.droppable) else {
+                break;
+            };
+            let old = st.queue.remove(pos).expect("position is in range");
+            st.bytes -= old.frame.len();
+            dropped += 1;
+        }
+        let stalled = now.saturating_duration_since(self.last_taken.get()) > MAX_LAG;
+        let too_slow = st.bytes > MAX_QUEUED_BYTES || stalled;
+        drop(st);
+        if too_slow {
+            self.kick();
+        }
+        self.notify.notify_one();
+        Pushed { dropped }
+    }
+
+    /// The next frame to write, waiting for one; `None` once the outbox is closed.
+    pub async fn next(&self) -> Option<ByteString> {
+        loop {
+            {
+                let mut st = self.state.borrow_mut();
+                if st.closed {
+                    return None;
+                }
+                if let Some(q) = st.queue.pop_front() {
+                    st.bytes -= q.frame.len();
+                    self.last_taken.set(Instant::now());
+                    return Some(q.frame);
+                }
+            }
+            self.notify.notified().await;
+        }
+    }
+
+    /// How long frames have waited without the connection taking any.
+    pub fn lag(&self) -> Duration {
+        if self.state.borrow().queue.is_empty() {
+            Duration::ZERO
+        } else {
+            self.last_taken.get().elapsed()
+        }
+    }
+
+    pub fn queued(&self) -> (usize, usize) {
+        let st = self.state.borrow();
+        (st.queue.len(), st.bytes)
+    }
+
+    /// Stops accepting frames and wakes the writer so it ends.
+    pub fn close(&self) {
+        let mut st = self.state.borrow_mut();
+        st.closed = true;
+        st.queue.clear();
+        st.bytes = 0;
+        drop(st);
+        self.notify.notify_one();
+    }
+
+    fn kick(&self) {
+        if !self.kicked.replace(true) {
+            self.kick.do_send(KickSlowViewer);
+        }
+    }
+}
+
+/// The viewers of one room on this worker.
+#[derive(Default)]
+struct RoomViewers {
+    /// Welcomed viewers: they receive the room's frames.
+    active: Vec<Rc<Outbox>>,
+    /// Registered, waiting for their `hello` (sent through this hub to keep order).
+    pending: Vec<Rc<Outbox>>,
+}
+
+type Rooms = Rc<RefCell<HashMap<Arc<str>, RoomViewers>>>;
+
+/// Sends one frame to every welcomed viewer of a room on this worker.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DeliverFrame {
+    /// The room.
+    pub room: Arc<str>,
+    /// The serialised frame, shared by every viewer.
+    pub frame: ByteString,
+    /// Whether a slow viewer may lose it.
+    pub droppable: bool,
+    /// When the oldest message in the frame was accepted, for the latency metric.
+    pub since: Option<Instant>,
+}
+
+/// Sends a frame to the viewers of a room signed in as one user (moderation notices).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DeliverToUser {
+    /// The room.
+    pub room: Arc<str>,
+    /// The user's id.
+    pub user_id: String,
+    /// The serialised frame.
+    pub frame: ByteString,
+}
+
+/// Welcomes a viewer: its `hello` goes out and it starts receiving the room's frames.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct WelcomeViewer {
+    /// The room.
+    pub room: Arc<str>,
+    /// The viewer.
+    pub viewer_id: u64,
+    /// Its hello frame.
+    pub hello: ByteString,
+}
+
+/// The worker's hub. Start it through `HubHandle::local()`.
+pub struct WorkerHub {
+    rooms: Rooms,
+    metrics: RoomMetrics,
+}
+
+impl Actor for WorkerHub {
+    type Context = Context<Self>;
+}
+
+impl Handler<DeliverFrame> for WorkerHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: DeliverFrame, _: &mut Context<Self>) {
+        let rooms = self.rooms.borrow();
+        let Some(viewers) = rooms.get(&msg.room) else {
+            return;
+        };
+        let mut dropped = 0;
+        for outbox in &viewers.active {
+            dropped += outbox.push(msg.frame.clone(), msg.droppable).dropped;
+        }
+        self.metrics.frames_sent.inc_by(viewers.active.len() as u64);
+        if dropped > 0 {
+            self.metrics.frames_dropped.inc_by(dropped as u64);
+        }
+        if let Some(since) = msg.since {
+            self.metrics
+                .delivery_latency
+                .observe(since.elapsed().as_secs_f64());
+        }
+    }
+}
+
+impl Handler<DeliverToUser> for WorkerHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: DeliverToUser, _: &mut Context<Self>) {
+        let rooms = self.rooms.borrow();
+        if let Some(viewers) = rooms.get(&msg.room) {
+            for outbox in viewers
+                .active
+                .iter()
+                .filter(|o| o.user_id.as_deref() == Some(&msg.user_id))
+            {
+                outbox.push(msg.frame.clone(), false);
+            }
+        }
+    }
+}
+
+impl Handler<WelcomeViewer> for WorkerHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: WelcomeViewer, _: &mut Context<Self>) {
+        let mut rooms = self.rooms.borrow_mut();
+        let Some(viewers) = rooms.get_mut(&msg.room) else {
+            return;
+        };
+        if let Some(pos) = viewers
+            .pending
+            .iter()
+            .position(|o| o.viewer_id == msg.viewer_id)
+        {
+            let outbox = viewers.pending.swap_remove(pos);
+            outbox.push(msg.hello, false);
+            viewers.active.push(outbox);
+        }
+    }
+}
+
+static NEXT_HUB_ID: AtomicUsize = AtomicUsize::new(1);
+
+/// This thread's hub: its address for rooms, and its shared state for viewers.
+#[derive(Clone)]
+pub struct HubHandle {
+    pub id: usize,
+    pub addr: Addr<WorkerHub>,
+    rooms: Rooms,
+}
+
+thread_local! {
+    static LOCAL_HUB: RefCell<Option<HubHandle>> = const { RefCell::new(None) };
+}
+
+impl HubHandle {
+    /// The hub of the current worker thread, started on first use. Must be called from
+    /// inside an actix arbiter.
+    pub fn local(metrics: &RoomMetrics) -> HubHandle {
+        LOCAL_HUB.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            if let Some(hub) = slot.as_ref().filter(|h| h.addr.connected()) {
+                return hub.clone();
+            }
+            let rooms = Rooms::default();
+            let addr = WorkerHub {
+                rooms: Rc::clone(&rooms),
+                metrics: metrics.clone(),
+            }
+            .start();
+            let hub = HubHandle {
+                id: NEXT_HUB_ID.fetch_add(1, Ordering::Relaxed),
+                addr,
+                rooms,
+            };
+            *slot = Some(hub.clone());
+            hub
+        })
+    }
+
+    /// Registers a viewer of `room`; it receives frames once the room welcomes it.
+    pub fn register(&self, room: &Arc<str>, outbox: Rc<Outbox>) {
+        self.rooms
+            .borrow_mut()
+            .entry(Arc::clone(room))
+            .or_default()
+            .pending
+            .push(outbox);
+    }
+
+    /// Removes a viewer, welcomed or not.
+    pub fn unregister(&self, room: &Arc<str>, viewer_id: u64) {
+        let mut rooms = self.rooms.borrow_mut();
+        if let Some(viewers) = rooms.get_mut(room) {
+            viewers.active.retain(|o| o.viewer_id != viewer_id);
+            viewers.pending.retain(|o| o.viewer_id != viewer_id);
+            if viewers.active.is_empty() && viewers.pending.is_empty() {
+                rooms.remove(room);
+            }
+        }
+    }
+}

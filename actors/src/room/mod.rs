@@ -1,0 +1,501 @@
+//! `Room`: one per active live room. Owns the merge window, the sequence number, the
+//! history ring, the online count, flood control, mutes and bans.
+//!
+//! Accepted messages collect in the current window; when it closes (after `window`, or at
+//! `MAX_BATCH_ITEMS`) the room serialises ONE `batch` frame and sends those bytes once to
+//! every worker hub that has its viewers. An idle room sends nothing.
+
+mod limits;
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use actix::prelude::*;
+use bytestring::ByteString;
+use serde::Serialize;
+use tokio::sync::oneshot;
+
+pub use limits::{FloodControl, RateLimit, Verdict, FLOOD_MUTE};
+
+use crate::hub::{DeliverFrame, DeliverToUser, WelcomeViewer, WorkerHub};
+use crate::metrics::RoomMetrics;
+use crate::protocol::{ErrorCode, Item, Mode, ServerFrame};
+use crate::registry::{RoomRegistry, RoomStopped};
+use crate::store::{DanmakuStore, DanmakuWriter, SaveDanmaku, StoredItem};
+
+/// A window closes early at this many messages.
+pub const MAX_BATCH_ITEMS: usize = 200;
+/// Online counts go out at most this often.
+const ONLINE_EVERY: Duration = Duration::from_secs(1);
+
+/// Settings every room shares.
+#[derive(Debug, Clone)]
+pub struct RoomConfig {
+    pub window: Duration,
+    pub rate: RateLimit,
+    pub history: usize,
+    /// A room with no viewers stops after this long.
+    pub idle_stop: Duration,
+}
+
+/// Adds a viewer (on the hub `hub_id`) and welcomes it through that hub.
+#[derive(Message)]
+#[rtype(result = "Result<(), RoomGone>")]
+pub struct JoinRoom {
+    /// The viewer.
+    pub viewer_id: u64,
+    /// Its worker's hub id.
+    pub hub_id: usize,
+    /// Its worker's hub.
+    pub hub: Addr<WorkerHub>,
+}
+
+/// Removes a viewer of hub `hub_id`.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct LeaveRoom {
+    /// Its worker's hub id.
+    pub hub_id: usize,
+}
+
+/// Offers a message; `Err` says why it was refused.
+#[derive(Message)]
+#[rtype(result = "Result<(), Rejection>")]
+pub struct SendDanmaku {
+    /// The author's id.
+    pub user_id: String,
+    /// The author's username.
+    pub username: String,
+    /// Validated text.
+    pub text: String,
+    /// `#rrggbb`.
+    pub color: String,
+    /// Where it shows.
+    pub mode: Mode,
+}
+
+/// Removes messages from history and tells every viewer.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RetractDanmaku {
+    /// The messages' ids.
+    pub ids: Vec<String>,
+}
+
+/// Mutes a user in this room until `until`; their open sockets are told.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct BanUser {
+    /// The user's id.
+    pub user_id: String,
+    /// When the ban ends.
+    pub until: SystemTime,
+}
+
+/// The number of viewers now.
+#[derive(Message)]
+#[rtype(result = "u64")]
+pub struct GetOnline;
+
+/// The room stopped before it could answer.
+#[derive(Debug)]
+pub struct RoomGone;
+
+/// A refused message: the error frame's code, text and wait.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rejection {
+    pub code: ErrorCode,
+    pub message: String,
+    pub retry_after_ms: Option<u64>,
+}
+
+impl Rejection {
+    pub fn to_frame(&self) -> ServerFrame {
+        ServerFrame::Error {
+            code: self.code,
+            message: self.message.clone(),
+            retry_after_ms: self.retry_after_ms,
+        }
+    }
+}
+
+struct HubEntry {
+    addr: Addr<WorkerHub>,
+    viewers: u64,
+}
+
+/// What a room loads before it welcomes anyone.
+struct Loaded {
+    history: Vec<Item>,
+    bans: Vec<(String, SystemTime)>,
+}
+
+pub struct Room {
+    id: Arc<str>,
+    config: RoomConfig,
+    store: Arc<dyn DanmakuStore>,
+    writer: Addr<DanmakuWriter>,
+    registry: Addr<RoomRegistry>,
+    metrics: RoomMetrics,
+    hubs: HashMap<usize, HubEntry>,
+    online: u64,
+    online_sent: u64,
+    empty_since: Option<Instant>,
+    loaded: bool,
+    waiting: Vec<(JoinRoom, oneshot::Sender<()>)>,
+    history: VecDeque<Item>,
+    window: Vec<StoredItem>,
+    window_opened: Option<Instant>,
+    window_generation: u64,
+    seq: u64,
+    last_accepted_us: i64,
+    flood: FloodControl,
+    muted_until: HashMap<String, SystemTime>,
+}
+
+impl Room {
+    pub fn new(
+        id: Arc<str>,
+        config: RoomConfig,
+        store: Arc<dyn DanmakuStore>,
+        writer: Addr<DanmakuWriter>,
+        registry: Addr<RoomRegistry>,
+        metrics: RoomMetrics,
+    ) -> Self {
+        let flood = FloodControl::new(config.rate);
+        Self {
+            id,
+            config,
+            store,
+            writer,
+            registry,
+            metrics,
+            hubs: HashMap::new(),
+            online: 0,
+            online_sent: 0,
+            empty_since: Some(Instant::now()),
+            loaded: false,
+            waiting: Vec::new(),
+            history: VecDeque::new(),
+            window: Vec::new(),
+            window_opened: None,
+            window_generation: 0,
+            seq: 0,
+            last_accepted_us: 0,
+            flood,
+            muted_until: HashMap::new(),
+        }
+    }
+
+    fn load(&self, ctx: &mut Context<Self>) {
+        let store = Arc::clone(&self.store);
+        let id = Arc::clone(&self.id);
+        let limit = self.config.history;
+        let task = tokio::task::spawn_blocking(move || {
+            let history = store.recent(&id, limit).unwrap_or_else(|e| {
+                log::error!("room {id}: loading history failed: {e}");
+                Vec::new()
+            });
+            let bans = store.active_bans(&id).unwrap_or_else(|e| {
+                log::error!("room {id}: loading bans failed: {e}");
+                Vec::new()
+            });
+            Loaded { history, bans }
+        });
+        ctx.spawn(
+            actix::fut::wrap_future(task).map(|loaded, act: &mut Self, _| {
+                let loaded = loaded.unwrap_or(Loaded {
+                    history: Vec::new(),
+                    bans: Vec::new(),
+                });
+                act.history = loaded.history.into();
+                act.muted_until = loaded.bans.into_iter().collect();
+                act.loaded = true;
+                for (join, done) in std::mem::take(&mut act.waiting) {
+                    act.admit(join);
+                    let _ = done.send(());
+                }
+            }),
+        );
+    }
+
+    fn admit(&mut self, join: JoinRoom) {
+        let entry = self.hubs.entry(join.hub_id).or_insert_with(|| HubEntry {
+            addr: join.hub.clone(),
+            viewers: 0,
+        });
+        entry.viewers += 1;
+        self.online += 1;
+        self.empty_since = None;
+        self.metrics.viewers.inc();
+        let hello = ServerFrame::Hello {
+            room: self.id.to_string(),
+            online: self.online,
+            history: self.history.iter().cloned().collect(),
+        };
+        join.hub.do_send(WelcomeViewer {
+            room: Arc::clone(&self.id),
+            viewer_id: join.viewer_id,
+            hello: hello.to_json().into(),
+        });
+    }
+
+    fn broadcast(&self, frame: ByteString, droppable: bool, since: Option<Instant>) {
+        for hub in self.hubs.values() {
+            hub.addr.do_send(DeliverFrame {
+                room: Arc::clone(&self.id),
+                frame: frame.clone(),
+                droppable,
+                since,
+            });
+        }
+    }
+
+    /// Closes the window: one frame, serialised once, to every hub.
+    fn flush(&mut self) {
+        if self.window.is_empty() {
+            return;
+        }
+        self.window_generation += 1;
+        let stored = std::mem::take(&mut self.window);
+        let since = self.window_opened.take();
+        self.seq += 1;
+        let frame = BatchFrame {
+            kind: "batch",
+            seq: self.seq,
+            items: stored.iter().map(|s| &s.item),
+        };
+        let json = serde_json::to_string(&frame).expect("batches always serialise");
+        self.metrics.batch_size.observe(stored.len() as f64);
+        self.broadcast(json.into(), true, since);
+        for s in &stored {
+            if self.history.len() == self.config.history {
+                self.history.pop_front();
+            }
+            if self.config.history > 0 {
+                self.history.push_back(s.item.clone());
+            }
+        }
+        self.writer.do_send(SaveDanmaku {
+            room_id: self.id.to_string(),
+            items: stored,
+        });
+    }
+
+    fn muted(&mut self, user_id: &str) -> Option<Duration> {
+        let until = *self.muted_until.get(user_id)?;
+        match until.duration_since(SystemTime::now()) {
+            Ok(left) => Some(left),
+            Err(_) => {
+                self.muted_until.remove(user_id);
+                None
+            }
+        }
+    }
+
+    fn tick(&mut self, ctx: &mut Context<Self>) {
+        if self.online != self.online_sent {
+            self.online_sent = self.online;
+            let frame = ServerFrame::Online { count: self.online }.to_json();
+            self.broadcast(frame.into(), true, None);
+        }
+        self.flood.prune(Instant::now());
+        if self
+            .empty_since
+            .is_some_and(|t| t.elapsed() >= self.config.idle_stop)
+        {
+            log::debug!("room {}: idle, stopping", self.id);
+            ctx.stop();
+        }
+    }
+}
+
+/// The batch frame, serialised from borrowed items.
+#[derive(Serialize)]
+struct BatchFrame<'a, I: Iterator<Item = &'a Item> + Clone> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    seq: u64,
+    #[serde(serialize_with = "serialize_iter")]
+    items: I,
+}
+
+fn serialize_iter<'a, I, S>(items: &I, s: S) -> Result<S::Ok, S::Error>
+where
+    I: Iterator<Item = &'a Item> + Clone,
+    S: serde::Serializer,
+{
+    s.collect_seq(items.clone())
+}
+
+impl Actor for Room {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        self.metrics.rooms.inc();
+        self.load(ctx);
+        ctx.run_interval(ONLINE_EVERY, |act, ctx| act.tick(ctx));
+    }
+
+    fn stopped(&mut self, ctx: &mut Context<Self>) {
+        self.flush();
+        self.metrics.rooms.dec();
+        self.registry.do_send(RoomStopped {
+            id: Arc::clone(&self.id),
+            addr: ctx.address(),
+        });
+    }
+}
+
+impl Handler<JoinRoom> for Room {
+    type Result = ResponseFuture<Result<(), RoomGone>>;
+
+    fn handle(&mut self, msg: JoinRoom, _: &mut Context<Self>) -> Self::Result {
+        if self.loaded {
+            self.admit(msg);
+            return Box::pin(async { Ok(()) });
+        }
+        let (tx, rx) = oneshot::channel();
+        self.waiting.push((msg, tx));
+        Box::pin(async move { rx.await.map_err(|_| RoomGone) })
+    }
+}
+
+impl Handler<LeaveRoom> for Room {
+    type Result = ();
+
+    fn handle(&mut self, msg: LeaveRoom, _: &mut Context<Self>) {
+        if let Some(entry) = self.hubs.get_mut(&msg.hub_id) {
+            entry.viewers -= 1;
+            if entry.viewers == 0 {
+                self.hubs.remove(&msg.hub_id);
+            }
+            self.online -= 1;
+            self.metrics.viewers.dec();
+            if self.online == 0 {
+                self.empty_since = Some(Instant::now());
+            }
+        }
+    }
+}
+
+impl Handler<SendDanmaku> for Room {
+    type Result = Result<(), Rejection>;
+
+    fn handle(&mut self, msg: SendDanmaku, ctx: &mut Context<Self>) -> Self::Result {
+        let reject = |code, message: String, wait: Option<Duration>| Rejection {
+            code,
+            message,
+            retry_after_ms: wait.map(|d| d.as_millis().max(1) as u64),
+        };
+        if let Some(left) = self.muted(&msg.user_id) {
+            self.metrics.rejected.with_label_values(&["muted"]).inc();
+            return Err(reject(
+                ErrorCode::Muted,
+                "you are muted in this room".into(),
+                Some(left),
+            ));
+        }
+        match self.flood.check(&msg.user_id, Instant::now()) {
+            Verdict::Accept => {}
+            Verdict::Limited(wait) => {
+                self.metrics
+                    .rejected
+                    .with_label_values(&["rate_limited"])
+                    .inc();
+                return Err(reject(
+                    ErrorCode::RateLimited,
+                    "you are sending too fast".into(),
+                    Some(wait),
+                ));
+            }
+            Verdict::Muted => {
+                self.metrics.rejected.with_label_values(&["muted"]).inc();
+                self.muted_until
+                    .insert(msg.user_id.clone(), SystemTime::now() + FLOOD_MUTE);
+                return Err(reject(
+                    ErrorCode::Muted,
+                    "muted for flooding".into(),
+                    Some(FLOOD_MUTE),
+                ));
+            }
+        }
+        self.metrics.accepted.inc();
+        let now_us = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_micros() as i64);
+        self.last_accepted_us = now_us.max(self.last_accepted_us + 1);
+        let item = Item {
+            id: uuid::Uuid::new_v4().to_string(),
+            user: msg.username,
+            text: msg.text,
+            color: msg.color,
+            mode: msg.mode,
+            at: self.last_accepted_us / 1000,
+        };
+        if self.window.is_empty() {
+            self.window_opened = Some(Instant::now());
+            let generation = self.window_generation;
+            ctx.run_later(self.config.window, move |act, _| {
+                if act.window_generation == generation {
+                    act.flush();
+                }
+            });
+        }
+        self.window.push(StoredItem {
+            item,
+            author_id: msg.user_id,
+            accepted_us: self.last_accepted_us,
+        });
+        if self.window.len() >= MAX_BATCH_ITEMS {
+            self.flush();
+        }
+        Ok(())
+    }
+}
+
+impl Handler<RetractDanmaku> for Room {
+    type Result = ();
+
+    fn handle(&mut self, msg: RetractDanmaku, _: &mut Context<Self>) {
+        self.history.retain(|i| !msg.ids.contains(&i.id));
+        self.window.retain(|s| !msg.ids.contains(&s.item.id));
+        let frame = ServerFrame::Retract { ids: msg.ids }.to_json();
+        self.broadcast(frame.into(), false, None);
+    }
+}
+
+impl Handler<BanUser> for Room {
+    type Result = ();
+
+    fn handle(&mut self, msg: BanUser, _: &mut Context<Self>) {
+        self.muted_until.insert(msg.user_id.clone(), msg.until);
+        let left = msg
+            .until
+            .duration_since(SystemTime::now())
+            .unwrap_or_default();
+        let frame = ServerFrame::Error {
+            code: ErrorCode::Muted,
+            message: "a moderator muted you in this room".into(),
+            retry_after_ms: Some(left.as_millis() as u64),
+        }
+        .to_json();
+        let frame: ByteString = frame.into();
+        for hub in self.hubs.values() {
+            hub.addr.do_send(DeliverToUser {
+                room: Arc::clone(&self.id),
+                user_id: msg.user_id.clone(),
+                frame: frame.clone(),
+            });
+        }
+    }
+}
+
+impl Handler<GetOnline> for Room {
+    type Result = u64;
+
+    fn handle(&mut self, _: GetOnline, _: &mut Context<Self>) -> u64 {
+        self.online
+    }
+}

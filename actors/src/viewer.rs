@@ -1,0 +1,299 @@
+//! `ViewerSession`: one per danmaku WebSocket, an actix actor over an actix-ws connection.
+//!
+//! It reads the viewer's frames (size, JSON, sign-in and text rules are checked here, before
+//! anything reaches the room), writes from its bounded `Outbox` on a task of its own, pings
+//! every 10 s and drops a peer silent for 30 s.
+
+use std::rc::Rc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_ws::{CloseCode, CloseReason, Message, ProtocolError, Session};
+
+use crate::danmaku::{parse_color, parse_mode, DanmakuError, DanmakuText};
+use crate::hub::{HubHandle, KickSlowViewer, Outbox};
+use crate::metrics::RoomMetrics;
+use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
+use crate::registry::{GetRoom, RoomRegistry};
+use crate::room::{JoinRoom, LeaveRoom, Room, SendDanmaku};
+
+const PING_EVERY: Duration = Duration::from_secs(10);
+const SILENCE_LIMIT: Duration = Duration::from_secs(30);
+/// Client frames larger than this get `bad_frame`.
+pub const MAX_CLIENT_FRAME: usize = 4 * 1024;
+/// Bad frames before the socket is closed with 1008.
+const MAX_STRIKES: u32 = 5;
+
+static NEXT_VIEWER_ID: AtomicU64 = AtomicU64::new(1);
+
+/// Who is watching: a signed-in user, or nobody (read-only).
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub user_id: String,
+    pub username: String,
+}
+
+/// What a viewer connection needs to know.
+#[derive(Clone)]
+pub struct ViewerConfig {
+    pub max_chars: usize,
+    pub registry: Addr<RoomRegistry>,
+    pub metrics: RoomMetrics,
+}
+
+pub struct ViewerSession {
+    id: u64,
+    room_id: Arc<str>,
+    viewer: Option<Viewer>,
+    session: Session,
+    outbox: Option<Rc<Outbox>>,
+    hub: Option<HubHandle>,
+    room: Option<Addr<Room>>,
+    config: ViewerConfig,
+    last_heard: Instant,
+    strikes: u32,
+    closing: bool,
+}
+
+impl ViewerSession {
+    pub fn new(
+        room_id: &str,
+        viewer: Option<Viewer>,
+        session: Session,
+        config: ViewerConfig,
+    ) -> Self {
+        Self {
+            id: NEXT_VIEWER_ID.fetch_add(1, Ordering::Relaxed),
+            room_id: room_id.into(),
+            viewer,
+            session,
+            outbox: None,
+            hub: None,
+            room: None,
+            config,
+            last_heard: Instant::now(),
+            strikes: 0,
+            closing: false,
+        }
+    }
+
+    fn send_frame(&self, frame: &ServerFrame) {
+        if let Some(outbox) = &self.outbox {
+            outbox.push(frame.to_json().into(), false);
+        }
+    }
+
+    fn reject(&self, code: ErrorCode, message: String) {
+        self.config
+            .metrics
+            .rejected
+            .with_label_values(&[code.as_str()])
+            .inc();
+        self.send_frame(&ServerFrame::error(code, message));
+    }
+
+    fn strike(&mut self, message: &str, ctx: &mut Context<Self>) {
+        self.reject(ErrorCode::BadFrame, message.to_string());
+        self.strikes += 1;
+        if self.strikes >= MAX_STRIKES {
+            self.close(CloseCode::Policy, "too many bad frames", ctx);
+        }
+    }
+
+    fn close(&mut self, code: CloseCode, why: &str, ctx: &mut Context<Self>) {
+        if self.closing {
+            return;
+        }
+        self.closing = true;
+        let session = self.session.clone();
+        let reason = CloseReason {
+            code,
+            description: Some(why.to_string()),
+        };
+        // The close frame goes out if the connection can still take it; either way the
+        // actor stops and the connection ends with it.
+        actix_web::rt::spawn(async move {
+            let _ = tokio::time::timeout(Duration::from_secs(1), session.close(Some(reason))).await;
+        });
+        ctx.stop();
+    }
+
+    fn on_text(&mut self, text: &str, ctx: &mut Context<Self>) {
+        if text.len() > MAX_CLIENT_FRAME {
+            return self.strike("frames are limited to 4 KiB", ctx);
+        }
+        let frame: ClientFrame = match serde_json::from_str(text) {
+            Ok(f) => f,
+            Err(e) => return self.strike(&format!("not a valid frame: {e}"), ctx),
+        };
+        let ClientFrame::Send { text, color, mode } = frame;
+        let Some(viewer) = self.viewer.clone() else {
+            return self.reject(ErrorCode::Unauthenticated, "sign in to send danmaku".into());
+        };
+        let checked = DanmakuText::parse(&text, self.config.max_chars).and_then(|t| {
+            Ok((
+                t,
+                parse_color(color.as_deref())?,
+                parse_mode(mode.as_deref())?,
+            ))
+        });
+        let (text, color, mode) = match checked {
+            Ok(ok) => ok,
+            Err(e @ DanmakuError::TooLong { .. }) => {
+                return self.reject(ErrorCode::TooLong, e.to_string())
+            }
+            Err(e) => return self.strike(&e.to_string(), ctx),
+        };
+        let Some(room) = self.room.clone() else {
+            return self.reject(ErrorCode::BadFrame, "still joining the room".into());
+        };
+        let send = SendDanmaku {
+            user_id: viewer.user_id,
+            username: viewer.username,
+            text: text.into_string(),
+            color,
+            mode,
+        };
+        ctx.spawn(actix::fut::wrap_future(room.send(send)).map(
+            |res, act: &mut Self, ctx| match res {
+                Ok(Ok(())) => {}
+                Ok(Err(rejection)) => act.send_frame(&rejection.to_frame()),
+                Err(_) => act.close(CloseCode::Error, "the room stopped", ctx),
+            },
+        ));
+    }
+
+    fn join(&mut self, ctx: &mut Context<Self>) {
+        let registry = self.config.registry.clone();
+        let hub = self.hub.clone().expect("registered in started");
+        let (room_id, viewer_id) = (self.room_id.to_string(), self.id);
+        let joining = async move {
+            // A room that stops between the lookup and the join is started again.
+            for _ in 0..3 {
+                let room = registry
+                    .send(GetRoom {
+                        id: room_id.clone(),
+                    })
+                    .await
+                    .ok()?;
+                let join = JoinRoom {
+                    viewer_id,
+                    hub_id: hub.id,
+                    hub: hub.addr.clone(),
+                };
+                if let Ok(Ok(())) = room.send(join).await {
+                    return Some(room);
+                }
+            }
+            None
+        };
+        ctx.wait(
+            actix::fut::wrap_future(joining).map(|room, act: &mut Self, ctx| match room {
+                Some(room) => act.room = Some(room),
+                None => act.close(CloseCode::Error, "the room is unavailable", ctx),
+            }),
+        );
+    }
+
+    fn start_writer(&mut self, ctx: &mut Context<Self>) {
+        let outbox = Rc::clone(self.outbox.as_ref().expect("created in started"));
+        let mut session = self.session.clone();
+        let writing = async move {
+            while let Some(frame) = outbox.next().await {
+                if session.text(frame).await.is_err() {
+                    break;
+                }
+            }
+        };
+        ctx.spawn(actix::fut::wrap_future(writing).map(|(), _: &mut Self, ctx| ctx.stop()));
+    }
+
+    fn heartbeat(&mut self, ctx: &mut Context<Self>) {
+        if self.last_heard.elapsed() > SILENCE_LIMIT {
+            return self.close(CloseCode::Normal, "no answer to pings", ctx);
+        }
+        if self
+            .outbox
+            .as_ref()
+            .is_some_and(|o| o.lag() > crate::hub::MAX_LAG)
+        {
+            return self.close(CloseCode::Policy, "too far behind", ctx);
+        }
+        let mut session = self.session.clone();
+        actix_web::rt::spawn(async move {
+            let _ = session.ping(b"").await;
+        });
+    }
+}
+
+impl Actor for ViewerSession {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let hub = HubHandle::local(&self.config.metrics);
+        let outbox = Rc::new(Outbox::new(
+            self.id,
+            self.viewer.as_ref().map(|v| v.user_id.clone()),
+            ctx.address().recipient(),
+        ));
+        hub.register(&self.room_id, Rc::clone(&outbox));
+        self.outbox = Some(outbox);
+        self.hub = Some(hub);
+        self.start_writer(ctx);
+        self.join(ctx);
+        ctx.run_interval(PING_EVERY, |act, ctx| act.heartbeat(ctx));
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        if let Some(outbox) = &self.outbox {
+            outbox.close();
+        }
+        if let Some(hub) = &self.hub {
+            hub.unregister(&self.room_id, self.id);
+            if let Some(room) = &self.room {
+                room.do_send(LeaveRoom { hub_id: hub.id });
+            }
+        }
+    }
+}
+
+impl Handler<KickSlowViewer> for ViewerSession {
+    type Result = ();
+
+    fn handle(&mut self, _: KickSlowViewer, ctx: &mut Context<Self>) {
+        log::debug!(
+            "room {}: viewer {} too far behind, closing",
+            self.room_id,
+            self.id
+        );
+        self.close(CloseCode::Policy, "too far behind", ctx);
+    }
+}
+
+impl StreamHandler<Result<Message, ProtocolError>> for ViewerSession {
+    fn handle(&mut self, msg: Result<Message, ProtocolError>, ctx: &mut Context<Self>) {
+        self.last_heard = Instant::now();
+        match msg {
+            Ok(Message::Text(text)) => self.on_text(&text, ctx),
+            Ok(Message::Binary(_)) | Ok(Message::Continuation(_)) => {
+                self.strike("binary frames are not part of the protocol", ctx)
+            }
+            Ok(Message::Ping(bytes)) => {
+                let mut session = self.session.clone();
+                actix_web::rt::spawn(async move {
+                    let _ = session.pong(&bytes).await;
+                });
+            }
+            Ok(Message::Pong(_)) | Ok(Message::Nop) => {}
+            Ok(Message::Close(_)) => ctx.stop(),
+            Err(ProtocolError::Overflow) => self.close(CloseCode::Size, "frame too large", ctx),
+            Err(_) => self.close(CloseCode::Protocol, "protocol error", ctx),
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}

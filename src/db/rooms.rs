@@ -1,0 +1,78 @@
+//! Queries on `rooms`.
+
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use super::schema::{rooms, users};
+use super::DbConnection;
+
+/// A room with its owner's username.
+#[derive(Debug, Clone, Queryable)]
+pub struct RoomRow {
+    pub id: String,
+    pub owner_id: String,
+    pub title: String,
+    pub source_url: Option<String>,
+    pub on_demand: bool,
+    pub created_at: NaiveDateTime,
+    pub owner: String,
+}
+
+/// Values for a new room.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = rooms)]
+pub struct NewRoom<'a> {
+    pub id: &'a str,
+    pub owner_id: &'a str,
+    pub title: &'a str,
+    pub source_url: Option<&'a str>,
+    pub on_demand: bool,
+    pub created_at: NaiveDateTime,
+}
+
+type RoomColumns = (
+    rooms::id,
+    rooms::owner_id,
+    rooms::title,
+    rooms::source_url,
+    rooms::on_demand,
+    rooms::created_at,
+    users::username,
+);
+
+const COLUMNS: RoomColumns = (
+    rooms::id,
+    rooms::owner_id,
+    rooms::title,
+    rooms::source_url,
+    rooms::on_demand,
+    rooms::created_at,
+    users::username,
+);
+
+pub fn insert(conn: &mut DbConnection, room: &NewRoom<'_>) -> QueryResult<()> {
+    diesel::insert_into(rooms::table)
+        .values(room)
+        .execute(conn)
+        .map(drop)
+}
+
+pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<RoomRow>> {
+    rooms::table
+        .inner_join(users::table)
+        .filter(rooms::id.eq(id))
+        .select(COLUMNS)
+        .first(conn)
+        .optional()
+}
+
+/// Newest first.
+pub fn list(conn: &mut DbConnection, limit: i64, offset: i64) -> QueryResult<Vec<RoomRow>> {
+    rooms::table
+        .inner_join(users::table)
+        .order((rooms::created_at.desc(), rooms::id))
+        .limit(limit)
+        .offset(offset)
+        .select(COLUMNS)
+        .load(conn)
+}

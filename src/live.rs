@@ -1,0 +1,63 @@
+//! The app's side of the live rooms: their storage over the database, and the node's
+//! `RoomRegistry` built from the settings.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use actix::{Actor, Addr, Arbiter};
+use roomcast_actors::metrics::RoomMetrics;
+use roomcast_actors::protocol::Item;
+use roomcast_actors::registry::RoomRegistry;
+use roomcast_actors::room::{RateLimit, RoomConfig};
+use roomcast_actors::store::{DanmakuStore, StoredItem};
+
+use crate::config::Settings;
+use crate::db::{self, DbPool};
+
+/// `DanmakuStore` over the database pool.
+pub struct DbDanmakuStore {
+    pub pool: DbPool,
+}
+
+impl DanmakuStore for DbDanmakuStore {
+    fn save(&self, room_id: &str, items: &[StoredItem]) -> Result<(), String> {
+        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
+        db::danmaku::insert_room_batch(&mut conn, room_id, items).map_err(|e| e.to_string())
+    }
+
+    fn recent(&self, room_id: &str, limit: usize) -> Result<Vec<Item>, String> {
+        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
+        db::danmaku::recent_in_room(&mut conn, room_id, limit as i64).map_err(|e| e.to_string())
+    }
+
+    fn active_bans(&self, room_id: &str) -> Result<Vec<(String, SystemTime)>, String> {
+        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
+        let bans = db::danmaku::active_bans(&mut conn, room_id).map_err(|e| e.to_string())?;
+        Ok(bans
+            .into_iter()
+            .map(|(user, until)| (user, SystemTime::from(until.and_utc())))
+            .collect())
+    }
+}
+
+/// The room settings from the configuration.
+pub fn room_config(settings: &Settings) -> anyhow::Result<RoomConfig> {
+    Ok(RoomConfig {
+        window: Duration::from_millis(settings.danmaku.window_ms.max(1)),
+        rate: RateLimit::parse(&settings.danmaku.rate).map_err(anyhow::Error::msg)?,
+        history: settings.danmaku.history,
+        idle_stop: Duration::from_secs(settings.danmaku.room_idle_secs),
+    })
+}
+
+/// Starts the node's registry; rooms run on an arbiter of their own, off the HTTP workers.
+pub fn start_registry(
+    settings: &Settings,
+    pool: &DbPool,
+    metrics: RoomMetrics,
+) -> anyhow::Result<Addr<RoomRegistry>> {
+    let config = room_config(settings)?;
+    let store = Arc::new(DbDanmakuStore { pool: pool.clone() });
+    let rooms_arbiter = Arbiter::new().handle();
+    Ok(RoomRegistry::new(config, store, metrics, rooms_arbiter).start())
+}

@@ -1,0 +1,285 @@
+//! `/api/rooms`: list, create and show rooms, their recent danmaku, and moderation.
+
+use std::collections::HashMap;
+use std::time::{Duration, SystemTime};
+
+use actix_web::{web, HttpResponse};
+use chrono::Utc;
+use roomcast_actors::registry::{FindRoom, GetOnlineCounts};
+use roomcast_actors::room::{BanUser, RetractDanmaku};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{AuthUser, CurrentUser};
+use crate::db::{self, danmaku, rooms, rooms::RoomRow, users};
+use crate::domain::RoomTitle;
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+const MAX_BAN_SECS: u64 = 365 * 24 * 3600;
+
+#[derive(Serialize)]
+pub struct RoomJson {
+    id: String,
+    title: String,
+    owner: String,
+    on_demand: bool,
+    has_source: bool,
+    created_at: String,
+    online: u64,
+    /// The live video pipeline, for rooms with a source.
+    live: Option<serde_json::Value>,
+}
+
+impl RoomJson {
+    fn new(row: RoomRow, online: u64) -> Self {
+        let live = row
+            .source_url
+            .as_ref()
+            .map(|_| serde_json::json!({ "state": "stopped" }));
+        Self {
+            id: row.id,
+            title: row.title,
+            owner: row.owner,
+            on_demand: row.on_demand,
+            has_source: row.source_url.is_some(),
+            created_at: row.created_at.and_utc().to_rfc3339(),
+            online,
+            live,
+        }
+    }
+}
+
+/// Online counts of these rooms from the node's registry.
+pub async fn online_counts(state: &AppState, ids: Vec<String>) -> HashMap<String, u64> {
+    state
+        .rooms
+        .send(GetOnlineCounts { ids })
+        .await
+        .unwrap_or_default()
+}
+
+#[derive(Deserialize)]
+pub struct Paging {
+    #[serde(default)]
+    limit: Option<i64>,
+    #[serde(default)]
+    offset: Option<i64>,
+}
+
+/// `GET /api/rooms?limit=&offset=`: newest first, with online counts.
+pub async fn list(
+    state: web::Data<AppState>,
+    q: web::Query<Paging>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = q.limit.unwrap_or(50).clamp(1, 200);
+    let offset = q.offset.unwrap_or(0).max(0);
+    let rows = db::blocking(&state.pool, move |c| rooms::list(c, limit, offset)).await?;
+    let counts = online_counts(&state, rows.iter().map(|r| r.id.clone()).collect()).await;
+    let rooms: Vec<RoomJson> = rows
+        .into_iter()
+        .map(|r| {
+            let online = counts.get(&r.id).copied().unwrap_or(0);
+            RoomJson::new(r, online)
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .json(serde_json::json!({ "rooms": rooms, "limit": limit, "offset": offset })))
+}
+
+#[derive(Deserialize)]
+pub struct NewRoomBody {
+    title: String,
+    #[serde(default)]
+    source_url: Option<String>,
+    #[serde(default)]
+    on_demand: bool,
+}
+
+/// `POST /api/rooms`: any signed-in user opens a room; only admins give it a source.
+pub async fn create(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    body: web::Json<NewRoomBody>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.into_inner();
+    let title = RoomTitle::parse(&body.title).map_err(ApiError::Invalid)?;
+    if body.source_url.is_some() && !user.is_admin() {
+        return Err(ApiError::Forbidden(
+            "only admins can give a room a source".into(),
+        ));
+    }
+    let source_url = body.source_url.filter(|s| !s.trim().is_empty());
+    if let Some(url) = &source_url {
+        check_source_scheme(url)?;
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let room_id = id.clone();
+    let row = db::blocking(&state.pool, move |c| {
+        rooms::insert(
+            c,
+            &rooms::NewRoom {
+                id: &room_id,
+                owner_id: &user.user_id,
+                title: title.as_str(),
+                source_url: source_url.as_deref(),
+                on_demand: body.on_demand,
+                created_at: Utc::now().naive_utc(),
+            },
+        )?;
+        rooms::find(c, &room_id)
+    })
+    .await?
+    .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("room {id} vanished after insert")))?;
+    Ok(HttpResponse::Created().json(RoomJson::new(row, 0)))
+}
+
+/// The schemes a live source may use; deeper checks come with the ingest pipelines.
+fn check_source_scheme(url: &str) -> Result<(), ApiError> {
+    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
+    match scheme.as_deref() {
+        Some("rtsp" | "rtmp" | "http" | "https" | "srt") => Ok(()),
+        _ => Err(ApiError::Invalid(
+            "source_url must be an rtsp://, rtmp://, http(s):// or srt:// URL".into(),
+        )),
+    }
+}
+
+async fn find_room(state: &AppState, id: String) -> Result<RoomRow, ApiError> {
+    let room_id = id.clone();
+    db::blocking(&state.pool, move |c| rooms::find(c, &room_id))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no room {id}")))
+}
+
+/// `GET /api/rooms/{id}`.
+pub async fn show(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let room = find_room(&state, id.into_inner()).await?;
+    let online = online_counts(&state, vec![room.id.clone()])
+        .await
+        .get(&room.id)
+        .copied()
+        .unwrap_or(0);
+    Ok(HttpResponse::Ok().json(RoomJson::new(room, online)))
+}
+
+#[derive(Deserialize)]
+pub struct HistoryQuery {
+    #[serde(default)]
+    limit: Option<i64>,
+}
+
+/// `GET /api/rooms/{id}/danmaku?limit=`: the newest messages, oldest first.
+pub async fn history(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    q: web::Query<HistoryQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let room = find_room(&state, id.into_inner()).await?;
+    let limit = q.limit.unwrap_or(50).clamp(1, 500);
+    let items = db::blocking(&state.pool, move |c| {
+        danmaku::recent_in_room(c, &room.id, limit)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
+}
+
+fn require_moderator(room: &RoomRow, user: &AuthUser) -> Result<(), ApiError> {
+    if room.owner_id == user.user_id || user.is_admin() {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "only the room's owner or an admin can moderate it".into(),
+        ))
+    }
+}
+
+/// `DELETE /api/rooms/{id}/danmaku/{msg_id}`: removed from the database and the history,
+/// and retracted on every viewer's screen.
+pub async fn retract(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (room_id, msg_id) = path.into_inner();
+    let room = find_room(&state, room_id).await?;
+    require_moderator(&room, &user)?;
+    let (rid, mid) = (room.id.clone(), msg_id.clone());
+    let deleted =
+        db::blocking(&state.pool, move |c| danmaku::delete_in_room(c, &rid, &mid)).await?;
+    if !deleted {
+        return Err(ApiError::NotFound(format!(
+            "no message {msg_id} in this room"
+        )));
+    }
+    if let Ok(Some(addr)) = state.rooms.send(FindRoom { id: room.id }).await {
+        addr.do_send(RetractDanmaku { ids: vec![msg_id] });
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[derive(Deserialize)]
+pub struct BanBody {
+    user: String,
+    seconds: u64,
+    #[serde(default)]
+    reason: String,
+}
+
+/// `POST /api/rooms/{id}/bans`: mutes a user in the room for `seconds`.
+pub async fn ban(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    id: web::Path<String>,
+    body: web::Json<BanBody>,
+) -> Result<HttpResponse, ApiError> {
+    let room = find_room(&state, id.into_inner()).await?;
+    require_moderator(&room, &user)?;
+    let BanBody {
+        user: name,
+        seconds,
+        reason,
+    } = body.into_inner();
+    if !(1..=MAX_BAN_SECS).contains(&seconds) {
+        return Err(ApiError::Invalid(format!(
+            "seconds must be 1 to {MAX_BAN_SECS}"
+        )));
+    }
+    let reason: String = reason.trim().chars().take(500).collect();
+    let lookup = name.clone();
+    let target = db::blocking(&state.pool, move |c| users::find_by_username(c, &lookup))
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no user {name}")))?;
+    if target.id == room.owner_id || target.role == "admin" {
+        return Err(ApiError::Forbidden(
+            "the room's owner and admins cannot be banned".into(),
+        ));
+    }
+    let until = SystemTime::now() + Duration::from_secs(seconds);
+    let until_db = chrono::DateTime::<Utc>::from(until).naive_utc();
+    let (rid, uid, why) = (room.id.clone(), target.id.clone(), reason.clone());
+    db::blocking(&state.pool, move |c| {
+        danmaku::ban(c, &rid, &uid, until_db, &why)
+    })
+    .await?;
+    if let Ok(Some(addr)) = state
+        .rooms
+        .send(FindRoom {
+            id: room.id.clone(),
+        })
+        .await
+    {
+        addr.do_send(BanUser {
+            user_id: target.id,
+            until,
+        });
+    }
+    Ok(HttpResponse::Created().json(serde_json::json!({
+        "room": room.id,
+        "user": target.username,
+        "until": until_db.and_utc().to_rfc3339(),
+        "reason": reason,
+    })))
+}

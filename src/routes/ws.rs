@@ -1,0 +1,75 @@
+//! `GET /ws/rooms/{id}`: the danmaku WebSocket. Each connection becomes a `ViewerSession`
+//! actor on the worker that accepted it.
+
+use actix::{Actor, AsyncContext};
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use roomcast_actors::viewer::{Viewer, ViewerConfig, ViewerSession};
+
+use crate::auth::MaybeUser;
+use crate::db::{self, rooms};
+use crate::error::ApiError;
+use crate::startup::AppState;
+
+/// Frames above this size end the connection; up to it, frames over 4 KiB get `bad_frame`.
+const MAX_WIRE_FRAME: usize = 64 * 1024;
+
+pub async fn room_socket(
+    req: HttpRequest,
+    body: web::Payload,
+    room_id: web::Path<String>,
+    state: web::Data<AppState>,
+    MaybeUser(user): MaybeUser,
+) -> Result<HttpResponse, actix_web::Error> {
+    if !origin_allowed(&req, &state.public_url) {
+        return Err(ApiError::Forbidden("this origin may not open room sockets".into()).into());
+    }
+    let room_id = room_id.into_inner();
+    let id = room_id.clone();
+    if db::blocking(&state.pool, move |c| rooms::find(c, &id))
+        .await
+        .map_err(ApiError::from)?
+        .is_none()
+    {
+        return Err(ApiError::NotFound(format!("no room {room_id}")).into());
+    }
+    let (response, session, stream) = actix_ws::handle(&req, body)?;
+    let stream = stream.max_frame_size(MAX_WIRE_FRAME);
+    let viewer = user.map(|u| Viewer {
+        user_id: u.user_id,
+        username: u.username,
+    });
+    let config = ViewerConfig {
+        max_chars: state.settings.danmaku.max_chars,
+        registry: state.rooms.clone(),
+        metrics: state.room_metrics.clone(),
+    };
+    ViewerSession::create(|ctx| {
+        ctx.add_stream(stream);
+        ViewerSession::new(&room_id, viewer, session, config)
+    });
+    Ok(response)
+}
+
+/// Browsers always send `Origin` on WebSocket upgrades: it must be this site (the public
+/// URL, or the host the request was sent to). Clients that send none (not browsers, so not
+/// a cross-site page riding on a user's cookie) are let through.
+fn origin_allowed(req: &HttpRequest, public_url: &str) -> bool {
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    if origin.eq_ignore_ascii_case(public_url) {
+        return true;
+    }
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok());
+    let origin_host = origin
+        .strip_prefix("http://")
+        .or_else(|| origin.strip_prefix("https://"));
+    matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}

@@ -1,0 +1,236 @@
+// Live room: the danmaku socket, the overlay (lanes: scroll, top, bottom; no overlaps in a
+// lane), the chat list and the send box. All user text goes in through textContent, never
+// as HTML.
+"use strict";
+
+(() => {
+  const root = document.getElementById("room");
+  if (!root) return;
+  const roomId = root.dataset.roomId;
+  const overlay = document.getElementById("overlay");
+  const list = document.getElementById("messages");
+  const onlineEl = document.getElementById("online");
+  const statusEl = document.getElementById("status");
+  const notice = document.getElementById("notice");
+  const form = document.getElementById("send-form");
+
+  const MAX_LIST = 200;
+  const SCROLL_SPEED = 140; // pixels per second: one speed, so a lane never catches up
+  const LANE_GAP = 24; // pixels between two messages in a scroll lane
+  const FIXED_MS = 4000; // how long top and bottom messages stay
+  const MAX_WAITING = 100; // messages waiting for a free lane; older ones are dropped
+
+  let socket = null;
+  let retries = 0;
+  let lastSeq = 0;
+  let blockedUntil = 0;
+  const seen = new Set();
+  const waiting = [];
+
+  // ---------- overlay ----------
+  function laneHeight() {
+    return 30;
+  }
+
+  function laneCount() {
+    return Math.max(1, Math.floor(overlay.clientHeight / laneHeight()));
+  }
+
+  // Per mode, the time (ms) at which each lane can take its next message.
+  const lanes = { scroll: [], top: [], bottom: [] };
+
+  function freeLane(mode, now) {
+    const count = mode === "scroll" ? laneCount() : Math.max(1, Math.floor(laneCount() / 2));
+    const free = lanes[mode];
+    for (let i = 0; i < count; i++) {
+      if (!free[i] || free[i] <= now) return i;
+    }
+    return -1;
+  }
+
+  function makeBullet(item) {
+    const el = document.createElement("span");
+    el.className = "bullet";
+    el.textContent = item.text;
+    el.style.color = /^#[0-9a-f]{6}$/i.test(item.color) ? item.color : "#ffffff";
+    el.dataset.id = item.id;
+    return el;
+  }
+
+  function place(item) {
+    const now = performance.now();
+    const mode = item.mode === "top" || item.mode === "bottom" ? item.mode : "scroll";
+    const lane = freeLane(mode, now);
+    if (lane < 0) return false;
+    const el = makeBullet(item);
+    overlay.appendChild(el);
+    const width = el.offsetWidth;
+    if (mode === "scroll") {
+      const distance = overlay.clientWidth + width;
+      const duration = (distance / SCROLL_SPEED) * 1000;
+      el.style.top = `${lane * laneHeight()}px`;
+      el.style.left = `${overlay.clientWidth}px`;
+      el.animate([{ transform: "translateX(0)" }, { transform: `translateX(${-distance}px)` }], {
+        duration,
+        easing: "linear",
+      }).onfinish = () => el.remove();
+      // The lane is free once this message's tail (plus a gap) has left the right edge.
+      lanes.scroll[lane] = now + ((width + LANE_GAP) / SCROLL_SPEED) * 1000;
+    } else {
+      el.classList.add("fixed");
+      const offset = lane * laneHeight();
+      if (mode === "top") el.style.top = `${offset}px`;
+      else el.style.bottom = `${offset}px`;
+      setTimeout(() => el.remove(), FIXED_MS);
+      lanes[mode][lane] = now + FIXED_MS;
+    }
+    return true;
+  }
+
+  function drainWaiting() {
+    while (waiting.length && place(waiting[0])) waiting.shift();
+  }
+  setInterval(drainWaiting, 100);
+
+  function showOnOverlay(item) {
+    if (waiting.length || !place(item)) {
+      waiting.push(item);
+      if (waiting.length > MAX_WAITING) waiting.shift();
+    }
+  }
+
+  // ---------- chat list ----------
+  function addToList(item) {
+    if (seen.has(item.id)) return false;
+    seen.add(item.id);
+    const li = document.createElement("li");
+    li.dataset.id = item.id;
+    const who = document.createElement("strong");
+    who.textContent = item.user;
+    const text = document.createElement("span");
+    text.textContent = item.text;
+    text.style.color = /^#[0-9a-f]{6}$/i.test(item.color) ? item.color : "";
+    li.append(who, document.createTextNode(" "), text);
+    list.appendChild(li);
+    while (list.children.length > MAX_LIST) {
+      seen.delete(list.firstElementChild.dataset.id);
+      list.firstElementChild.remove();
+    }
+    list.scrollTop = list.scrollHeight;
+    return true;
+  }
+
+  function retract(ids) {
+    for (const id of ids) {
+      for (const el of root.querySelectorAll(`[data-id="${CSS.escape(id)}"]`)) el.remove();
+      const i = waiting.findIndex((w) => w.id === id);
+      if (i >= 0) waiting.splice(i, 1);
+    }
+  }
+
+  // ---------- notices ----------
+  let countdown = null;
+  function say(text) {
+    if (notice) notice.textContent = text;
+  }
+
+  function blockFor(ms, why) {
+    blockedUntil = Date.now() + ms;
+    clearInterval(countdown);
+    const tick = () => {
+      const left = blockedUntil - Date.now();
+      if (left <= 0) {
+        clearInterval(countdown);
+        say("");
+        setSendEnabled(true);
+        return;
+      }
+      say(`${why}: you can send again in ${Math.ceil(left / 1000)} s`);
+      setSendEnabled(false);
+    };
+    tick();
+    countdown = setInterval(tick, 250);
+  }
+
+  function setSendEnabled(on) {
+    const button = document.getElementById("send-button");
+    if (button) button.disabled = !on;
+  }
+
+  // ---------- socket ----------
+  function onFrame(frame) {
+    switch (frame.type) {
+      case "hello":
+        retries = 0;
+        lastSeq = 0;
+        statusEl.textContent = "live";
+        onlineEl.textContent = frame.online;
+        for (const item of frame.history) addToList(item);
+        break;
+      case "batch":
+        if (lastSeq && frame.seq !== lastSeq + 1) console.warn(`danmaku: frames ${lastSeq + 1}..${frame.seq - 1} skipped`);
+        lastSeq = frame.seq;
+        for (const item of frame.items) {
+          if (addToList(item)) showOnOverlay(item);
+        }
+        break;
+      case "online":
+        onlineEl.textContent = frame.count;
+        break;
+      case "retract":
+        retract(frame.ids);
+        break;
+      case "error":
+        if (frame.retry_after_ms) {
+          blockFor(frame.retry_after_ms, frame.code === "muted" ? "Muted" : "Slow down");
+        } else {
+          say(frame.message);
+        }
+        break;
+    }
+  }
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss" : "ws";
+    socket = new WebSocket(`${scheme}://${location.host}/ws/rooms/${encodeURIComponent(roomId)}`);
+    statusEl.textContent = "connecting…";
+    socket.onmessage = (ev) => {
+      try {
+        onFrame(JSON.parse(ev.data));
+      } catch (e) {
+        console.warn("danmaku: unreadable frame", e);
+      }
+    };
+    socket.onclose = () => {
+      // Back off 1, 2, 4 ... 30 s, with jitter so a restarted server is not stampeded.
+      const delay = Math.min(30000, 1000 * 2 ** retries) * (0.75 + Math.random() * 0.5);
+      retries += 1;
+      statusEl.textContent = `reconnecting in ${Math.round(delay / 1000)} s`;
+      setTimeout(connect, delay);
+    };
+  }
+
+  if (form) {
+    form.addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      const input = document.getElementById("send-text");
+      const text = input.value.trim();
+      if (!text || Date.now() < blockedUntil) return;
+      if (!socket || socket.readyState !== WebSocket.OPEN) {
+        say("not connected yet");
+        return;
+      }
+      socket.send(
+        JSON.stringify({
+          type: "send",
+          text,
+          color: document.getElementById("send-color").value,
+          mode: document.getElementById("send-mode").value,
+        }),
+      );
+      input.value = "";
+    });
+  }
+
+  connect();
+})();

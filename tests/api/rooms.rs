@@ -1,0 +1,427 @@
+//! Live rooms: the rooms API and the danmaku engine over real WebSockets.
+
+use std::time::Duration;
+
+use awc::http::Method;
+use awc::ws::Message;
+use serde_json::{json, Value};
+
+use crate::helpers::{spawn_app, spawn_app_with, Auth, Backend, TestApp};
+
+crate::on_both_backends!(
+    rooms_are_created_listed_and_shown_with_online_counts,
+    a_room_title_is_validated_and_sources_need_an_admin,
+    two_viewers_receive_each_others_messages_in_one_batch,
+    seq_rises_by_one_per_frame_without_gaps,
+    a_joiner_gets_hello_with_history,
+    history_survives_a_restart,
+    anonymous_viewers_read_but_cannot_send,
+    bad_input_gets_its_error_frame,
+    repeated_bad_frames_close_the_socket_with_1008,
+    the_fourth_message_in_two_seconds_is_rate_limited_and_flooding_mutes,
+    the_owner_retracts_a_message_for_everyone,
+    a_ban_mutes_the_user_and_tells_their_sockets,
+    only_the_owner_or_an_admin_moderates,
+    a_foreign_origin_cannot_open_a_socket,
+);
+
+/// A signed-in user's token, a room of theirs, and the room's id.
+async fn room_with_owner(app: &TestApp, owner: &str) -> (String, String) {
+    let token = app.signed_in_user(owner).await;
+    let room = app.create_room(&token, "Night market").await;
+    (token, room)
+}
+
+fn send(text: &str) -> Value {
+    json!({ "type": "send", "text": text })
+}
+
+async fn rooms_are_created_listed_and_shown_with_online_counts(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (token, room) = room_with_owner(&app, "alice").await;
+    let (_v1, hello) = app.viewer(&room, Some(&token)).await;
+    assert_eq!(hello["room"], room.as_str());
+    let (_v2, _) = app.viewer(&room, None).await;
+    let shown = app
+        .json(Method::GET, &format!("/api/rooms/{room}"), Auth::None, None)
+        .await;
+    assert_eq!(shown.status, 200);
+    assert_eq!(shown.body["title"], "Night market");
+    assert_eq!(shown.body["owner"], "alice");
+    assert_eq!(shown.body["online"], 2);
+    assert!(shown.body["live"].is_null(), "no source, no live section");
+    let list = app.json(Method::GET, "/api/rooms", Auth::None, None).await;
+    assert_eq!(list.body["rooms"][0]["id"], room.as_str());
+    assert_eq!(list.body["rooms"][0]["online"], 2);
+    let missing = app
+        .json(Method::GET, "/api/rooms/nope", Auth::None, None)
+        .await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.error_code(), "010");
+}
+
+async fn a_room_title_is_validated_and_sources_need_an_admin(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_in_user("bob").await;
+    let create =
+        |body: Value| app.json(Method::POST, "/api/rooms", Auth::Bearer(&token), Some(body));
+    let res = create(json!({ "title": "   " })).await;
+    assert_eq!((res.status.as_u16(), res.error_code()), (400, "016"));
+    let res = create(json!({ "title": "x".repeat(101) })).await;
+    assert_eq!(res.status, 400);
+    let res = create(json!({ "title": "Cam", "source_url": "rtsp://10.0.0.5/stream" })).await;
+    assert_eq!((res.status.as_u16(), res.error_code()), (403, "009"));
+    let res = app
+        .json(
+            Method::POST,
+            "/api/rooms",
+            Auth::None,
+            Some(json!({ "title": "Anon" })),
+        )
+        .await;
+    assert_eq!(res.status, 401);
+}
+
+async fn two_viewers_receive_each_others_messages_in_one_batch(backend: Backend) {
+    // A wide window so that both sends certainly land in the same one.
+    let app = spawn_app_with(backend, |s| s.danmaku.window_ms = 400).await;
+    let (alice, room) = room_with_owner(&app, "alice").await;
+    let bob = app.signed_in_user("bob").await;
+    let (mut a, _) = app.viewer(&room, Some(&alice)).await;
+    let (mut b, _) = app.viewer(&room, Some(&bob)).await;
+    a.send_json(
+        json!({ "type": "send", "text": "hi from alice", "color": "#FF0000", "mode": "top" }),
+    )
+    .await;
+    b.send_json(send("  hi from bob  ")).await;
+    for viewer in [&mut a, &mut b] {
+        let batch = viewer.next_of_type("batch").await;
+        let items = batch["items"].as_array().unwrap();
+        assert_eq!(items.len(), 2, "{batch}");
+        let by_text = |t: &str| items.iter().find(|i| i["text"] == t).cloned().unwrap();
+        let from_alice = by_text("hi from alice");
+        assert_eq!(from_alice["user"], "alice");
+        assert_eq!(from_alice["color"], "#ff0000");
+        assert_eq!(from_alice["mode"], "top");
+        let from_bob = by_text("hi from bob");
+        assert_eq!(from_bob["user"], "bob");
+        assert_eq!(from_bob["color"], "#ffffff");
+        assert_eq!(from_bob["mode"], "scroll");
+        assert!(from_bob["at"].as_i64().unwrap() > 1_700_000_000_000);
+        assert!(!from_bob["id"].as_str().unwrap().is_empty());
+    }
+}
+
+async fn seq_rises_by_one_per_frame_without_gaps(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.danmaku.window_ms = 20;
+        s.danmaku.rate = "1000/1s".into();
+    })
+    .await;
+    let (alice, room) = room_with_owner(&app, "alice").await;
+    let (mut sender, _) = app.viewer(&room, Some(&alice)).await;
+    let (mut watcher, _) = app.viewer(&room, None).await;
+    let mut expected_texts = Vec::new();
+    for i in 0..12 {
+        let text = format!("message {i}");
+        sender.send_json(send(&text)).await;
+        expected_texts.push(text);
+        actix_web::rt::time::sleep(Duration::from_millis(30)).await;
+    }
+    let mut seqs = Vec::new();
+    let mut texts = Vec::new();
+    while texts.len() < expected_texts.len() {
+        let batch = watcher.next_of_type("batch").await;
+        seqs.push(batch["seq"].as_u64().unwrap());
+        for item in batch["items"].as_array().unwrap() {
+            texts.push(item["text"].as_str().unwrap().to_string());
+        }
+    }
+    assert!(seqs.len() > 1, "several windows: {seqs:?}");
+    let expected_seqs: Vec<u64> = (seqs[0]..seqs[0] + seqs.len() as u64).collect();
+    assert_eq!(seqs, expected_seqs, "no gaps");
+    assert_eq!(texts, expected_texts, "in order, none lost");
+}
+
+/// Sends `texts` from a fresh viewer and waits until they are stored.
+async fn post_and_wait_stored(app: &TestApp, token: &str, room: &str, texts: &[&str]) {
+    let (mut v, _) = app.viewer(room, Some(token)).await;
+    for t in texts {
+        v.send_json(send(t)).await;
+    }
+    let path = format!("/api/rooms/{room}/danmaku?limit=100");
+    for _ in 0..100 {
+        let res = app.json(Method::GET, &path, Auth::None, None).await;
+        if res.body["items"].as_array().unwrap().len() >= texts.len() {
+            return;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("the messages were not stored");
+}
+
+fn texts_of(items: &Value) -> Vec<String> {
+    items
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn a_joiner_gets_hello_with_history(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.danmaku.history = 2).await;
+    let (alice, room) = room_with_owner(&app, "alice").await;
+    post_and_wait_stored(&app, &alice, &room, &["one", "two", "three"]).await;
+    let (_late, hello) = app.viewer(&room, None).await;
+    assert_eq!(
+        texts_of(&hello["history"]),
+        ["two", "three"],
+        "the last `history` messages"
+    );
+    assert!(hello["online"].as_u64().unwrap() >= 1);
+    let api = app
+        .json(
+            Method::GET,
+            &format!("/api/rooms/{room}/danmaku?limit=2"),
+            Auth::None,
+            None,
+        )
+        .await;
+    assert_eq!(texts_of(&api.body["items"]), ["two", "three"]);
+}
+
+async fn history_survives_a_restart(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let (alice, room) = room_with_owner(&app, "alice").await;
+    post_and_wait_stored(&app, &alice, &room, &["before the restart"]).await;
+    app.restart().await;
+    let (_v, hello) = app.viewer(&room, None).await;
+    assert_eq!(texts_of(&hello["history"]), ["before the restart"]);
+    assert_eq!(hello["history"][0]["user"], "alice");
+}
+
+async fn anonymous_viewers_read_but_cannot_send(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = room_with_owner(&app, "alice").await;
+    let (mut anon, _) = app.viewer(&room, None).await;
+    anon.send_json(send("let me in")).await;
+    let err = anon.next_of_type("error").await;
+    assert_eq!(err["code"], "unauthenticated");
+    let (mut a, _) = app.viewer(&room, Some(&alice)).await;
+    a.send_json(send("hello anon")).await;
+    let batch = anon.next_of_type("batch").await;
+    assert_eq!(batch["items"][0]["text"], "hello anon");
+    assert_eq!(
+        batch["items"].as_array().unwrap().len(),
+        1,
+        "the refused message went nowhere"
+    );
+}
+
+async fn bad_input_gets_its_error_frame(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = room_with_owner(&app, "alice").await;
+    let (mut a, _) = app.viewer(&room, Some(&alice)).await;
+    // 201 characters; control characters; a bad colour; a bad mode; a bidi override.
+    let cases = [
+        (send(&"x".repeat(201)), "too_long"),
+        (send("bell\u{7}"), "bad_frame"),
+        (
+            json!({ "type": "send", "text": "hi", "color": "red" }),
+            "bad_frame",
+        ),
+        (
+            json!({ "type": "send", "text": "hi", "mode": "sideways" }),
+            "bad_frame",
+        ),
+    ];
+    for (frame, code) in cases {
+        a.send_json(frame.clone()).await;
+        let err = a.next_of_type("error").await;
+        assert_eq!(err["code"], code, "{frame}");
+        assert!(!err["message"].as_str().unwrap().is_empty());
+    }
+    let mut b = app.ws_connect(&room, Some(&alice), None).await.unwrap();
+    b.next_of_type("hello").await;
+    // Malformed JSON, an unknown type, a frame over 4 KiB, a binary frame.
+    let raw = [
+        Message::Text("{not json".into()),
+        Message::Text(r#"{"type":"shout","text":"x"}"#.into()),
+        Message::Text(format!(r#"{{"type":"send","text":"{}"}}"#, "y".repeat(5000)).into()),
+        Message::Binary(vec![1u8, 2, 3].into()),
+    ];
+    for msg in raw {
+        b.send(msg).await;
+        assert_eq!(b.next_of_type("error").await["code"], "bad_frame");
+    }
+    // None of it reached the room.
+    let path = format!("/api/rooms/{room}/danmaku");
+    actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    let stored = app.json(Method::GET, &path, Auth::None, None).await;
+    assert!(stored.body["items"].as_array().unwrap().is_empty());
+}
+
+async fn repeated_bad_frames_close_the_socket_with_1008(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = room_with_owner(&app, "alice").await;
+    let (mut a, _) = app.viewer(&room, Some(&alice)).await;
+    for _ in 0..5 {
+        a.send(Message::Text("garbage".into())).await;
+    }
+    assert_eq!(a.closed_with(Duration::from_secs(5)).await, Some(1008));
+}
+
+async fn the_fourth_message_in_two_seconds_is_rate_limited_and_flooding_mutes(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = room_with_owner(&app, "alice").await;
+    let (mut a, _) = app.viewer(&room, Some(&alice)).await;
+    for i in 0..4 {
+        a.send_json(send(&format!("m{i}"))).await;
+    }
+    let err = a.next_of_type("error").await;
+    assert_eq!(err["code"], "rate_limited");
+    let wait = err["retry_after_ms"].as_u64().unwrap();
+    assert!((1..=2000).contains(&wait), "{wait}");
+    // Keep pushing: five refusals in ten seconds earn a 10 s mute.
+    for i in 0..4 {
+        a.send_json(send(&format!("flood {i}"))).await;
+    }
+    let mut codes = Vec::new();
+    while codes.last().map(String::as_str) != Some("muted") {
+        let e = a.next_of_type("error").await;
+        codes.push(e["code"].as_str().unwrap().to_string());
+        if e["code"] == "muted" {
+            let ms = e["retry_after_ms"].as_u64().unwrap();
+            assert!((9000..=10000).contains(&ms), "{ms}");
+        }
+    }
+    let batch = a.next_of_type("batch").await;
+    assert_eq!(texts_of(&batch["items"]), ["m0", "m1", "m2"]);
+}
+
+async fn the_owner_retracts_a_message_for_everyone(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = room_with_owner(&app, "alice").await;
+    let bob = app.signed_in_user("bob").await;
+    let (mut b, _) = app.viewer(&room, Some(&bob)).await;
+    b.send_json(send("something rude")).await;
+    let batch = b.next_of_type("batch").await;
+    let id = batch["items"][0]["id"].as_str().unwrap().to_string();
+    let (mut watcher, _) = app.viewer(&room, None).await;
+    // Wait for the writer to store it, then remove it.
+    let path = format!("/api/rooms/{room}/danmaku/{id}");
+    let mut status = 0;
+    for _ in 0..50 {
+        status = app
+            .json(Method::DELETE, &path, Auth::Bearer(&alice), None)
+            .await
+            .status
+            .as_u16();
+        if status == 204 {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(status, 204);
+    for v in [&mut b, &mut watcher] {
+        let retract = v.next_of_type("retract").await;
+        assert_eq!(retract["ids"], json!([id]));
+    }
+    let (_late, hello) = app.viewer(&room, None).await;
+    assert!(
+        hello["history"].as_array().unwrap().is_empty(),
+        "gone from history"
+    );
+    let again = app
+        .json(Method::DELETE, &path, Auth::Bearer(&alice), None)
+        .await;
+    assert_eq!(again.status, 404);
+}
+
+async fn a_ban_mutes_the_user_and_tells_their_sockets(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = room_with_owner(&app, "alice").await;
+    let bob = app.signed_in_user("bob").await;
+    let (mut b1, _) = app.viewer(&room, Some(&bob)).await;
+    let (mut b2, _) = app.viewer(&room, Some(&bob)).await;
+    let res = app
+        .json(
+            Method::POST,
+            &format!("/api/rooms/{room}/bans"),
+            Auth::Bearer(&alice),
+            Some(json!({ "user": "bob", "seconds": 60, "reason": "spam" })),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert_eq!(res.body["user"], "bob");
+    for socket in [&mut b1, &mut b2] {
+        let told = socket.next_of_type("error").await;
+        assert_eq!(told["code"], "muted");
+        assert!(told["retry_after_ms"].as_u64().unwrap() > 50_000);
+    }
+    b1.send_json(send("can I talk?")).await;
+    assert_eq!(b1.next_of_type("error").await["code"], "muted");
+    // The ban is stored: a new room actor after a restart still enforces it.
+    let mut app = app;
+    app.restart().await;
+    let (mut b3, _) = app.viewer(&room, Some(&bob)).await;
+    b3.send_json(send("and now?")).await;
+    assert_eq!(b3.next_of_type("error").await["code"], "muted");
+}
+
+async fn only_the_owner_or_an_admin_moderates(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (_alice, room) = room_with_owner(&app, "alice").await;
+    let mallory = app.signed_in_user("mallory").await;
+    let ban = json!({ "user": "alice", "seconds": 60 });
+    let res = app
+        .json(
+            Method::POST,
+            &format!("/api/rooms/{room}/bans"),
+            Auth::Bearer(&mallory),
+            Some(ban.clone()),
+        )
+        .await;
+    assert_eq!((res.status.as_u16(), res.error_code()), (403, "009"));
+    let res = app
+        .json(
+            Method::DELETE,
+            &format!("/api/rooms/{room}/danmaku/x"),
+            Auth::Bearer(&mallory),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 403);
+    let res = app
+        .json(
+            Method::POST,
+            &format!("/api/rooms/{room}/bans"),
+            Auth::None,
+            Some(ban),
+        )
+        .await;
+    assert_eq!(res.status, 401);
+}
+
+async fn a_foreign_origin_cannot_open_a_socket(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = room_with_owner(&app, "alice").await;
+    let err = app
+        .ws_connect(&room, Some(&alice), Some("http://evil.example"))
+        .await
+        .err()
+        .expect("refused");
+    assert!(format!("{err:?}").contains("403"), "{err:?}");
+    let own = app.address.clone();
+    assert!(app
+        .ws_connect(&room, Some(&alice), Some(&own))
+        .await
+        .is_ok());
+    let missing = app
+        .ws_connect("no-such-room", None, None)
+        .await
+        .err()
+        .expect("404");
+    assert!(format!("{missing:?}").contains("404"), "{missing:?}");
+}
