@@ -124,7 +124,7 @@ impl ViewerSession {
         if text.len() > MAX_CLIENT_FRAME {
             return self.strike("frames are limited to 4 KiB", ctx);
         }
-        let frame: ClientFrame = match serde_json::from_str(text) {
+        let frame = match ClientFrame::parse(text) {
             Ok(f) => f,
             Err(e) => return self.strike(&format!("not a valid frame: {e}"), ctx),
         };
