@@ -339,3 +339,75 @@ impl HubHandle {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Counter(Rc<Cell<u32>>);
+
+    impl Actor for Counter {
+        type Context = Context<Self>;
+    }
+
+    impl Handler<KickSlowViewer> for Counter {
+        type Result = ();
+        fn handle(&mut self, _: KickSlowViewer, _: &mut Context<Self>) {
+            self.0.set(self.0.get() + 1);
+        }
+    }
+
+    fn outbox() -> (Outbox, Rc<Cell<u32>>) {
+        let kicks = Rc::new(Cell::new(0));
+        let addr = Counter(Rc::clone(&kicks)).start();
+        (Outbox::new(1, None, addr.recipient()), kicks)
+    }
+
+    #[actix_rt::test]
+    async fn a_full_outbox_drops_its_oldest_batches_and_keeps_the_rest() {
+        let (out, _) = outbox();
+        out.push("hello".into(), false);
+        let mut dropped = 0;
+        for i in 0..100 {
+            dropped += out.push(format!("batch {i}").into(), true).dropped;
+        }
+        assert_eq!(dropped, 100 + 1 - MAX_QUEUED_FRAMES);
+        assert_eq!(out.queued().0, MAX_QUEUED_FRAMES);
+        assert_eq!(out.next().await.unwrap(), "hello", "hello is never dropped");
+        let first = 100 - (MAX_QUEUED_FRAMES - 1);
+        assert_eq!(out.next().await.unwrap(), format!("batch {first}").as_str());
+    }
+
+    #[actix_rt::test]
+    async fn queued_bytes_stay_under_the_cap() {
+        let (out, _) = outbox();
+        let big: ByteString = "x".repeat(300 * 1024).into();
+        for _ in 0..10 {
+            out.push(big.clone(), true);
+        }
+        assert!(out.queued().1 <= MAX_QUEUED_BYTES);
+    }
+
+    #[actix_rt::test]
+    async fn a_stalled_viewer_is_kicked_once() {
+        let (out, kicks) = outbox();
+        out.push("a".into(), true);
+        out.last_taken
+            .set(Instant::now() - MAX_LAG - Duration::from_millis(1));
+        out.push("b".into(), true);
+        out.push("c".into(), true);
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(kicks.get(), 1);
+    }
+
+    #[actix_rt::test]
+    async fn a_viewer_idle_for_long_is_not_kicked_by_the_next_frame() {
+        let (out, kicks) = outbox();
+        out.last_taken
+            .set(Instant::now() - Duration::from_secs(600));
+        out.push("after a quiet hour".into(), true);
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(kicks.get(), 0);
+        assert!(out.lag() < Duration::from_secs(1));
+    }
+}

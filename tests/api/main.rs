@@ -9,3 +9,4 @@ mod health;
 mod pages;
 mod rooms;
 mod sessions;
+mod slow_viewers;
