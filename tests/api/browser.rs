@@ -37,3 +37,8 @@ async fn run_browser_script(script: &str) {
 async fn a_visitor_registers_logs_out_and_logs_in_through_the_pages() {
     run_browser_script("accounts.mjs").await;
 }
+
+#[actix_web::test]
+async fn two_viewers_in_a_room_see_each_others_danmaku_on_the_overlay_and_in_the_list() {
+    run_browser_script("room.mjs").await;
+}

@@ -20,6 +20,8 @@ crate::on_both_backends!(
     unknown_pages_and_api_routes_get_404s_in_their_formats,
     security_headers_are_on_pages_and_api_responses,
     static_assets_are_served_with_types_and_etags,
+    the_live_pages_list_rooms_and_render_a_room,
+    opening_a_room_through_the_form_needs_the_csrf_token,
 );
 
 async fn the_home_page_shows_empty_states_on_a_new_site(backend: Backend) {
@@ -298,4 +300,81 @@ async fn static_assets_are_served_with_types_and_etags(backend: Backend) {
     ] {
         assert_eq!(app.page(path, &[]).await.status, 404, "{path}");
     }
+}
+
+async fn the_live_pages_list_rooms_and_render_a_room(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_in_user("alice").await;
+    let room = app
+        .create_room(&token, "<img src=x onerror=alert(1)> Jazz")
+        .await;
+    let (_viewer, _) = app.viewer(&room, None).await;
+    let list = app.page("/live", &[]).await;
+    assert_eq!(list.status, 200);
+    assert!(list.html.contains(&format!("href=\"/live/{room}\"")));
+    assert!(!list.html.contains("<img src=x"), "titles are escaped");
+    assert!(
+        list.html.contains("data-testid=\"online\">1<"),
+        "{}",
+        list.html
+    );
+    let page = app.page(&format!("/live/{room}"), &[]).await;
+    assert_eq!(page.status, 200);
+    assert!(page.html.contains(&format!("data-room-id=\"{room}\"")));
+    assert!(page
+        .html
+        .contains("<script src=\"/static/room.js\" defer></script>"));
+    assert!(!page.html.contains("<img src=x"));
+    assert!(
+        page.html.contains("Log in</a> to send"),
+        "visitors are asked to log in"
+    );
+    let signed_in = app
+        .page(&format!("/live/{room}"), &[("roomcast_session", &token)])
+        .await;
+    assert!(signed_in.html.contains("id=\"send-form\""));
+    assert_eq!(app.page("/live/no-such-room", &[]).await.status, 404);
+    let js = app.page("/static/room.js", &[]).await;
+    assert_eq!(js.status, 200);
+    assert!(
+        !js.html.contains("innerHTML"),
+        "user text never goes in as HTML"
+    );
+}
+
+async fn opening_a_room_through_the_form_needs_the_csrf_token(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_in_user("alice").await;
+    let cookies = [("roomcast_session", token.as_str())];
+    let refused = app
+        .post_form("/live", &cookies, &[("title", "No token")])
+        .await;
+    assert_eq!(refused.status, 403);
+    let csrf = app.page("/live", &cookies).await.csrf_token();
+    let res = app
+        .post_form(
+            "/live",
+            &cookies,
+            &[("title", "Morning show"), ("csrf_token", &csrf)],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    let location = res
+        .headers
+        .get("location")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(location.starts_with("/live/"), "{location}");
+    let page = app.page(&location, &[]).await;
+    assert!(page.html.contains("Morning show"));
+    let rooms = app
+        .json(awc::http::Method::GET, "/api/rooms", Auth::None, None)
+        .await;
+    assert_eq!(
+        rooms.body["rooms"].as_array().unwrap().len(),
+        1,
+        "only the one with a token"
+    );
 }

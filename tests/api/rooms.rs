@@ -23,6 +23,7 @@ crate::on_both_backends!(
     a_ban_mutes_the_user_and_tells_their_sockets,
     only_the_owner_or_an_admin_moderates,
     a_foreign_origin_cannot_open_a_socket,
+    online_counts_go_out_when_they_change,
 );
 
 /// A signed-in user's token, a room of theirs, and the room's id.
@@ -424,4 +425,26 @@ async fn a_foreign_origin_cannot_open_a_socket(backend: Backend) {
         .err()
         .expect("404");
     assert!(format!("{missing:?}").contains("404"), "{missing:?}");
+}
+
+async fn online_counts_go_out_when_they_change(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let (alice, room) = room_with_owner(&app, "alice").await;
+    let (mut a, hello) = app.viewer(&room, Some(&alice)).await;
+    assert_eq!(hello["online"], 1);
+    let (b, hello_b) = app.viewer(&room, None).await;
+    assert_eq!(hello_b["online"], 2);
+    let started = std::time::Instant::now();
+    assert_eq!(a.next_of_type("online").await["count"], 2);
+    assert!(
+        started.elapsed() < Duration::from_millis(1500),
+        "within about a second"
+    );
+    drop(b);
+    assert_eq!(a.next_of_type("online").await["count"], 1);
+    // Nothing changes, nothing is sent.
+    assert!(
+        a.try_next_json(Duration::from_millis(1500)).await.is_none(),
+        "an idle room is silent"
+    );
 }

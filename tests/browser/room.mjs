@@ -1,0 +1,73 @@
+// Two viewers in one live room see each other's danmaku on the overlay and in the list;
+// markup is shown as text; the rate limit shows a countdown.
+// Usage: node room.mjs http://127.0.0.1:PORT
+import { launch, check } from "./lib.mjs";
+
+const base = process.argv[2];
+
+async function api(path, body, token) {
+  const res = await fetch(`${base}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
+    body: JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`${path}: ${res.status} ${await res.text()}`);
+  return res.json();
+}
+
+async function signIn(name) {
+  await api("/api/users", { username: name, password: "browser-password" });
+  return (await api("/api/sessions", { username: name, password: "browser-password" })).token;
+}
+
+async function viewer(browser, token, room) {
+  const context = await browser.newContext();
+  await context.addCookies([{ name: "roomcast_session", value: token, url: base }]);
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(`${base}/live/${room}`);
+  await page.getByTestId("status").filter({ hasText: "live" }).waitFor({ timeout: 10000 });
+  return { page, errors };
+}
+
+async function sendFrom(page, text) {
+  await page.locator("#send-text").fill(text);
+  await page.getByRole("button", { name: "Send" }).click();
+}
+
+async function sees(page, text) {
+  await page.getByTestId("messages").getByText(text, { exact: true }).waitFor({ timeout: 10000 });
+  await page.getByTestId("overlay").getByText(text, { exact: true }).first().waitFor({ state: "attached", timeout: 10000 });
+}
+
+const browser = await launch();
+try {
+  const one = await signIn("viewer_one");
+  const two = await signIn("viewer_two");
+  const room = (await api("/api/rooms", { title: "Browser room" }, one)).id;
+  const a = await viewer(browser, one, room);
+  const b = await viewer(browser, two, room);
+
+  await b.page.getByTestId("online").filter({ hasText: "2" }).waitFor({ timeout: 5000 });
+
+  await sendFrom(a.page, "hello from one");
+  await sees(b.page, "hello from one");
+  await sees(a.page, "hello from one");
+  await sendFrom(b.page, "hello from two");
+  await sees(a.page, "hello from two");
+
+  // Markup arrives as text, never as elements.
+  await sendFrom(b.page, "<b>not bold</b>");
+  await sees(a.page, "<b>not bold</b>");
+  check((await a.page.locator("#messages b, #overlay b").count()) === 0, "no element was made from a message");
+
+  // A fourth message within two seconds is refused with a visible countdown.
+  for (const t of ["x1", "x2", "x3", "x4"]) await sendFrom(a.page, t);
+  await a.page.getByTestId("notice").filter({ hasText: /send again in \d+ s/ }).waitFor({ timeout: 5000 });
+
+  check(a.errors.length === 0 && b.errors.length === 0, `no page errors: ${[...a.errors, ...b.errors].join("; ")}`);
+  console.log("ok: two viewers exchanged danmaku");
+} finally {
+  await browser.close();
+}
