@@ -1,0 +1,35 @@
+"""Formats bench/b2.sh results (one JSON object per line) as the markdown table of
+docs/benchmarks.md, with the ratios the targets ask for."""
+import json
+import sys
+
+rows = [json.loads(line) for line in open(sys.argv[1])]
+by = {(r["server"], r["scenario"]): r for r in rows}
+
+print("| server | scenario | viewers | messages/s delivered | frames/s | server CPU s | messages per CPU-s | frames per CPU-s | p99 latency ms | KB per connection |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for r in rows:
+    if r["scenario"] == "idle":
+        print(f"| {r['server']} | idle | {r['conns']} | | | | | | | {r['kb_per_conn']:.1f} |")
+        continue
+    print(
+        f"| {r['server']} | {r['scenario']} | {r['conns']} | {r['messages_per_s']:,.0f} | {r['frames_per_s']:,.0f} "
+        f"| {r['server_cpu_secs']:.2f} | {r['messages_per_cpu_s']:,.0f} | {r['frames_per_cpu_s']:,.0f} "
+        f"| {r['p99_ms']:.0f} | |"
+    )
+
+
+def ratio(a, b, key):
+    x, y = by.get(a), by.get(b)
+    if not x or not y or not y[key]:
+        return "n/a"
+    return f"{x[key] / y[key]:.1f}x"
+
+
+print()
+print(f"- S1 messages per CPU-second vs Node ws (target >= 20x): **{ratio(('roomcast', 'S1'), ('node-ws', 'S1'), 'messages_per_cpu_s')}**")
+print(f"- S3 frames per CPU-second vs minimal actix-ws (target >= 0.9x): **{ratio(('roomcast', 'S3'), ('actix-ws', 'S3'), 'frames_per_cpu_s')}**")
+s1 = by.get(("roomcast", "S1"))
+if s1:
+    print(f"- S1 frames written per server CPU-second (target >= 100k): **{s1['frames_per_cpu_s']:,.0f}**")
+    print(f"- S1 messages delivered per second (target >= 5M): **{s1['messages_per_s']:,.0f}**")
