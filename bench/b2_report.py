@@ -23,7 +23,7 @@ def ratio(a, b, key):
     x, y = by.get(a), by.get(b)
     if not x or not y or not y[key]:
         return "n/a"
-    return f"{x[key] / y[key]:.1f}x"
+    return f"{x[key] / y[key]:.2f}x"
 
 
 print()
