@@ -1,6 +1,8 @@
 //! A viewer that stops reading: its queue stays bounded, others keep receiving, and it is
 //! disconnected.
 
+use std::cell::Cell;
+use std::rc::Rc;
 use std::time::Duration;
 
 use serde_json::json;
@@ -56,7 +58,7 @@ async fn a_viewer_that_stops_reading_is_bounded_then_closed_while_others_keep_up
 
     // A fast viewer reads everything on its own task.
     let (mut fast, _) = app.viewer(&room, None).await;
-    let total = 30_000usize;
+    let total = 45_000usize;
     let reader = actix_web::rt::spawn(async move {
         let mut seen = 0usize;
         while seen < total + 1 {
