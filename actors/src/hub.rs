@@ -52,9 +52,12 @@ pub struct Outbox {
     notify: Notify,
     kick: Recipient<KickSlowViewer>,
     kicked: Cell<bool>,
-    /// When the writer last took a frame: dropping old frames keeps the queue short, so
-    /// a stalled connection shows here, not in the queue's age.
-    last_taken: Cell<Instant>,
+    /// When the connection last made progress (a write finished, or work arrived while it
+    /// was idle): dropping old frames keeps the queue short, so a stalled connection shows
+    /// here, not in the queue's age.
+    last_progress: Cell<Instant>,
+    /// The writer has taken a frame and is still writing it.
+    in_flight: Cell<bool>,
 }
 
 /// What a push did.
@@ -72,7 +75,8 @@ impl Outbox {
             notify: Notify::new(),
             kick,
             kicked: Cell::new(false),
-            last_taken: Cell::new(Instant::now()),
+            last_progress: Cell::new(Instant::now()),
+            in_flight: Cell::new(false),
         }
     }
 
@@ -85,9 +89,9 @@ impl Outbox {
         if st.closed {
             return Pushed { dropped: 0 };
         }
-        if st.queue.is_empty() {
+        if st.queue.is_empty() && !self.in_flight.get() {
             // The stall clock runs only while something waits.
-            self.last_taken.set(now);
+            self.last_progress.set(now);
         }
         st.bytes += frame.len();
         st.queue.push_back(Queued { frame, droppable });
@@ -99,7 +103,7 @@ impl Outbox {
             st.bytes -= old.frame.len();
             dropped += 1;
         }
-        let stalled = now.saturating_duration_since(self.last_taken.get()) > MAX_LAG;
+        let stalled = now.saturating_duration_since(self.last_progress.get()) > MAX_LAG;
         let too_slow = st.bytes > MAX_QUEUED_BYTES || stalled;
         drop(st);
         if too_slow {
@@ -119,7 +123,7 @@ impl Outbox {
                 }
                 if let Some(q) = st.queue.pop_front() {
                     st.bytes -= q.frame.len();
-                    self.last_taken.set(Instant::now());
+                    self.in_flight.set(true);
                     return Some(q.frame);
                 }
             }
@@ -127,12 +131,18 @@ impl Outbox {
         }
     }
 
-    /// How long frames have waited without the connection taking any.
+    /// The writer finished writing the frame it took.
+    pub fn written(&self) {
+        self.in_flight.set(false);
+        self.last_progress.set(Instant::now());
+    }
+
+    /// How long the connection has had frames to write without finishing any.
     pub fn lag(&self) -> Duration {
-        if self.state.borrow().queue.is_empty() {
+        if self.state.borrow().queue.is_empty() && !self.in_flight.get() {
             Duration::ZERO
         } else {
-            self.last_taken.get().elapsed()
+            self.last_progress.get().elapsed()
         }
     }
 
@@ -379,6 +389,20 @@ mod tests {
     }
 
     #[actix_rt::test]
+    async fn a_write_that_never_finishes_counts_as_a_stall() {
+        let (out, kicks) = outbox();
+        out.push("a".into(), true);
+        assert_eq!(out.next().await.unwrap(), "a");
+        // The writer holds "a" and its write never completes; the queue is empty.
+        out.last_progress
+            .set(Instant::now() - MAX_LAG - Duration::from_millis(1));
+        out.push("b".into(), true);
+        actix_rt::time::sleep(Duration::from_millis(20)).await;
+        assert_eq!(kicks.get(), 1);
+        assert!(out.lag() > MAX_LAG);
+    }
+
+    #[actix_rt::test]
     async fn queued_bytes_stay_under_the_cap() {
         let (out, _) = outbox();
         let big: ByteString = "x".repeat(300 * 1024).into();
@@ -392,7 +416,7 @@ mod tests {
     async fn a_stalled_viewer_is_kicked_once() {
         let (out, kicks) = outbox();
         out.push("a".into(), true);
-        out.last_taken
+        out.last_progress
             .set(Instant::now() - MAX_LAG - Duration::from_millis(1));
         out.push("b".into(), true);
         out.push("c".into(), true);
@@ -403,7 +427,7 @@ mod tests {
     #[actix_rt::test]
     async fn a_viewer_idle_for_long_is_not_kicked_by_the_next_frame() {
         let (out, kicks) = outbox();
-        out.last_taken
+        out.last_progress
             .set(Instant::now() - Duration::from_secs(600));
         out.push("after a quiet hour".into(), true);
         actix_rt::time::sleep(Duration::from_millis(20)).await;

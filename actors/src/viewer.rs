@@ -205,6 +205,7 @@ impl ViewerSession {
                 if session.text(frame).await.is_err() {
                     break;
                 }
+                outbox.written();
             }
         };
         ctx.spawn(actix::fut::wrap_future(writing).map(|(), _: &mut Self, ctx| ctx.stop()));
