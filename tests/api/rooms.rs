@@ -24,6 +24,7 @@ crate::on_both_backends!(
     only_the_owner_or_an_admin_moderates,
     a_foreign_origin_cannot_open_a_socket,
     online_counts_go_out_when_they_change,
+    a_room_without_viewers_stops_and_comes_back_on_demand,
 );
 
 /// A signed-in user's token, a room of theirs, and the room's id.
@@ -446,5 +447,38 @@ async fn online_counts_go_out_when_they_change(backend: Backend) {
     assert!(
         a.try_next_json(Duration::from_millis(1500)).await.is_none(),
         "an idle room is silent"
+    );
+}
+
+fn gauge(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(-1.0)
+}
+
+async fn a_room_without_viewers_stops_and_comes_back_on_demand(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.danmaku.room_idle_secs = 1).await;
+    let (alice, room) = room_with_owner(&app, "alice").await;
+    let (v, _) = app.viewer(&room, Some(&alice)).await;
+    let active = |m: &str| gauge(m, "roomcast_rooms_active");
+    assert_eq!(active(&app.page("/metrics", &[]).await.html), 1.0);
+    drop(v);
+    let mut stopped = false;
+    for _ in 0..40 {
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        if active(&app.page("/metrics", &[]).await.html) == 0.0 {
+            stopped = true;
+            break;
+        }
+    }
+    assert!(stopped, "the idle room's actor stopped");
+    let (mut again, hello) = app.viewer(&room, Some(&alice)).await;
+    assert_eq!(hello["online"], 1);
+    again.send_json(send("back")).await;
+    assert_eq!(
+        again.next_of_type("batch").await["items"][0]["text"],
+        "back"
     );
 }
