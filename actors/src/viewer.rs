@@ -197,18 +197,21 @@ impl ViewerSession {
         );
     }
 
+    /// The writer is a task of its own rather than a future inside the actor's context:
+    /// a frame then wakes only the writer, not the actor's mailbox and stream as well.
     fn start_writer(&mut self, ctx: &mut Context<Self>) {
         let outbox = Rc::clone(self.outbox.as_ref().expect("created in started"));
         let mut session = self.session.clone();
-        let writing = async move {
+        let me = ctx.address();
+        actix_web::rt::spawn(async move {
             while let Some(frame) = outbox.next().await {
                 if session.text(frame).await.is_err() {
                     break;
                 }
                 outbox.written();
             }
-        };
-        ctx.spawn(actix::fut::wrap_future(writing).map(|(), _: &mut Self, ctx| ctx.stop()));
+            me.do_send(WriterEnded);
+        });
     }
 
     fn heartbeat(&mut self, ctx: &mut Context<Self>) {
@@ -257,6 +260,19 @@ impl Actor for ViewerSession {
                 room.do_send(LeaveRoom { hub_id: hub.id });
             }
         }
+    }
+}
+
+/// The writer task ended: the connection is gone or the outbox was closed.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct WriterEnded;
+
+impl Handler<WriterEnded> for ViewerSession {
+    type Result = ();
+
+    fn handle(&mut self, _: WriterEnded, ctx: &mut Context<Self>) {
+        ctx.stop();
     }
 }
 
