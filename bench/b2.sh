@@ -6,8 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-conns=10000; secs=8; settle=3
-if [[ "${1:-}" == "--smoke" ]]; then conns=1000; secs=2; settle=1; fi
+conns=10000; secs=8; settle=3; rounds=3
+if [[ "${1:-}" == "--smoke" ]]; then conns=1000; secs=2; settle=1; rounds=1; fi
 bin=target/release
 work=$(mktemp -d)
 results="$work/results.jsonl"
@@ -50,30 +50,31 @@ url="ws://127.0.0.1:18097/ws/rooms/$main_room"
 rooms10=""
 for i in $(seq 1 10); do rooms10+="${rooms10:+,}ws://127.0.0.1:18097/ws/rooms/$(room "r$i")"; done
 
-run roomcast idle "$rpid" --url "$url" --conns "$conns" --secs "$settle" --idle
-run roomcast S1 "$rpid" --url "$url" --conns "$conns" --senders 10 --rate 1000 --secs "$secs" --token "$token"
-run roomcast S2 "$rpid" --url "$rooms10" --conns "$conns" --senders 10 --rate 1000 --secs "$secs" --token "$token"
-run roomcast S3 "$rpid" --url "$url" --conns "$conns" --senders 1 --rate 5 --secs "$secs" --token "$token"
-run roomcast S4 "$rpid" --url "$url" --conns "$conns" --senders 10 --rate 1000 --secs "$secs" --token "$token" --slow-pct 1
-run roomcast S5 "$rpid" --url "$url" --conns "$conns" --senders 10 --rate 1000 --secs "$secs" --token "$token" --churn 500
-kill "$rpid"
-
-# --- reference (b): actix-ws broadcast without merging ----------------------------------
+# --- the references, started beside Roomcast on the same core (idle until driven) --------
 taskset -c 1 "$bin/actix-broadcast" 127.0.0.1:18095 & pids+=($!)
 bpid=${pids[-1]}
-wait_port 18095
-run actix-ws idle "$bpid" --url ws://127.0.0.1:18095/ --conns "$conns" --secs "$settle" --idle
-run actix-ws S1 "$bpid" --url ws://127.0.0.1:18095/ --conns "$conns" --senders 10 --rate 1000 --secs "$secs"
-run actix-ws S3 "$bpid" --url ws://127.0.0.1:18095/ --conns "$conns" --senders 1 --rate 5 --secs "$secs"
-kill "$bpid"
-
-# --- reference (a): Node.js ws -----------------------------------------------------------
 taskset -c 1 node bench/node-ws/server.js 18096 >/dev/null & pids+=($!)
 npid=${pids[-1]}
+wait_port 18095
 wait_port 18096
-run node-ws idle "$npid" --url ws://127.0.0.1:18096/ --conns "$conns" --secs "$settle" --idle
-run node-ws S1 "$npid" --url ws://127.0.0.1:18096/ --conns "$conns" --senders 10 --rate 1000 --secs "$secs"
-run node-ws S3 "$npid" --url ws://127.0.0.1:18096/ --conns "$conns" --senders 1 --rate 5 --secs "$secs"
-kill "$npid"
+burl=ws://127.0.0.1:18095/
+nurl=ws://127.0.0.1:18096/
+
+run roomcast idle "$rpid" --url "$url" --conns "$conns" --secs "$settle" --idle
+run actix-ws idle "$bpid" --url "$burl" --conns "$conns" --secs "$settle" --idle
+run node-ws idle "$npid" --url "$nurl" --conns "$conns" --secs "$settle" --idle
+
+# The scenarios with a reference ratio: interleaved rounds, the median reported.
+for _ in $(seq 1 "$rounds"); do
+  run roomcast S1 "$rpid" --url "$url" --conns "$conns" --senders 10 --rate 1000 --secs "$secs" --token "$token"
+  run node-ws S1 "$npid" --url "$nurl" --conns "$conns" --senders 10 --rate 1000 --secs "$secs"
+  run actix-ws S1 "$bpid" --url "$burl" --conns "$conns" --senders 10 --rate 1000 --secs "$secs"
+  run roomcast S3 "$rpid" --url "$url" --conns "$conns" --senders 1 --rate 5 --secs "$secs" --token "$token"
+  run actix-ws S3 "$bpid" --url "$burl" --conns "$conns" --senders 1 --rate 5 --secs "$secs"
+  run node-ws S3 "$npid" --url "$nurl" --conns "$conns" --senders 1 --rate 5 --secs "$secs"
+done
+run roomcast S2 "$rpid" --url "$rooms10" --conns "$conns" --senders 10 --rate 1000 --secs "$secs" --token "$token"
+run roomcast S4 "$rpid" --url "$url" --conns "$conns" --senders 10 --rate 1000 --secs "$secs" --token "$token" --slow-pct 1
+run roomcast S5 "$rpid" --url "$url" --conns "$conns" --senders 10 --rate 1000 --secs "$secs" --token "$token" --churn 500
 
 python3 bench/b2_report.py "$results"
