@@ -8,7 +8,12 @@ runs = [json.loads(line) for line in open(sys.argv[1])]
 # Scenarios measured in several interleaved rounds are reported by their median round
 # (by messages per CPU-second), with the number of rounds.
 groups = {}
+failed = []
 for r in runs:
+    if r["scenario"] != "idle" and r["messages"] == 0:
+        # The server answered nothing (it crashed or refused the load): not a round.
+        failed.append(f"{r['server']} {r['scenario']}")
+        continue
     groups.setdefault((r["server"], r["scenario"]), []).append(r)
 rows = []
 for key, group in groups.items():
@@ -42,6 +47,8 @@ def ratio(a, b, key):
 
 
 print()
+if failed:
+    print(f"- rounds in which the server delivered nothing (left out): {', '.join(failed)}")
 print(f"- S1 messages per CPU-second vs Node ws (target >= 20x): **{ratio(('roomcast', 'S1'), ('node-ws', 'S1'), 'messages_per_cpu_s')}**")
 print(f"- S3 frames per CPU-second vs minimal actix-ws (target >= 0.9x): **{ratio(('roomcast', 'S3'), ('actix-ws', 'S3'), 'frames_per_cpu_s')}**")
 s1 = by.get(("roomcast", "S1"))
