@@ -1,7 +1,10 @@
 //! Static assets, embedded in the binary so that it runs from any directory.
 
+use std::sync::OnceLock;
+
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
+use sha2::{Digest, Sha256};
 
 use crate::error::PageError;
 
@@ -29,16 +32,28 @@ const ASSETS: &[Asset] = &[
     },
 ];
 
-/// A version tag for asset URLs and ETags: changes whenever the binary is rebuilt from
-/// different sources.
-pub const ASSET_VERSION: &str = env!("CARGO_PKG_VERSION");
+/// A strong ETag from the file's content, computed once per asset.
+fn etag(asset: &Asset) -> &'static str {
+    static TAGS: OnceLock<Vec<String>> = OnceLock::new();
+    let tags = TAGS.get_or_init(|| {
+        ASSETS
+            .iter()
+            .map(|a| format!("\"{}\"", &hex::encode(Sha256::digest(a.body))[..16]))
+            .collect()
+    });
+    let index = ASSETS
+        .iter()
+        .position(|a| a.name == asset.name)
+        .expect("the asset is in the table");
+    &tags[index]
+}
 
 pub async fn serve(req: HttpRequest, file: web::Path<String>) -> Result<HttpResponse, PageError> {
     let asset = ASSETS
         .iter()
         .find(|a| a.name == file.as_str())
         .ok_or_else(PageError::not_found)?;
-    let etag = format!("\"{}-{}\"", ASSET_VERSION, asset.body.len());
+    let etag = etag(asset);
     let fresh = req
         .headers()
         .get(header::IF_NONE_MATCH)
@@ -49,8 +64,9 @@ pub async fn serve(req: HttpRequest, file: web::Path<String>) -> Result<HttpResp
     } else {
         HttpResponse::Ok()
     };
+    // Revalidated on every use: a new build's files are picked up at once.
     res.insert_header((header::ETAG, etag))
-        .insert_header((header::CACHE_CONTROL, "public, max-age=3600"));
+        .insert_header((header::CACHE_CONTROL, "no-cache"));
     if fresh {
         return Ok(res.finish());
     }
