@@ -1,18 +1,20 @@
 //! The app's side of the live rooms: their storage over the database, and the node's
 //! `RoomRegistry` built from the settings.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use actix::{Actor, Addr, Arbiter};
 use roomcast_actors::metrics::RoomMetrics;
 use roomcast_actors::protocol::Item;
-use roomcast_actors::registry::RoomRegistry;
+use roomcast_actors::registry::{GetOnlineCounts, RoomRegistry};
 use roomcast_actors::room::{RateLimit, RoomConfig};
 use roomcast_actors::store::{DanmakuStore, StoredItem};
 
 use crate::config::Settings;
 use crate::db::{self, DbPool};
+use crate::startup::AppState;
 
 /// `DanmakuStore` over the database pool.
 pub struct DbDanmakuStore {
@@ -38,6 +40,24 @@ impl DanmakuStore for DbDanmakuStore {
             .map(|(user, until)| (user, SystemTime::from(until.and_utc())))
             .collect())
     }
+}
+
+/// Online counts of these rooms from the node's registry (0 for rooms without an actor).
+pub async fn online_counts(state: &AppState, ids: Vec<String>) -> HashMap<String, u64> {
+    state
+        .rooms
+        .send(GetOnlineCounts { ids })
+        .await
+        .unwrap_or_default()
+}
+
+/// The online count of one room.
+pub async fn online_count(state: &AppState, id: &str) -> u64 {
+    online_counts(state, vec![id.to_string()])
+        .await
+        .get(id)
+        .copied()
+        .unwrap_or(0)
 }
 
 /// The room settings from the configuration.

@@ -121,10 +121,16 @@ fn status_label(status: u16) -> &'static str {
 }
 
 /// The metric children of one (method, route, status); looked up once per worker.
-#[derive(Clone)]
 struct RouteHandles {
     requests: IntCounter,
     latency: Histogram,
+}
+
+impl RouteHandles {
+    fn record(&self, seconds: f64) {
+        self.requests.inc();
+        self.latency.observe(seconds);
+    }
 }
 
 /// Per-worker map from (method, status) and route to its handles, so that a request costs
@@ -182,20 +188,18 @@ where
             let route = res.request().match_pattern();
             let route = route.as_deref().unwrap_or("unmatched");
             let status = res.status().as_u16();
-            let handles = {
-                let mut cache = cache.borrow_mut();
-                let by_route = cache.entry((method.clone(), status)).or_default();
-                match by_route.get(route) {
-                    Some(h) => h.clone(),
-                    None => {
-                        let h = metrics.handles(method.as_str(), route, status);
-                        by_route.insert(route.to_string(), h.clone());
-                        h
-                    }
+            let seconds = started.elapsed().as_secs_f64();
+            let mut cache = cache.borrow_mut();
+            let by_route = cache.entry((method.clone(), status)).or_default();
+            match by_route.get(route) {
+                Some(h) => h.record(seconds),
+                None => {
+                    let h = metrics.handles(method.as_str(), route, status);
+                    h.record(seconds);
+                    by_route.insert(route.to_string(), h);
                 }
-            };
-            handles.requests.inc();
-            handles.latency.observe(started.elapsed().as_secs_f64());
+            }
+            drop(cache);
             Ok(res)
         })
     }

@@ -57,6 +57,29 @@ pub fn insert(conn: &mut DbConnection, room: &NewRoom<'_>) -> QueryResult<()> {
         .map(drop)
 }
 
+/// Inserts a room with a fresh id and returns the id.
+pub fn create(
+    conn: &mut DbConnection,
+    owner_id: &str,
+    title: &str,
+    source_url: Option<&str>,
+    on_demand: bool,
+) -> QueryResult<String> {
+    let id = uuid::Uuid::new_v4().to_string();
+    insert(
+        conn,
+        &NewRoom {
+            id: &id,
+            owner_id,
+            title,
+            source_url,
+            on_demand,
+            created_at: chrono::Utc::now().naive_utc(),
+        },
+    )?;
+    Ok(id)
+}
+
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<RoomRow>> {
     rooms::table
         .inner_join(users::table)

@@ -4,7 +4,6 @@
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
-use chrono::Utc;
 use serde::Deserialize;
 
 use super::{render, see_other, Layout};
@@ -12,7 +11,7 @@ use crate::auth::{csrf, PageUser};
 use crate::db::{self, rooms, rooms::RoomRow};
 use crate::domain::RoomTitle;
 use crate::error::{ApiError, PageError};
-use crate::routes::api_rooms::online_counts;
+use crate::live::{online_count, online_counts};
 use crate::startup::AppState;
 
 /// A room in the list, with its online count.
@@ -99,20 +98,8 @@ pub async fn create(
             return Ok(render(StatusCode::BAD_REQUEST, &page.layout, &page));
         }
     };
-    let id = uuid::Uuid::new_v4().to_string();
-    let room_id = id.clone();
-    db::blocking(&state.pool, move |c| {
-        rooms::insert(
-            c,
-            &rooms::NewRoom {
-                id: &room_id,
-                owner_id: &owner.user_id,
-                title: title.as_str(),
-                source_url: None,
-                on_demand: false,
-                created_at: Utc::now().naive_utc(),
-            },
-        )
+    let id = db::blocking(&state.pool, move |c| {
+        rooms::create(c, &owner.user_id, title.as_str(), None, false)
     })
     .await?;
     Ok(see_other(&format!("/live/{id}")).finish())
@@ -127,11 +114,7 @@ pub async fn room(
     let room = db::blocking(&state.pool, move |c| rooms::find(c, &id))
         .await?
         .ok_or_else(PageError::not_found)?;
-    let online = online_counts(&state, vec![room.id.clone()])
-        .await
-        .get(&room.id)
-        .copied()
-        .unwrap_or(0);
+    let online = online_count(&state, &room.id).await;
     let page = LiveRoomPage {
         layout: Layout::new(user, room.title.clone()),
         room,

@@ -1,11 +1,10 @@
 //! `/api/rooms`: list, create and show rooms, their recent danmaku, and moderation.
 
-use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
-use roomcast_actors::registry::{FindRoom, GetOnlineCounts};
+use roomcast_actors::registry::FindRoom;
 use roomcast_actors::room::{BanUser, RetractDanmaku};
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +12,7 @@ use crate::auth::{AuthUser, CurrentUser};
 use crate::db::{self, danmaku, rooms, rooms::RoomRow, users};
 use crate::domain::RoomTitle;
 use crate::error::ApiError;
+use crate::live::{online_count, online_counts};
 use crate::startup::AppState;
 
 const MAX_BAN_SECS: u64 = 365 * 24 * 3600;
@@ -47,15 +47,6 @@ impl RoomJson {
             live,
         }
     }
-}
-
-/// Online counts of these rooms from the node's registry.
-pub async fn online_counts(state: &AppState, ids: Vec<String>) -> HashMap<String, u64> {
-    state
-        .rooms
-        .send(GetOnlineCounts { ids })
-        .await
-        .unwrap_or_default()
 }
 
 #[derive(Deserialize)]
@@ -112,24 +103,18 @@ pub async fn create(
     if let Some(url) = &source_url {
         check_source_scheme(url)?;
     }
-    let id = uuid::Uuid::new_v4().to_string();
-    let room_id = id.clone();
     let row = db::blocking(&state.pool, move |c| {
-        rooms::insert(
+        let id = rooms::create(
             c,
-            &rooms::NewRoom {
-                id: &room_id,
-                owner_id: &user.user_id,
-                title: title.as_str(),
-                source_url: source_url.as_deref(),
-                on_demand: body.on_demand,
-                created_at: Utc::now().naive_utc(),
-            },
+            &user.user_id,
+            title.as_str(),
+            source_url.as_deref(),
+            body.on_demand,
         )?;
-        rooms::find(c, &room_id)
+        rooms::find(c, &id)
     })
     .await?
-    .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("room {id} vanished after insert")))?;
+    .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a new room vanished after insert")))?;
     Ok(HttpResponse::Created().json(RoomJson::new(row, 0)))
 }
 
@@ -157,11 +142,7 @@ pub async fn show(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let room = find_room(&state, id.into_inner()).await?;
-    let online = online_counts(&state, vec![room.id.clone()])
-        .await
-        .get(&room.id)
-        .copied()
-        .unwrap_or(0);
+    let online = online_count(&state, &room.id).await;
     Ok(HttpResponse::Ok().json(RoomJson::new(room, online)))
 }
 
