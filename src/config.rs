@@ -24,6 +24,7 @@ pub struct Settings {
     pub ingest: IngestSettings,
     pub bus: BusSettings,
     pub pages: PageSettings,
+    pub jobs: JobSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -144,11 +145,16 @@ impl Default for SessionSettings {
 #[serde(default)]
 pub struct UploadSettings {
     pub max_bytes: u64,
+    /// A resumable (tus) upload with no activity for this long is removed.
+    pub resumable_expiry_secs: u64,
 }
 
 impl Default for UploadSettings {
     fn default() -> Self {
-        Self { max_bytes: 4 << 30 }
+        Self {
+            max_bytes: 4 << 30,
+            resumable_expiry_secs: 86_400,
+        }
     }
 }
 
@@ -244,6 +250,24 @@ impl Default for PageSettings {
     }
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct JobSettings {
+    /// How often files of deleted videos are removed.
+    pub cleanup_deleted_videos_secs: u64,
+    /// How often orphan files and stale temporary uploads are swept.
+    pub sweep_orphan_files_secs: u64,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        Self {
+            cleanup_deleted_videos_secs: 10,
+            sweep_orphan_files_secs: 3600,
+        }
+    }
+}
+
 impl Settings {
     /// Loads defaults, then `file` (or `roomcast.toml` in the working directory if it exists),
     /// then `ROOMCAST__SECTION__KEY` environment variables.
@@ -277,6 +301,10 @@ impl Settings {
         anyhow::ensure!(
             self.sessions.ttl_secs > 0,
             "sessions.ttl_secs must be positive"
+        );
+        anyhow::ensure!(
+            self.jobs.cleanup_deleted_videos_secs > 0 && self.jobs.sweep_orphan_files_secs > 0,
+            "job intervals must be positive"
         );
         anyhow::ensure!(
             self.database.pool_size > 0,

@@ -62,12 +62,38 @@ pub enum ApiError {
     /// 016: a field other than a username or password is invalid.
     #[error("{0}")]
     Invalid(String),
+    /// 017: the upload is not a video that can be played.
+    #[error("not a playable video: {0}")]
+    NotPlayable(String),
+    /// 018: too many messages; retry after the given time.
+    #[error("too many messages; retry in {retry_after_ms} ms")]
+    RateLimited { retry_after_ms: u64 },
+    /// 019: muted for flooding.
+    #[error("muted for sending too fast; wait before sending again")]
+    Muted { retry_after_ms: u64 },
+    /// 020: a resumable upload's `Upload-Offset` does not match what the server has.
+    #[error("{0}")]
+    OffsetMismatch(String),
+    /// 021: another request is writing to this resumable upload.
+    #[error("another request is writing to this upload; retry shortly")]
+    UploadLocked,
+    /// 022: the client speaks another tus version.
+    #[error("only tus 1.0.0 is supported")]
+    TusVersion,
+    /// 023: too many media streams at once.
+    #[error("too many streams at once; retry shortly")]
+    TooManyStreams,
+    /// 024: a part the server needs (ffmpeg, ffprobe) is missing; the text says how to fix it.
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: String,
     error_code: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    retry_after_ms: Option<u64>,
 }
 
 impl ApiError {
@@ -89,6 +115,14 @@ impl ApiError {
             ApiError::TooLarge(_) => "014",
             ApiError::UnsupportedMediaType(_) => "015",
             ApiError::Invalid(_) => "016",
+            ApiError::NotPlayable(_) => "017",
+            ApiError::RateLimited { .. } => "018",
+            ApiError::Muted { .. } => "019",
+            ApiError::OffsetMismatch(_) => "020",
+            ApiError::UploadLocked => "021",
+            ApiError::TusVersion => "022",
+            ApiError::TooManyStreams => "023",
+            ApiError::Unavailable(_) => "024",
         }
     }
 }
@@ -123,6 +157,15 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::NotPlayable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::RateLimited { .. } | ApiError::TooManyStreams => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            ApiError::Muted { .. } => StatusCode::FORBIDDEN,
+            ApiError::OffsetMismatch(_) => StatusCode::CONFLICT,
+            ApiError::UploadLocked => StatusCode::LOCKED,
+            ApiError::TusVersion => StatusCode::PRECONDITION_FAILED,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
         }
     }
 
@@ -131,12 +174,24 @@ impl ResponseError for ApiError {
             log::error!("{self}: {:#}", ErrorChain(self));
         }
         let mut res = HttpResponse::build(self.status_code());
-        if let ApiError::TooManyAttempts { retry_after_secs } = self {
-            res.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+        let retry_after_ms = match self {
+            ApiError::TooManyAttempts { retry_after_secs } => Some(retry_after_secs * 1000),
+            ApiError::RateLimited { retry_after_ms } | ApiError::Muted { retry_after_ms } => {
+                Some(*retry_after_ms)
+            }
+            ApiError::TooManyStreams => Some(1000),
+            _ => None,
+        };
+        if let Some(ms) = retry_after_ms {
+            res.insert_header((header::RETRY_AFTER, ms.div_ceil(1000).max(1).to_string()));
+        }
+        if matches!(self, ApiError::TusVersion) {
+            res.insert_header(("Tus-Version", "1.0.0"));
         }
         res.json(ErrorBody {
             error: self.to_string(),
             error_code: self.code(),
+            retry_after_ms,
         })
     }
 }

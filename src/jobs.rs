@@ -8,7 +8,10 @@ use chrono::Utc;
 use roomcast_actors::jobs::{DeleteExpiredSessions, SessionStore};
 use roomcast_actors::Schedule;
 
+use crate::config::Settings;
 use crate::db::{self, DbPool};
+use crate::media::Storage;
+use crate::videos::cleanup::{CleanupDeletedVideos, SweepOrphanFiles};
 
 /// How often expired sessions are deleted.
 const SESSION_REAP_EVERY: Duration = Duration::from_secs(300);
@@ -26,11 +29,29 @@ impl SessionStore for DbSessionStore {
 }
 
 /// Every periodic job this node runs.
-pub fn schedules(pool: &DbPool) -> Vec<Schedule> {
-    vec![Schedule {
-        job: Arc::new(DeleteExpiredSessions {
-            store: Arc::new(DbSessionStore { pool: pool.clone() }),
-        }),
-        every: SESSION_REAP_EVERY,
-    }]
+pub fn schedules(pool: &DbPool, settings: &Settings, storage: &Storage) -> Vec<Schedule> {
+    let secs = Duration::from_secs;
+    vec![
+        Schedule {
+            job: Arc::new(DeleteExpiredSessions {
+                store: Arc::new(DbSessionStore { pool: pool.clone() }),
+            }),
+            every: SESSION_REAP_EVERY,
+        },
+        Schedule {
+            job: Arc::new(CleanupDeletedVideos {
+                pool: pool.clone(),
+                storage: storage.clone(),
+            }),
+            every: secs(settings.jobs.cleanup_deleted_videos_secs),
+        },
+        Schedule {
+            job: Arc::new(SweepOrphanFiles {
+                pool: pool.clone(),
+                storage: storage.clone(),
+                resumable_expiry: secs(settings.upload.resumable_expiry_secs),
+            }),
+            every: secs(settings.jobs.sweep_orphan_files_secs),
+        },
+    ]
 }

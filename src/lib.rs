@@ -12,6 +12,8 @@
 //! - [`routes`]: the whole route table, then one module per group of handlers.
 //! - [`pages`]: server-rendered pages (askama templates under `templates/`).
 //! - [`auth`], [`accounts`], [`domain`]: sessions, sign-up and sign-in, validated input.
+//! - [`media`]: ffmpeg and ffprobe, storage layout, file serving with ranges.
+//! - [`videos`]: uploads (plain and resumable), processing, the storage jobs.
 //! - [`db`]: the connection pool, migrations and plain query functions per table.
 //! - [`error`], [`metrics`], [`security`]: the HTTP edge's errors, metrics and headers.
 
@@ -24,8 +26,10 @@ pub mod domain;
 pub mod error;
 pub mod jobs;
 pub mod live;
+pub mod media;
 pub mod metrics;
 pub mod pages;
 pub mod routes;
 pub mod security;
 pub mod startup;
+pub mod videos;

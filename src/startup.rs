@@ -5,6 +5,7 @@
 //! the `HttpServer::new` closure, and handed to every worker as `web::Data`.
 
 use std::net::TcpListener;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use actix::{Actor, Addr};
@@ -14,14 +15,20 @@ use anyhow::Context;
 use prometheus::Gauge;
 use roomcast_actors::metrics::RoomMetrics;
 use roomcast_actors::registry::RoomRegistry;
+use roomcast_actors::room::RateLimit;
 use roomcast_actors::Scheduler;
 
 use crate::auth::{LoginThrottle, SessionService};
 use crate::config::Settings;
 use crate::db::{self, DbPool};
+use crate::media::{MediaTools, Storage, StreamLimiter};
 use crate::metrics::{Metrics, RecordMetrics};
 use crate::pages::home::HomeFeed;
-use crate::{jobs, live, routes, security};
+use crate::videos::flood::VideoFlood;
+use crate::videos::processor::VideoProcessor;
+use crate::videos::resumable::ResumableUploads;
+use crate::videos::served::ServedVideos;
+use crate::{jobs, live, routes, security, videos};
 
 /// State every handler can reach.
 pub struct AppState {
@@ -36,6 +43,14 @@ pub struct AppState {
     pub home_feed: HomeFeed,
     pub rooms: Addr<RoomRegistry>,
     pub room_metrics: RoomMetrics,
+    pub storage: Storage,
+    pub tools: MediaTools,
+    pub streams: StreamLimiter,
+    pub served: ServedVideos,
+    pub processor: Addr<VideoProcessor>,
+    pub resumable: ResumableUploads,
+    /// Flood control for time-anchored danmaku, keyed by user and video.
+    pub video_flood: Mutex<VideoFlood>,
 }
 
 /// A built, bound, not yet awaited server.
@@ -50,7 +65,21 @@ impl Application {
     /// node's actors. Must be called inside an actix `System`.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         let pool = open_database(&settings).await?;
-        prepare_storage(&settings)?;
+        let storage = Storage::new(&settings.storage.dir);
+        storage.prepare().context("preparing storage.dir")?;
+        let tools = MediaTools {
+            ffmpeg: settings.ingest.ffmpeg.clone(),
+            ffprobe: settings.ingest.ffprobe.clone(),
+        };
+        if let Err(e) = web::block({
+            let tools = tools.clone();
+            move || tools.check()
+        })
+        .await?
+        {
+            // The rest of the site works without them; uploads answer with this error.
+            log::error!("{e}");
+        }
 
         let listener = TcpListener::bind(&settings.http.addr)
             .with_context(|| format!("binding http.addr {}", settings.http.addr))?;
@@ -64,7 +93,10 @@ impl Application {
         let metrics = Metrics::new();
         let uptime = Gauge::new("roomcast_uptime_seconds", "Seconds since this node started")?;
         metrics.registry().register(Box::new(uptime.clone()))?;
-        let scheduler = Scheduler::new(jobs::schedules(&pool)).start();
+        let scheduler = Scheduler::new(jobs::schedules(&pool, &settings, &storage)).start();
+        let processor = videos::processor::start(&pool, &storage, &tools);
+        videos::processor::resume(&pool, &processor).await?;
+        let flood = RateLimit::parse(&settings.danmaku.rate).map_err(anyhow::Error::msg)?;
         let room_metrics = RoomMetrics::new(metrics.registry())?;
         let rooms = live::start_registry(&settings, &pool, room_metrics.clone())?;
         let sessions = web::Data::new(SessionService::new(
@@ -76,7 +108,6 @@ impl Application {
         let home_feed = HomeFeed::new(Duration::from_millis(settings.pages.home_cache_ms));
         let state = web::Data::new(AppState {
             pool: pool.clone(),
-            settings,
             public_url,
             metrics: metrics.clone(),
             uptime,
@@ -85,6 +116,17 @@ impl Application {
             home_feed,
             rooms,
             room_metrics,
+            streams: StreamLimiter::new(settings.stream.max_connections),
+            resumable: ResumableUploads::new(
+                storage.clone(),
+                Duration::from_secs(settings.upload.resumable_expiry_secs),
+            ),
+            storage,
+            tools,
+            served: ServedVideos::default(),
+            processor,
+            video_flood: Mutex::new(VideoFlood::new(flood)),
+            settings,
         });
 
         let server = HttpServer::new(move || {
@@ -145,13 +187,4 @@ pub async fn open_database(settings: &Settings) -> anyhow::Result<DbPool> {
     })
     .await??;
     Ok(pool)
-}
-
-fn prepare_storage(settings: &Settings) -> anyhow::Result<()> {
-    for sub in ["videos", "thumbs", "live", "tmp"] {
-        let dir = settings.storage.dir.join(sub);
-        std::fs::create_dir_all(&dir)
-            .with_context(|| format!("creating storage directory {}", dir.display()))?;
-    }
-    Ok(())
 }

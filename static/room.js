@@ -1,6 +1,5 @@
-// Live room: the danmaku socket, the overlay (lanes: scroll, top, bottom; no overlaps in a
-// lane), the chat list and the send box. All user text goes in through textContent, never
-// as HTML.
+// Live room: the danmaku socket, the overlay (static/overlay.js), the chat list and the
+// send box. All user text goes in through textContent, never as HTML.
 "use strict";
 
 (() => {
@@ -15,89 +14,14 @@
   const form = document.getElementById("send-form");
 
   const MAX_LIST = 200;
-  const SCROLL_SPEED = 140; // pixels per second: one speed, so a lane never catches up
-  const LANE_GAP = 24; // pixels between two messages in a scroll lane
-  const FIXED_MS = 4000; // how long top and bottom messages stay
-  const MAX_WAITING = 100; // messages waiting for a free lane; older ones are dropped
 
   let socket = null;
   let retries = 0;
   let lastSeq = 0;
   let blockedUntil = 0;
   const seen = new Set();
-  const waiting = [];
 
-  // ---------- overlay ----------
-  function laneHeight() {
-    return 30;
-  }
-
-  function laneCount() {
-    return Math.max(1, Math.floor(overlay.clientHeight / laneHeight()));
-  }
-
-  // Per mode, the time (ms) at which each lane can take its next message.
-  const lanes = { scroll: [], top: [], bottom: [] };
-
-  function freeLane(mode, now) {
-    const count = mode === "scroll" ? laneCount() : Math.max(1, Math.floor(laneCount() / 2));
-    const free = lanes[mode];
-    for (let i = 0; i < count; i++) {
-      if (!free[i] || free[i] <= now) return i;
-    }
-    return -1;
-  }
-
-  function makeBullet(item) {
-    const el = document.createElement("span");
-    el.className = "bullet";
-    el.textContent = item.text;
-    el.style.color = /^#[0-9a-f]{6}$/i.test(item.color) ? item.color : "#ffffff";
-    el.dataset.id = item.id;
-    return el;
-  }
-
-  function place(item) {
-    const now = performance.now();
-    const mode = item.mode === "top" || item.mode === "bottom" ? item.mode : "scroll";
-    const lane = freeLane(mode, now);
-    if (lane < 0) return false;
-    const el = makeBullet(item);
-    overlay.appendChild(el);
-    const width = el.offsetWidth;
-    if (mode === "scroll") {
-      const distance = overlay.clientWidth + width;
-      const duration = (distance / SCROLL_SPEED) * 1000;
-      el.style.top = `${lane * laneHeight()}px`;
-      el.style.left = `${overlay.clientWidth}px`;
-      el.animate([{ transform: "translateX(0)" }, { transform: `translateX(${-distance}px)` }], {
-        duration,
-        easing: "linear",
-      }).onfinish = () => el.remove();
-      // The lane is free once this message's tail (plus a gap) has left the right edge.
-      lanes.scroll[lane] = now + ((width + LANE_GAP) / SCROLL_SPEED) * 1000;
-    } else {
-      el.classList.add("fixed");
-      const offset = lane * laneHeight();
-      if (mode === "top") el.style.top = `${offset}px`;
-      else el.style.bottom = `${offset}px`;
-      setTimeout(() => el.remove(), FIXED_MS);
-      lanes[mode][lane] = now + FIXED_MS;
-    }
-    return true;
-  }
-
-  function drainWaiting() {
-    while (waiting.length && place(waiting[0])) waiting.shift();
-  }
-  setInterval(drainWaiting, 100);
-
-  function showOnOverlay(item) {
-    if (waiting.length || !place(item)) {
-      waiting.push(item);
-      if (waiting.length > MAX_WAITING) waiting.shift();
-    }
-  }
+  const screen = window.DanmakuOverlay(overlay);
 
   // ---------- chat list ----------
   function addToList(item) {
@@ -121,10 +45,9 @@
   }
 
   function retract(ids) {
+    screen.retract(ids);
     for (const id of ids) {
-      for (const el of root.querySelectorAll(`[data-id="${CSS.escape(id)}"]`)) el.remove();
-      const i = waiting.findIndex((w) => w.id === id);
-      if (i >= 0) waiting.splice(i, 1);
+      for (const el of list.querySelectorAll(`[data-id="${CSS.escape(id)}"]`)) el.remove();
     }
   }
 
@@ -171,7 +94,7 @@
         if (lastSeq && frame.seq !== lastSeq + 1) console.warn(`danmaku: frames ${lastSeq + 1}..${frame.seq - 1} skipped`);
         lastSeq = frame.seq;
         for (const item of frame.items) {
-          if (addToList(item)) showOnOverlay(item);
+          if (addToList(item)) screen.show(item);
         }
         break;
       case "online":

@@ -5,12 +5,15 @@
 //! manager is our own so that a bad URL fails with its real cause instead of the
 //! multi-connection's generic "invalid connection url".
 
+pub mod comments;
 pub mod danmaku;
 pub mod home;
 pub mod rooms;
 pub mod schema;
 pub mod sessions;
 pub mod users;
+pub mod video_danmaku;
+pub mod videos;
 
 use std::path::PathBuf;
 use std::time::Duration;

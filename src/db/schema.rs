@@ -39,6 +39,9 @@ diesel::table! {
         width -> Nullable<Integer>,
         height -> Nullable<Integer>,
         created_at -> Timestamp,
+        video_codec -> Text,
+        audio_codec -> Text,
+        failure_reason -> Nullable<Text>,
     }
 }
 

@@ -3,7 +3,9 @@
 mod password;
 mod room_title;
 mod username;
+mod video_text;
 
 pub use password::Password;
 pub use room_title::RoomTitle;
 pub use username::Username;
+pub use video_text::{CommentBody, VideoDescription, VideoTitle};

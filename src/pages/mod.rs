@@ -4,6 +4,7 @@
 pub mod account;
 pub mod home;
 pub mod live;
+pub mod videos;
 
 use actix_web::cookie::Cookie;
 use actix_web::http::{header, StatusCode};

@@ -2,12 +2,15 @@
 
 mod api_accounts;
 pub mod api_rooms;
+pub mod api_videos;
 mod health;
+mod media;
 mod static_files;
+mod uploads;
 mod ws;
 
 use actix_web::error::JsonPayloadError;
-use actix_web::http::StatusCode;
+use actix_web::http::{Method, StatusCode};
 use actix_web::{web, HttpRequest, HttpResponse};
 
 use crate::error::{ApiError, PageError};
@@ -36,6 +39,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/live", web::get().to(pages::live::list))
         .route("/live", web::post().to(pages::live::create))
         .route("/live/{id}", web::get().to(pages::live::room))
+        .route("/videos", web::get().to(pages::videos::library))
+        .route("/videos/{id}", web::get().to(pages::videos::watch))
+        .route("/videos/{id}/stream", web::get().to(media::stream))
+        .route("/videos/{id}/stream", web::head().to(media::stream))
+        .route(
+            "/videos/{id}/thumbnail.jpg",
+            web::get().to(media::thumbnail),
+        )
+        .route(
+            "/videos/{id}/thumbnail.jpg",
+            web::head().to(media::thumbnail),
+        )
+        .route(
+            "/videos/{id}/comments",
+            web::post().to(pages::videos::comment),
+        )
+        .route("/upload", web::get().to(pages::videos::upload))
         .service(
             web::scope("/api")
                 .route("/users", web::post().to(api_accounts::create_user))
@@ -54,6 +74,32 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::delete().to(api_rooms::retract),
                 )
                 .route("/rooms/{id}/bans", web::post().to(api_rooms::ban))
+                .route("/videos", web::get().to(api_videos::list))
+                .route("/videos", web::post().to(api_videos::create))
+                .route("/videos/{id}", web::get().to(api_videos::show))
+                .route("/videos/{id}", web::delete().to(api_videos::delete))
+                .route("/videos/{id}/comments", web::get().to(api_videos::comments))
+                .route(
+                    "/videos/{id}/comments",
+                    web::post().to(api_videos::add_comment),
+                )
+                .route("/videos/{id}/danmaku", web::get().to(api_videos::danmaku))
+                .route(
+                    "/videos/{id}/danmaku",
+                    web::post().to(api_videos::add_danmaku),
+                )
+                .route(
+                    "/uploads",
+                    web::method(Method::OPTIONS).to(uploads::options),
+                )
+                .route("/uploads", web::post().to(uploads::create))
+                .route("/uploads/{id}", web::head().to(uploads::head))
+                .route("/uploads/{id}", web::patch().to(uploads::patch))
+                .route("/uploads/{id}", web::delete().to(uploads::terminate))
+                .route(
+                    "/uploads/{id}",
+                    web::method(Method::OPTIONS).to(uploads::options),
+                )
                 .default_service(web::to(api_not_found)),
         )
         .route("/register", web::get().to(pages::account::register_form))

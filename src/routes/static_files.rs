@@ -26,6 +26,21 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../static/room.js"),
     },
     Asset {
+        name: "overlay.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/overlay.js"),
+    },
+    Asset {
+        name: "watch.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/watch.js"),
+    },
+    Asset {
+        name: "upload.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/upload.js"),
+    },
+    Asset {
         name: "favicon.svg",
         content_type: "image/svg+xml",
         body: include_bytes!("../../static/favicon.svg"),

@@ -1,0 +1,174 @@
+//! The storage jobs: `CleanupDeletedVideos` empties the deletion outbox (`video_del_rec`)
+//! and `SweepOrphanFiles` removes what no row accounts for. Both are idempotent: a file that
+//! is already gone counts as removed.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use roomcast_actors::Job;
+
+use crate::db::{self, DbPool};
+use crate::media::storage::remove_if_exists;
+use crate::media::Storage;
+
+/// Deletions handled per run; the next run takes the rest.
+const BATCH: i64 = 500;
+/// Temporary files untouched this long are abandoned uploads.
+const TMP_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+/// Files this recent may belong to work in progress and are left alone.
+const GRACE: Duration = Duration::from_secs(60);
+
+/// Removes the files of deleted videos, then their `video_del_rec` rows.
+pub struct CleanupDeletedVideos {
+    pub pool: DbPool,
+    pub storage: Storage,
+}
+
+impl Job for CleanupDeletedVideos {
+    fn kind(&self) -> &'static str {
+        "cleanup_deleted_videos"
+    }
+
+    fn run(&self) -> Result<String, String> {
+        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
+        let pending = db::videos::pending_deletions(&mut conn, BATCH).map_err(|e| e.to_string())?;
+        let mut failures = Vec::new();
+        for (id, file_name) in &pending {
+            // The record goes only after every file is gone, so a crash or an error here
+            // leaves it for the next run.
+            match self.remove_files(id, file_name) {
+                Ok(()) => db::videos::forget_deletion(&mut conn, id).map_err(|e| e.to_string())?,
+                Err(e) => failures.push(format!("video {id}: {e}")),
+            }
+        }
+        if let Some(first) = failures.first() {
+            return Err(format!(
+                "{} of {} deletions failed and will be retried; first: {first}",
+                failures.len(),
+                pending.len()
+            ));
+        }
+        Ok(format!(
+            "removed the files of {} deleted videos",
+            pending.len()
+        ))
+    }
+}
+
+impl CleanupDeletedVideos {
+    fn remove_files(&self, id: &str, file_name: &str) -> std::io::Result<()> {
+        if let Some(path) = self.storage.video_file(file_name) {
+            remove_if_exists(&path)?;
+        }
+        remove_if_exists(&self.storage.thumbnail(id))?;
+        for scratch in ["upload", "faststart.mp4", "thumb.jpg"] {
+            remove_if_exists(&self.storage.scratch(id, scratch))?;
+        }
+        Ok(())
+    }
+}
+
+/// Removes files with no video row behind them, temporary files older than a day, and
+/// resumable uploads past their expiry.
+pub struct SweepOrphanFiles {
+    pub pool: DbPool,
+    pub storage: Storage,
+    pub resumable_expiry: Duration,
+}
+
+impl Job for SweepOrphanFiles {
+    fn kind(&self) -> &'static str {
+        "sweep_orphan_files"
+    }
+
+    fn run(&self) -> Result<String, String> {
+        let now = SystemTime::now();
+        let mut removed = 0;
+        for dir in [self.storage.videos_dir(), self.storage.thumbs_dir()] {
+            removed += self.sweep_orphans(&dir, now).map_err(|e| e.to_string())?;
+        }
+        removed += sweep_older_than(&self.storage.tmp_dir(), TMP_MAX_AGE, now)
+            .map_err(|e| e.to_string())?;
+        removed += sweep_resumable(&self.storage.resumable_dir(), self.resumable_expiry, now)
+            .map_err(|e| e.to_string())?;
+        Ok(format!("removed {removed} orphan or expired files"))
+    }
+}
+
+impl SweepOrphanFiles {
+    /// Removes files in `dir` named after a video that is neither processing nor ready.
+    fn sweep_orphans(&self, dir: &Path, now: SystemTime) -> std::io::Result<usize> {
+        let files = old_files(dir, GRACE, now)?;
+        let mut removed = 0;
+        for chunk in files.chunks(BATCH as usize) {
+            let ids: Vec<String> = chunk.iter().map(|(_, id)| id.clone()).collect();
+            let mut conn = self.pool.get().map_err(std::io::Error::other)?;
+            let live: HashSet<String> = db::videos::live_ids(&mut conn, &ids)
+                .map_err(std::io::Error::other)?
+                .into_iter()
+                .collect();
+            for (path, id) in chunk {
+                if !live.contains(id) && remove_if_exists(path)? {
+                    log::info!("sweep: removed orphan {}", path.display());
+                    removed += 1;
+                }
+            }
+        }
+        Ok(removed)
+    }
+}
+
+/// Plain files in `dir` not modified for `age`, with the id their name starts with.
+fn old_files(
+    dir: &Path,
+    age: Duration,
+    now: SystemTime,
+) -> std::io::Result<Vec<(std::path::PathBuf, String)>> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        let modified = meta.modified()?;
+        if !meta.is_file() || now.duration_since(modified).unwrap_or_default() < age {
+            continue;
+        }
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let id = name.split('.').next().unwrap_or_default().to_string();
+        found.push((entry.path(), id));
+    }
+    Ok(found)
+}
+
+fn sweep_older_than(dir: &Path, age: Duration, now: SystemTime) -> std::io::Result<usize> {
+    let mut removed = 0;
+    for (path, _) in old_files(dir, age, now)? {
+        if remove_if_exists(&path)? {
+            log::info!("sweep: removed stale {}", path.display());
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// Removes resumable uploads (both their files) with no activity for `expiry`. Activity is
+/// the newer of the two files' times: the data file changes with every PATCH.
+fn sweep_resumable(dir: &Path, expiry: Duration, now: SystemTime) -> std::io::Result<usize> {
+    let mut latest: std::collections::HashMap<String, SystemTime> = Default::default();
+    let mut paths = Vec::new();
+    for (path, id) in old_files(dir, Duration::ZERO, now)? {
+        let modified = std::fs::metadata(&path)?.modified()?;
+        let entry = latest.entry(id.clone()).or_insert(modified);
+        *entry = (*entry).max(modified);
+        paths.push((path, id));
+    }
+    let mut removed = 0;
+    for (path, id) in paths {
+        let idle = now.duration_since(latest[&id]).unwrap_or_default();
+        if idle >= expiry && remove_if_exists(&path)? {
+            log::info!("sweep: removed expired resumable upload {}", path.display());
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}

@@ -1,0 +1,139 @@
+// Watch page: time-anchored danmaku over the player. Messages are fetched a minute at a
+// time as playback gets near them; each one is shown when playback passes its ts_ms; a
+// seek clears the screen and starts again from the new position; a pause freezes the
+// overlay. A message sent from the page is anchored at the current playback time.
+"use strict";
+
+(() => {
+  const root = document.getElementById("watch");
+  if (!root) return;
+  const videoId = root.dataset.videoId;
+  const api = `/api/videos/${encodeURIComponent(videoId)}`;
+
+  const deleteButton = document.getElementById("delete-video");
+  if (deleteButton) {
+    deleteButton.addEventListener("click", async () => {
+      if (!window.confirm("Delete this video for everyone?")) return;
+      const res = await fetch(api, { method: "DELETE", credentials: "same-origin" });
+      if (res.status === 202) window.location.assign("/videos");
+      else window.alert(`Could not delete: ${(await res.json().catch(() => ({}))).error || res.status}`);
+    });
+  }
+
+  const video = document.getElementById("player");
+  if (!video) return;
+  const screen = window.DanmakuOverlay(document.getElementById("overlay"));
+  const list = document.getElementById("danmaku-list");
+  const countEl = document.getElementById("danmaku-count");
+  const notice = document.getElementById("notice");
+  const form = document.getElementById("send-form");
+
+  const WINDOW_MS = 60000; // fetched at a time
+  const LOOKAHEAD_MS = 10000; // fetch the next window this early
+  const items = []; // every known message, sorted by ts_ms
+  const known = new Set();
+  const windows = new Map(); // window index -> promise
+  let cursor = 0; // playback ms up to which messages have been shown
+
+  function label(ms) {
+    const s = Math.floor(ms / 1000);
+    return `${Math.floor(s / 60)}:${String(s % 60).padStart(2, "0")}`;
+  }
+
+  function insert(item) {
+    if (known.has(item.id)) return;
+    known.add(item.id);
+    let i = items.length;
+    while (i > 0 && items[i - 1].ts_ms > item.ts_ms) i--;
+    items.splice(i, 0, item);
+    const li = document.createElement("li");
+    li.dataset.id = item.id;
+    li.dataset.ts = item.ts_ms;
+    const ts = document.createElement("span");
+    ts.className = "ts";
+    ts.textContent = label(item.ts_ms);
+    ts.addEventListener("click", () => { video.currentTime = item.ts_ms / 1000; });
+    const text = document.createElement("span");
+    text.textContent = item.text;
+    li.append(ts, text);
+    const after = [...list.children].find((el) => Number(el.dataset.ts) > item.ts_ms);
+    list.insertBefore(li, after || null);
+    countEl.textContent = String(items.length);
+  }
+
+  function load(index) {
+    if (!windows.has(index)) {
+      const from = index * WINDOW_MS;
+      const url = `${api}/danmaku?from_ms=${from}&to_ms=${from + WINDOW_MS - 1}`;
+      const done = fetch(url)
+        .then((res) => (res.ok ? res.json() : Promise.reject(new Error(res.status))))
+        .then((body) => body.items.forEach(insert))
+        .catch(() => windows.delete(index)); // fetched again on the next tick
+      windows.set(index, done);
+    }
+    return windows.get(index);
+  }
+
+  function nowMs() {
+    return Math.round(video.currentTime * 1000);
+  }
+
+  // Shows every message with cursor < ts_ms <= now.
+  function tick() {
+    const now = nowMs();
+    load(Math.floor(now / WINDOW_MS));
+    load(Math.floor((now + LOOKAHEAD_MS) / WINDOW_MS));
+    if (now > cursor) {
+      for (const item of items) {
+        if (item.ts_ms > now) break;
+        if (item.ts_ms > cursor) screen.show(item);
+      }
+      cursor = now;
+    }
+    if (!video.paused) requestAnimationFrame(tick);
+  }
+
+  video.addEventListener("play", () => { screen.resume(); requestAnimationFrame(tick); });
+  video.addEventListener("pause", () => screen.pause());
+  video.addEventListener("seeking", () => {
+    screen.clear();
+    // Messages exactly at the new position are still to come.
+    cursor = nowMs() - 1;
+  });
+  video.addEventListener("seeked", () => { cursor = nowMs() - 1; tick(); });
+  load(0);
+
+  // ---------- sending ----------
+  function say(text) {
+    if (notice) notice.textContent = text;
+  }
+
+  if (form) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const input = document.getElementById("send-text");
+      const body = {
+        ts_ms: Math.min(nowMs(), Math.round((video.duration || 0) * 1000)),
+        text: input.value,
+        color: document.getElementById("send-color").value,
+        mode: document.getElementById("send-mode").value,
+      };
+      const res = await fetch(`${api}/danmaku`, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "Content-Type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      const reply = await res.json().catch(() => ({}));
+      if (res.status === 201) {
+        input.value = "";
+        say(`Sent at ${label(reply.ts_ms)}.`);
+        insert(reply);
+        screen.show(reply);
+        cursor = Math.max(cursor, reply.ts_ms);
+      } else {
+        say(reply.error || `Not sent (${res.status}).`);
+      }
+    });
+  }
+})();
