@@ -58,6 +58,7 @@ pub struct Application {
     port: u16,
     server: Server,
     pool: DbPool,
+    scheduler: Addr<Scheduler>,
 }
 
 impl Application {
@@ -112,7 +113,7 @@ impl Application {
             metrics: metrics.clone(),
             uptime,
             started_at: Instant::now(),
-            scheduler,
+            scheduler: scheduler.clone(),
             home_feed,
             rooms,
             room_metrics,
@@ -146,6 +147,7 @@ impl Application {
             port: addr.port(),
             server,
             pool,
+            scheduler,
         })
     }
 
@@ -156,6 +158,11 @@ impl Application {
 
     pub fn pool(&self) -> &DbPool {
         &self.pool
+    }
+
+    /// The node's scheduler (to run a job now, or list schedules).
+    pub fn scheduler(&self) -> Addr<Scheduler> {
+        self.scheduler.clone()
     }
 
     /// A handle that stops the server.

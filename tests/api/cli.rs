@@ -7,7 +7,7 @@ use crate::helpers::{spawn_app_with, Backend};
 
 const BIN: &str = env!("CARGO_BIN_EXE_roomcast");
 
-fn roomcast(dir: &std::path::Path) -> Command {
+pub fn roomcast(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(dir)
         .env_remove("RUST_LOG")
@@ -16,17 +16,24 @@ fn roomcast(dir: &std::path::Path) -> Command {
 }
 
 /// Kills the server when the test ends, however it ends.
-struct Server(Child);
+pub struct Server(Child);
 
-impl Drop for Server {
-    fn drop(&mut self) {
+impl Server {
+    /// SIGKILL: the server gets no chance to finish anything.
+    pub fn kill(&mut self) {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
 }
 
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// Starts `roomcast serve` and returns it with the port its log line reports.
-fn serve(mut cmd: Command) -> (Server, u16) {
+pub fn serve(mut cmd: Command) -> (Server, u16) {
     let mut child = cmd.stderr(Stdio::piped()).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let server = Server(child);
@@ -105,7 +112,7 @@ async fn migrate_applies_the_migrations_once() {
         );
         String::from_utf8(out.stdout).unwrap()
     };
-    assert!(run().starts_with("applied 1 migrations"));
+    assert!(run().starts_with("applied 2 migrations"));
     assert!(run().starts_with("applied 0 migrations"));
 }
 

@@ -4,12 +4,14 @@
 
 use std::time::Duration;
 
+use actix::Addr;
 use actix_web::dev::ServerHandle;
 use awc::http::StatusCode;
 use diesel::{Connection, RunQueryDsl};
 use roomcast::config::{DatabaseUrl, Settings};
 use roomcast::db::DbPool;
 use roomcast::startup::Application;
+use roomcast_actors::Scheduler;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
@@ -117,6 +119,7 @@ pub struct TestApp {
     pub settings: Settings,
     pub client: awc::Client,
     pub pool: DbPool,
+    pub scheduler: Addr<Scheduler>,
     handle: ServerHandle,
     pub dir: TempDir,
     _pg: Option<PgDatabase>,
@@ -197,27 +200,29 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
         }
     };
     configure(&mut settings);
-    let (address, handle, pool) = start(settings.clone()).await;
+    let (address, handle, pool, scheduler) = start(settings.clone()).await;
     TestApp {
         address,
         settings,
         client: client(),
         pool,
+        scheduler,
         handle,
         dir,
         _pg: pg,
     }
 }
 
-async fn start(settings: Settings) -> (String, ServerHandle, DbPool) {
+async fn start(settings: Settings) -> (String, ServerHandle, DbPool, Addr<Scheduler>) {
     let app = Application::build(settings)
         .await
         .expect("the server starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     let pool = app.pool().clone();
+    let scheduler = app.scheduler();
     actix_web::rt::spawn(app.run_until_stopped());
-    (address, handle, pool)
+    (address, handle, pool, scheduler)
 }
 
 fn client() -> awc::Client {
@@ -244,10 +249,11 @@ impl TestApp {
     /// Stops the server and starts a new one on the same database and storage.
     pub async fn restart(&mut self) {
         self.handle.stop(true).await;
-        let (address, handle, pool) = start(self.settings.clone()).await;
+        let (address, handle, pool, scheduler) = start(self.settings.clone()).await;
         self.address = address;
         self.handle = handle;
         self.pool = pool;
+        self.scheduler = scheduler;
     }
 
     fn request(&self, method: awc::http::Method, path: &str, auth: Auth<'_>) -> awc::ClientRequest {
