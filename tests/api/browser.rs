@@ -7,6 +7,11 @@ use crate::helpers::{spawn_app, Backend};
 
 /// Runs one script of `tests/browser` against a fresh server and asserts it passed.
 async fn run_browser_script(script: &str) {
+    run_browser_script_with(script, &[]).await
+}
+
+/// The same, with extra arguments after the server's address.
+async fn run_browser_script_with(script: &str, args: &[String]) {
     let app = spawn_app(Backend::Sqlite).await;
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     assert!(
@@ -15,10 +20,12 @@ async fn run_browser_script(script: &str) {
     );
     let address = app.address.clone();
     let script = dir.join(script);
+    let args = args.to_vec();
     let out = actix_web::web::block(move || {
         Command::new("node")
             .arg(&script)
             .arg(&address)
+            .args(&args)
             .output()
             .expect("node runs (install Node.js)")
     })
@@ -41,4 +48,10 @@ async fn a_visitor_registers_logs_out_and_logs_in_through_the_pages() {
 #[actix_web::test]
 async fn two_viewers_in_a_room_see_each_others_danmaku_on_the_overlay_and_in_the_list() {
     run_browser_script("room.mjs").await;
+}
+
+#[actix_web::test]
+async fn a_video_is_uploaded_through_the_page_played_and_its_danmaku_shows_at_its_time() {
+    let file = crate::media::fixture(crate::media::Fixture::LateMoov);
+    run_browser_script_with("videos.mjs", &[file.display().to_string()]).await;
 }
