@@ -21,6 +21,7 @@ use roomcast_actors::Scheduler;
 use crate::auth::{LoginThrottle, SessionService};
 use crate::config::Settings;
 use crate::db::{self, DbPool};
+use crate::media::files::OpenFiles;
 use crate::media::{MediaTools, Storage, StreamLimiter};
 use crate::metrics::{Metrics, RecordMetrics};
 use crate::pages::home::HomeFeed;
@@ -47,6 +48,7 @@ pub struct AppState {
     pub tools: MediaTools,
     pub streams: StreamLimiter,
     pub served: ServedVideos,
+    pub files: OpenFiles,
     pub processor: Addr<VideoProcessor>,
     pub resumable: ResumableUploads,
     /// Flood control for time-anchored danmaku, keyed by user and video.
@@ -125,6 +127,7 @@ impl Application {
             storage,
             tools,
             served: ServedVideos::default(),
+            files: OpenFiles::default(),
             processor,
             video_flood: Mutex::new(VideoFlood::new(flood)),
             settings,

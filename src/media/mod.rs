@@ -1,6 +1,7 @@
 //! Media helpers: the ffmpeg and ffprobe tools, probing, MP4 box layout, the storage
 //! directory's layout, and HTTP file serving with ranges and conditional requests.
 
+pub mod conditional;
 pub mod files;
 pub mod limiter;
 pub mod mp4;

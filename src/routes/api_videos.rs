@@ -128,6 +128,10 @@ pub async fn delete(
     let id = video.id.clone();
     let deleted = db::blocking(&state.pool, move |c| db::videos::mark_deleted(c, &id)).await?;
     state.served.forget(&video.id);
+    if let Some(path) = state.storage.video_file(&video.file_name) {
+        state.files.forget(&path);
+    }
+    state.files.forget(&state.storage.thumbnail(&video.id));
     if !deleted {
         return Err(ApiError::NotFound("no such video".into()));
     }

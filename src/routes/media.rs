@@ -34,7 +34,7 @@ pub async fn stream(
         .streams
         .try_acquire()
         .ok_or(ApiError::TooManyStreams)?;
-    serve(&req, path, &served.mime, VIDEO_CACHE, Some(permit)).await
+    serve(&req, &state, path, &served.mime, VIDEO_CACHE, Some(permit)).await
 }
 
 /// `GET`/`HEAD /videos/{id}/thumbnail.jpg`
@@ -49,17 +49,18 @@ pub async fn thumbnail(
         .await?
         .ok_or_else(not_found)?;
     let path = state.storage.thumbnail(&id);
-    serve(&req, path, "image/jpeg", THUMBNAIL_CACHE, None).await
+    serve(&req, &state, path, "image/jpeg", THUMBNAIL_CACHE, None).await
 }
 
 async fn serve(
     req: &HttpRequest,
+    state: &AppState,
     path: std::path::PathBuf,
     mime: &str,
     cache: CachePolicy,
     permit: Option<crate::media::limiter::StreamPermit>,
 ) -> Result<HttpResponse, ApiError> {
-    match files::serve(req, path, mime, cache, permit).await {
+    match files::serve(req, &state.files, &path, mime, cache, permit).await {
         Ok(res) => Ok(res),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(not_found()),
         Err(e) => Err(ApiError::Internal(
