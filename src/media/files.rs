@@ -70,13 +70,14 @@ impl OpenFiles {
     /// The file's validators and head, from memory when fresh, else from disk (one hop to
     /// the blocking pool). `NotFound` when the file is gone.
     pub async fn get(&self, path: &Path) -> std::io::Result<Arc<OpenFile>> {
-        if let Some(file) = self.files.read().expect("file cache poisoned").get(path) {
+        let known = self.files.read().expect("file cache poisoned").get(path).cloned();
+        if let Some(file) = &known {
             if file.checked.elapsed() < FRESH {
                 return Ok(Arc::clone(file));
             }
         }
         let owned = path.to_path_buf();
-        let file = web::block(move || load(owned))
+        let file = web::block(move || load(owned, known))
             .await
             .map_err(std::io::Error::other)??;
         let file = Arc::new(file);
@@ -100,14 +101,23 @@ impl OpenFiles {
     }
 }
 
-/// Opens and maps a file, and copies its head (blocking).
-fn load(path: PathBuf) -> std::io::Result<OpenFile> {
+/// Opens and maps a file, and copies its head (blocking). A `known` version that is still
+/// the file on disk keeps its mapping, whose pages are already mapped in.
+fn load(path: PathBuf, known: Option<Arc<OpenFile>>) -> std::io::Result<OpenFile> {
     let file = File::open(&path)?;
     let meta = file.metadata()?;
     if !meta.is_file() {
         return Err(std::io::ErrorKind::NotFound.into());
     }
     let validators = Validators::from_metadata(&meta);
+    if let Some(known) = known.filter(|k| k.validators == validators) {
+        return Ok(OpenFile {
+            validators,
+            mapped: known.mapped.clone(),
+            head: known.head.clone(),
+            checked: Instant::now(),
+        });
+    }
     let mapped = if validators.len == 0 {
         Bytes::new()
     } else {
