@@ -70,7 +70,12 @@ impl OpenFiles {
     /// The file's validators and head, from memory when fresh, else from disk (one hop to
     /// the blocking pool). `NotFound` when the file is gone.
     pub async fn get(&self, path: &Path) -> std::io::Result<Arc<OpenFile>> {
-        let known = self.files.read().expect("file cache poisoned").get(path).cloned();
+        let known = self
+            .files
+            .read()
+            .expect("file cache poisoned")
+            .get(path)
+            .cloned();
         if let Some(file) = &known {
             if file.checked.elapsed() < FRESH {
                 return Ok(Arc::clone(file));

@@ -1010,3 +1010,48 @@ async fn pages_for_visitors_and_uploaders() {
         "the home page lists it"
     );
 }
+
+#[actix_web::test]
+async fn a_video_that_cannot_be_decoded_ends_failed_with_the_reason() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let token = app.signed_in_user("alice").await;
+    // Tried: a real MP4 cut short: its index (moov, at the front) describes 3 s of media
+    // that is not there, so ffprobe accepts it but no frame at 1 s can be decoded.
+    let whole = bytes(Fixture::Faststart);
+    let res = app
+        .upload(
+            Auth::Bearer(&token),
+            "Cut short",
+            "cut.mp4",
+            &whole[..10_000],
+        )
+        .await;
+    assert_eq!(res.status, 201, "{:?}", res.body);
+    let id = res.body["id"].as_str().unwrap().to_string();
+    let video = app.wait_processed(&token, &id).await;
+    assert_eq!(video["status"], "failed", "{video}");
+    assert!(
+        video["failure_reason"]
+            .as_str()
+            .unwrap()
+            .contains("poster frame"),
+        "{video}"
+    );
+    assert!(video.get("stream_url").is_none());
+    let (status, _, _) = app
+        .get_raw(Method::GET, &format!("/videos/{id}/stream"), &[])
+        .await;
+    assert_eq!(status, 404);
+    app.assert_no_files_in("tmp").await;
+    app.assert_no_files_in("videos").await;
+    app.assert_no_files_in("thumbs").await;
+    let page = app
+        .page(&format!("/videos/{id}"), &[("roomcast_session", &token)])
+        .await;
+    assert!(
+        page.html.contains("data-testid=\"failed\""),
+        "the owner sees why"
+    );
+    let page = app.page(&format!("/videos/{id}"), &[]).await;
+    assert_eq!(page.status, 404, "others do not see a failed video");
+}
