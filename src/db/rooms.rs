@@ -99,3 +99,24 @@ pub fn list(conn: &mut DbConnection, limit: i64, offset: i64) -> QueryResult<Vec
         .select(COLUMNS)
         .load(conn)
 }
+
+/// What an admin may change on a room; `None` leaves a field as it is.
+#[derive(Debug, Default, AsChangeset)]
+#[diesel(table_name = rooms)]
+pub struct RoomChanges {
+    pub title: Option<String>,
+    /// `Some(None)` removes the source.
+    pub source_url: Option<Option<String>>,
+    pub on_demand: Option<bool>,
+}
+
+/// Applies `changes`; false when there is no such room.
+pub fn update(conn: &mut DbConnection, id: &str, changes: &RoomChanges) -> QueryResult<bool> {
+    if changes.title.is_none() && changes.source_url.is_none() && changes.on_demand.is_none() {
+        return Ok(find(conn, id)?.is_some());
+    }
+    diesel::update(rooms::table.filter(rooms::id.eq(id)))
+        .set(changes)
+        .execute(conn)
+        .map(|n| n == 1)
+}

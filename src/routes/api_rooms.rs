@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::auth::{AuthUser, CurrentUser};
 use crate::db::{self, danmaku, rooms, rooms::RoomRow, users};
-use crate::domain::RoomTitle;
+use crate::domain::{RoomTitle, SourceUrl};
 use crate::error::ApiError;
 use crate::live::{online_count, online_counts};
 use crate::startup::AppState;
@@ -99,16 +99,19 @@ pub async fn create(
             "only admins can give a room a source".into(),
         ));
     }
-    let source_url = body.source_url.filter(|s| !s.trim().is_empty());
-    if let Some(url) = &source_url {
-        check_source_scheme(url)?;
-    }
+    let allow_files = state.settings.ingest.allow_files;
+    let source_url = body
+        .source_url
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| SourceUrl::parse(&s, allow_files))
+        .transpose()
+        .map_err(ApiError::Invalid)?;
     let row = db::blocking(&state.pool, move |c| {
         let id = rooms::create(
             c,
             &user.user_id,
             title.as_str(),
-            source_url.as_deref(),
+            source_url.as_ref().map(SourceUrl::expose),
             body.on_demand,
         )?;
         rooms::find(c, &id)
@@ -118,15 +121,67 @@ pub async fn create(
     Ok(HttpResponse::Created().json(RoomJson::new(row, 0)))
 }
 
-/// The schemes a live source may use; deeper checks come with the ingest pipelines.
-fn check_source_scheme(url: &str) -> Result<(), ApiError> {
-    let scheme = url.split_once("://").map(|(s, _)| s.to_ascii_lowercase());
-    match scheme.as_deref() {
-        Some("rtsp" | "rtmp" | "http" | "https" | "srt") => Ok(()),
-        _ => Err(ApiError::Invalid(
-            "source_url must be an rtsp://, rtmp://, http(s):// or srt:// URL".into(),
-        )),
+#[derive(Deserialize)]
+pub struct RoomPatch {
+    #[serde(default)]
+    title: Option<String>,
+    /// Absent: unchanged; `null` or `""`: the source is removed.
+    #[serde(default, deserialize_with = "present")]
+    source_url: Option<Option<String>>,
+    #[serde(default)]
+    on_demand: Option<bool>,
+}
+
+/// Tells a field that is present but `null` from one that is absent.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// `PATCH /api/rooms/{id}`: admins change a room's title, source or on-demand flag.
+pub async fn update(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    id: web::Path<String>,
+    body: web::Json<RoomPatch>,
+) -> Result<HttpResponse, ApiError> {
+    if !user.is_admin() {
+        return Err(ApiError::Forbidden(
+            "only admins can change a room's source".into(),
+        ));
     }
+    let body = body.into_inner();
+    let allow_files = state.settings.ingest.allow_files;
+    let changes = rooms::RoomChanges {
+        title: body
+            .title
+            .map(|t| RoomTitle::parse(&t).map(|t| t.as_str().to_string()))
+            .transpose()
+            .map_err(ApiError::Invalid)?,
+        source_url: match body.source_url {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(s)) if s.trim().is_empty() => Some(None),
+            Some(Some(s)) => Some(Some(
+                SourceUrl::parse(&s, allow_files)
+                    .map_err(ApiError::Invalid)?
+                    .expose()
+                    .to_string(),
+            )),
+        },
+        on_demand: body.on_demand,
+    };
+    let room_id = id.into_inner();
+    let lookup = room_id.clone();
+    let row = db::blocking(&state.pool, move |c| {
+        if !rooms::update(c, &lookup, &changes)? {
+            return Ok(None);
+        }
+        rooms::find(c, &lookup)
+    })
+    .await?
+    .ok_or_else(|| ApiError::NotFound(format!("no room {room_id}")))?;
+    let online = online_count(&state, &row.id).await;
+    Ok(HttpResponse::Ok().json(RoomJson::new(row, online)))
 }
 
 async fn find_room(state: &AppState, id: String) -> Result<RoomRow, ApiError> {

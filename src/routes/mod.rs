@@ -68,6 +68,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/rooms", web::get().to(api_rooms::list))
                 .route("/rooms", web::post().to(api_rooms::create))
                 .route("/rooms/{id}", web::get().to(api_rooms::show))
+                .route("/rooms/{id}", web::patch().to(api_rooms::update))
                 .route("/rooms/{id}/danmaku", web::get().to(api_rooms::history))
                 .route(
                     "/rooms/{id}/danmaku/{msg_id}",

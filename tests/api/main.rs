@@ -6,6 +6,7 @@ mod accounts;
 mod browser;
 mod cli;
 mod health;
+mod ingest;
 mod media;
 mod pages;
 mod rooms;
