@@ -15,6 +15,7 @@
 
 pub mod danmaku;
 pub mod hub;
+pub mod ingest;
 pub mod jobs;
 pub mod metrics;
 pub mod protocol;
