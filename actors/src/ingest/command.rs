@@ -1,0 +1,150 @@
+//! The ffmpeg command line of a pipeline: one input, two outputs through the `tee` muxer
+//! (HLS files in the room's directory, fragmented MP4 on stdout), with time-outs and a
+//! protocol whitelist on the input.
+
+use std::path::PathBuf;
+
+/// Everything needed to start one ingest run.
+#[derive(Debug, Clone)]
+pub struct IngestSpec {
+    /// The room, for logs and paths.
+    pub room_id: String,
+    /// The source as ffmpeg gets it (may hold credentials: never log it).
+    pub url: String,
+    /// The source with its password replaced, for logs and errors.
+    pub redacted: String,
+    /// `-protocol_whitelist` for the input.
+    pub protocol_whitelist: String,
+    /// Where the HLS playlist and segments go (the child's working directory).
+    pub hls_dir: PathBuf,
+    /// The ffmpeg binary.
+    pub ffmpeg: String,
+    /// The source wakes on demand: started by the first video viewer.
+    pub on_demand: bool,
+}
+
+/// Seconds of HLS per segment, segments in the playlist.
+const HLS_SEGMENT_SECS: u32 = 1;
+const HLS_LIST_SIZE: u32 = 6;
+/// fMP4 fragments are cut at keyframes or after this many microseconds.
+const FRAGMENT_US: u32 = 200_000;
+/// Network reads and connects give up after this many microseconds.
+const IO_TIMEOUT_US: u32 = 10_000_000;
+
+/// Which streams are re-encoded (to H.264 and AAC); the others are copied as they come.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Transcode {
+    pub video: bool,
+    pub audio: bool,
+}
+
+/// The arguments after the binary.
+pub fn arguments(spec: &IngestSpec, transcode: Transcode) -> Vec<String> {
+    let mut args: Vec<String> = ["-hide_banner", "-stats"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    args.extend([
+        "-protocol_whitelist".into(),
+        spec.protocol_whitelist.clone(),
+    ]);
+    let scheme = spec.url.split(':').next().unwrap_or("");
+    match scheme {
+        "rtsp" | "rtsps" => args.extend(
+            [
+                "-rtsp_transport",
+                "tcp",
+                "-timeout",
+                &IO_TIMEOUT_US.to_string(),
+            ]
+            .map(String::from),
+        ),
+        "file" => args.extend(["-re", "-stream_loop", "-1"].map(String::from)),
+        _ => args.extend(["-rw_timeout".to_string(), IO_TIMEOUT_US.to_string()]),
+    }
+    args.extend(["-fflags", "+genpts", "-i", &spec.url].map(String::from));
+    args.extend(["-map", "0:v:0", "-map", "0:a:0?"].map(String::from));
+    if transcode.video {
+        args.extend(
+            [
+                "-c:v",
+                "libx264",
+                "-preset",
+                "veryfast",
+                "-tune",
+                "zerolatency",
+                "-pix_fmt",
+                "yuv420p",
+                "-force_key_frames",
+                "expr:gte(t,n_forced*1)",
+            ]
+            .map(String::from),
+        );
+    } else {
+        args.extend(["-c:v", "copy"].map(String::from));
+    }
+    if transcode.audio {
+        args.extend(["-c:a", "aac", "-b:a", "128k"].map(String::from));
+    } else {
+        args.extend(["-c:a", "copy"].map(String::from));
+    }
+    let tee = format!(
+        "[f=hls:hls_time={HLS_SEGMENT_SECS}:hls_list_size={HLS_LIST_SIZE}:\
+         hls_flags=delete_segments+omit_endlist+independent_segments:\
+         hls_segment_filename=seg%d.ts]index.m3u8|\
+         [f=mp4:movflags=frag_keyframe+empty_moov+default_base_moof:\
+         frag_duration={FRAGMENT_US}]pipe:1"
+    );
+    args.extend(["-f".to_string(), "tee".to_string(), tee]);
+    args
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(url: &str) -> IngestSpec {
+        IngestSpec {
+            room_id: "r".into(),
+            url: url.into(),
+            redacted: url.into(),
+            protocol_whitelist: "rtsp,rtp,tcp".into(),
+            hls_dir: "/tmp".into(),
+            ffmpeg: "ffmpeg".into(),
+            on_demand: false,
+        }
+    }
+
+    fn has(args: &[String], pair: [&str; 2]) -> bool {
+        args.windows(2).any(|w| w[0] == pair[0] && w[1] == pair[1])
+    }
+
+    #[test]
+    fn rtsp_uses_tcp_a_timeout_and_the_whitelist() {
+        let args = arguments(&spec("rtsp://cam/x"), Transcode::default());
+        assert!(has(&args, ["-rtsp_transport", "tcp"]));
+        assert!(has(&args, ["-protocol_whitelist", "rtsp,rtp,tcp"]));
+        assert!(has(&args, ["-c:v", "copy"]));
+        assert!(has(&args, ["-c:a", "copy"]));
+        assert!(args.last().unwrap().contains("pipe:1"));
+    }
+
+    #[test]
+    fn transcoding_makes_h264_with_a_keyframe_each_second() {
+        let both = Transcode {
+            video: true,
+            audio: true,
+        };
+        let args = arguments(&spec("http://enc/x.ts"), both);
+        assert!(has(&args, ["-c:v", "libx264"]));
+        assert!(has(&args, ["-c:a", "aac"]));
+        assert!(has(&args, ["-tune", "zerolatency"]));
+        assert!(has(&args, ["-rw_timeout", "10000000"]));
+    }
+
+    #[test]
+    fn the_url_is_one_argument_never_split() {
+        let args = arguments(&spec("rtsp://u:p@cam/a b"), Transcode::default());
+        assert!(args.iter().any(|a| a == "rtsp://u:p@cam/a b"));
+    }
+}
