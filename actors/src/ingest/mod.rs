@@ -6,5 +6,7 @@
 //! - [`backoff`]: when to restart a pipeline that failed.
 
 pub mod backoff;
+pub mod child;
 pub mod command;
 pub mod fmp4;
+pub mod pipeline;
