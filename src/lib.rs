@@ -24,6 +24,7 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod error;
+pub mod ingest;
 pub mod jobs;
 pub mod live;
 pub mod media;

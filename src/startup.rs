@@ -13,6 +13,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use prometheus::Gauge;
+use roomcast_actors::ingest::supervisor::IngestSupervisor;
 use roomcast_actors::metrics::RoomMetrics;
 use roomcast_actors::registry::RoomRegistry;
 use roomcast_actors::room::RateLimit;
@@ -29,7 +30,7 @@ use crate::videos::flood::VideoFlood;
 use crate::videos::processor::VideoProcessor;
 use crate::videos::resumable::ResumableUploads;
 use crate::videos::served::ServedVideos;
-use crate::{jobs, live, routes, security, videos};
+use crate::{ingest, jobs, live, routes, security, videos};
 
 /// State every handler can reach.
 pub struct AppState {
@@ -44,6 +45,7 @@ pub struct AppState {
     pub home_feed: HomeFeed,
     pub rooms: Addr<RoomRegistry>,
     pub room_metrics: RoomMetrics,
+    pub ingest: Addr<IngestSupervisor>,
     pub storage: Storage,
     pub tools: MediaTools,
     pub streams: StreamLimiter,
@@ -99,6 +101,7 @@ impl Application {
         let scheduler = Scheduler::new(jobs::schedules(&pool, &settings, &storage)).start();
         let processor = videos::processor::start(&pool, &storage, &tools);
         videos::processor::resume(&pool, &processor).await?;
+        let ingest = ingest::start_supervisor(&pool, &settings).await?;
         let flood = RateLimit::parse(&settings.danmaku.rate).map_err(anyhow::Error::msg)?;
         let room_metrics = RoomMetrics::new(metrics.registry())?;
         let rooms = live::start_registry(&settings, &pool, room_metrics.clone())?;
@@ -119,6 +122,7 @@ impl Application {
             home_feed,
             rooms,
             room_metrics,
+            ingest,
             streams: StreamLimiter::new(settings.stream.max_connections),
             resumable: ResumableUploads::new(
                 storage.clone(),

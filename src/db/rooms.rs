@@ -120,3 +120,12 @@ pub fn update(conn: &mut DbConnection, id: &str, changes: &RoomChanges) -> Query
         .execute(conn)
         .map(|n| n == 1)
 }
+
+/// Every room with a live source (to start their pipelines).
+pub fn with_sources(conn: &mut DbConnection) -> QueryResult<Vec<RoomRow>> {
+    rooms::table
+        .inner_join(users::table)
+        .filter(rooms::source_url.is_not_null())
+        .select(COLUMNS)
+        .load(conn)
+}

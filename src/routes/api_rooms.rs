@@ -4,6 +4,7 @@ use std::time::{Duration, SystemTime};
 
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
+use roomcast_actors::ingest::pipeline::{ControlIngest, IngestAction};
 use roomcast_actors::registry::FindRoom;
 use roomcast_actors::room::{BanUser, RetractDanmaku};
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,7 @@ use crate::auth::{AuthUser, CurrentUser};
 use crate::db::{self, danmaku, rooms, rooms::RoomRow, users};
 use crate::domain::{RoomTitle, SourceUrl};
 use crate::error::ApiError;
+use crate::ingest;
 use crate::live::{online_count, online_counts};
 use crate::startup::AppState;
 
@@ -26,16 +28,13 @@ pub struct RoomJson {
     has_source: bool,
     created_at: String,
     online: u64,
-    /// The live video pipeline, for rooms with a source.
-    live: Option<serde_json::Value>,
+    /// The live video pipeline, for rooms with a source (`null` otherwise).
+    live: serde_json::Value,
 }
 
 impl RoomJson {
-    fn new(row: RoomRow, online: u64) -> Self {
-        let live = row
-            .source_url
-            .as_ref()
-            .map(|_| serde_json::json!({ "state": "stopped" }));
+    async fn load(state: &AppState, row: RoomRow, online: u64) -> Self {
+        let live = ingest::live_json(state, &row).await;
         Self {
             id: row.id,
             title: row.title,
@@ -66,13 +65,11 @@ pub async fn list(
     let offset = q.offset.unwrap_or(0).max(0);
     let rows = db::blocking(&state.pool, move |c| rooms::list(c, limit, offset)).await?;
     let counts = online_counts(&state, rows.iter().map(|r| r.id.clone()).collect()).await;
-    let rooms: Vec<RoomJson> = rows
-        .into_iter()
-        .map(|r| {
-            let online = counts.get(&r.id).copied().unwrap_or(0);
-            RoomJson::new(r, online)
-        })
-        .collect();
+    let mut rooms = Vec::with_capacity(rows.len());
+    for r in rows {
+        let online = counts.get(&r.id).copied().unwrap_or(0);
+        rooms.push(RoomJson::load(&state, r, online).await);
+    }
     Ok(HttpResponse::Ok()
         .json(serde_json::json!({ "rooms": rooms, "limit": limit, "offset": offset })))
 }
@@ -118,7 +115,8 @@ pub async fn create(
     })
     .await?
     .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a new room vanished after insert")))?;
-    Ok(HttpResponse::Created().json(RoomJson::new(row, 0)))
+    ingest::sync_room(&state, &row);
+    Ok(HttpResponse::Created().json(RoomJson::load(&state, row, 0).await))
 }
 
 #[derive(Deserialize)]
@@ -180,8 +178,9 @@ pub async fn update(
     })
     .await?
     .ok_or_else(|| ApiError::NotFound(format!("no room {room_id}")))?;
+    ingest::sync_room(&state, &row);
     let online = online_count(&state, &row.id).await;
-    Ok(HttpResponse::Ok().json(RoomJson::new(row, online)))
+    Ok(HttpResponse::Ok().json(RoomJson::load(&state, row, online).await))
 }
 
 async fn find_room(state: &AppState, id: String) -> Result<RoomRow, ApiError> {
@@ -198,7 +197,7 @@ pub async fn show(
 ) -> Result<HttpResponse, ApiError> {
     let room = find_room(&state, id.into_inner()).await?;
     let online = online_count(&state, &room.id).await;
-    Ok(HttpResponse::Ok().json(RoomJson::new(room, online)))
+    Ok(HttpResponse::Ok().json(RoomJson::load(&state, room, online).await))
 }
 
 #[derive(Deserialize)]
@@ -318,4 +317,35 @@ pub async fn ban(
         "until": until_db.and_utc().to_rfc3339(),
         "reason": reason,
     })))
+}
+
+/// `POST /api/admin/rooms/{id}/ingest/{start,stop,restart}`: admins control a pipeline.
+pub async fn control_ingest(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    if !user.is_admin() {
+        return Err(ApiError::Forbidden(
+            "only admins control live sources".into(),
+        ));
+    }
+    let (room_id, action) = path.into_inner();
+    let action = match action.as_str() {
+        "start" => IngestAction::Start,
+        "stop" => IngestAction::Stop,
+        "restart" => IngestAction::Restart,
+        other => return Err(ApiError::NotFound(format!("no ingest action {other:?}"))),
+    };
+    let room = find_room(&state, room_id).await?;
+    let pipeline = ingest::pipeline(&state, &room.id)
+        .await
+        .ok_or_else(|| ApiError::NotFound("this room has no live source".into()))?;
+    pipeline
+        .send(ControlIngest { action })
+        .await
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("the pipeline is gone: {e}")))?;
+    log::info!("room {}: ingest {action:?} by {}", room.id, user.username);
+    let live = ingest::live_json(&state, &room).await;
+    Ok(HttpResponse::Accepted().json(live))
 }

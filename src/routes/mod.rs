@@ -4,6 +4,7 @@ mod api_accounts;
 pub mod api_rooms;
 pub mod api_videos;
 mod health;
+mod hls;
 mod media;
 mod static_files;
 mod uploads;
@@ -36,6 +37,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/metrics", web::get().to(health::metrics))
         .route("/static/{file}", web::get().to(static_files::serve))
         .route("/ws/rooms/{id}", web::get().to(ws::room_socket))
+        .route("/ws/rooms/{id}/video", web::get().to(ws::video_socket))
+        .route("/hls/{room}/{file}", web::get().to(hls::serve))
         .route("/live", web::get().to(pages::live::list))
         .route("/live", web::post().to(pages::live::create))
         .route("/live/{id}", web::get().to(pages::live::room))
@@ -92,6 +95,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/uploads",
                     web::method(Method::OPTIONS).to(uploads::options),
+                )
+                .route(
+                    "/admin/rooms/{id}/ingest/{action}",
+                    web::post().to(api_rooms::control_ingest),
                 )
                 .route("/uploads", web::post().to(uploads::create))
                 .route("/uploads/{id}", web::head().to(uploads::head))

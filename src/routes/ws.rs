@@ -4,6 +4,7 @@
 use actix::{Actor, AsyncContext};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
+use roomcast_actors::ingest::viewer::VideoViewer;
 use roomcast_actors::viewer::{Viewer, ViewerConfig, ViewerSession};
 
 use crate::auth::MaybeUser;
@@ -72,4 +73,28 @@ fn origin_allowed(req: &HttpRequest, public_url: &str) -> bool {
         .strip_prefix("http://")
         .or_else(|| origin.strip_prefix("https://"));
     matches!((origin_host, host), (Some(o), Some(h)) if o.eq_ignore_ascii_case(h))
+}
+
+/// `GET /ws/rooms/{id}/video`: the room's live video as binary fMP4 frames. Each
+/// connection becomes a `VideoViewer` actor.
+pub async fn video_socket(
+    req: HttpRequest,
+    body: web::Payload,
+    room_id: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, actix_web::Error> {
+    if !origin_allowed(&req, &state.public_url) {
+        return Err(ApiError::Forbidden("this origin may not open room sockets".into()).into());
+    }
+    let room_id = room_id.into_inner();
+    let Some(pipeline) = crate::ingest::pipeline(&state, &room_id).await else {
+        return Err(ApiError::NotFound(format!("room {room_id} has no live video")).into());
+    };
+    let (response, session, stream) = actix_ws::handle(&req, body)?;
+    let stream = stream.max_frame_size(MAX_WIRE_FRAME);
+    VideoViewer::create(|ctx| {
+        ctx.add_stream(stream);
+        VideoViewer::new(&room_id, pipeline, session)
+    });
+    Ok(response)
 }

@@ -19,6 +19,10 @@ pub fn roomcast(dir: &std::path::Path) -> Command {
 pub struct Server(Child);
 
 impl Server {
+    pub fn pid(&self) -> u32 {
+        self.0.id()
+    }
+
     /// SIGKILL: the server gets no chance to finish anything.
     pub fn kill(&mut self) {
         let _ = self.0.kill();

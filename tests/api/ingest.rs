@@ -129,3 +129,277 @@ async fn hostile_source_urls_are_refused_and_good_ones_kept_without_credentials(
         .await;
     assert_eq!(res.status, 404);
 }
+
+/// A looping MPEG-TS test source (H.264/AAC, a keyframe per second) in the test's directory.
+pub fn ts_source(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("source.ts");
+    let out = std::process::Command::new("ffmpeg")
+        .args([
+            "-nostdin",
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25",
+        ])
+        .args([
+            "-f",
+            "lavfi",
+            "-i",
+            "sine",
+            "-t",
+            "4",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+        ])
+        .args([
+            "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "mpegts",
+        ])
+        .arg(&path)
+        .output()
+        .expect("ffmpeg runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    path
+}
+
+/// Polls the room until `live.state` is `state`; returns the room JSON.
+pub async fn wait_live(app: &TestApp, room: &str, state: &str) -> serde_json::Value {
+    for _ in 0..300 {
+        let res = app
+            .json(Method::GET, &format!("/api/rooms/{room}"), Auth::None, None)
+            .await;
+        if res.body["live"]["state"] == state {
+            return res.body;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let res = app
+        .json(Method::GET, &format!("/api/rooms/{room}"), Auth::None, None)
+        .await;
+    panic!("room {room} never reached {state}: {}", res.body);
+}
+
+#[actix_web::test]
+async fn a_room_with_a_source_serves_websocket_fmp4_and_hls_and_admins_control_it() {
+    use futures_util::StreamExt;
+
+    let app =
+        crate::helpers::spawn_app_with(Backend::Sqlite, |s| s.ingest.allow_files = true).await;
+    let root = admin(&app, "root").await;
+    let user = app.signed_in_user("alice").await;
+    let src = ts_source(app.dir.path());
+    let res = app
+        .json(
+            Method::POST,
+            "/api/rooms",
+            Auth::Bearer(&root),
+            Some(json!({"title": "Test card", "source_url": format!("file:{}", src.display())})),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{:?}", res.body);
+    let room = res.body["id"].as_str().unwrap().to_string();
+    let live = wait_live(&app, &room, "running").await["live"].clone();
+    assert_eq!(live["hls_url"], format!("/hls/{room}/index.m3u8"));
+    assert_eq!(live["ws_video_url"], format!("/ws/rooms/{room}/video"));
+    assert!(!live["transcoding"].as_bool().unwrap());
+
+    // WebSocket: the init segment, then fragments; the first fragment starts on a keyframe.
+    let (_res, mut socket) = app
+        .client
+        .ws(app.url(&format!("/ws/rooms/{room}/video")))
+        .connect()
+        .await
+        .unwrap();
+    let mut frames = Vec::new();
+    while frames.len() < 4 {
+        match socket.next().await.unwrap().unwrap() {
+            awc::ws::Frame::Binary(b) => frames.push(b),
+            awc::ws::Frame::Ping(_) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(&frames[0][4..8], b"ftyp");
+    for f in &frames[1..] {
+        assert_eq!(&f[4..8], b"moof");
+    }
+
+    // HLS: a playlist that is never cached (written once the first 1 s segment is done),
+    // and segments with their own type.
+    let playlist_path = format!("/hls/{room}/index.m3u8");
+    let (mut status, mut headers, mut body) = (0, Default::default(), Vec::new());
+    for _ in 0..50 {
+        (status, headers, body) = app.get_raw(Method::GET, &playlist_path, &[]).await;
+        if status == 200 {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(status, 200);
+    assert_eq!(
+        headers.get("content-type").unwrap(),
+        "application/vnd.apple.mpegurl"
+    );
+    assert!(headers
+        .get("cache-control")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .contains("no-cache"));
+    let playlist = String::from_utf8(body).unwrap();
+    let segment = playlist
+        .lines()
+        .find(|l| l.ends_with(".ts"))
+        .expect("a segment")
+        .to_string();
+    let (status, headers, _) = app
+        .get_raw(Method::GET, &format!("/hls/{room}/{segment}"), &[])
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(headers.get("content-type").unwrap(), "video/mp2t");
+    for bad in ["..%2F..%2Froomcast.db", "index.m3u8.tmp", "seg1.mp4"] {
+        let (status, _, _) = app
+            .get_raw(Method::GET, &format!("/hls/{room}/{bad}"), &[])
+            .await;
+        assert_eq!(status, 404, "{bad}");
+    }
+
+    // Admin control: others get 403; stop and start act.
+    let path = format!("/api/admin/rooms/{room}/ingest/stop");
+    let res = app
+        .json(Method::POST, &path, Auth::Bearer(&user), None)
+        .await;
+    assert_eq!(res.status, 403);
+    let res = app
+        .json(Method::POST, &path, Auth::Bearer(&root), None)
+        .await;
+    assert_eq!(res.status, 202);
+    wait_live(&app, &room, "stopped").await;
+    let res = app
+        .json(
+            Method::POST,
+            &format!("/api/admin/rooms/{room}/ingest/start"),
+            Auth::Bearer(&root),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 202);
+    wait_live(&app, &room, "running").await;
+    let res = app
+        .json(
+            Method::POST,
+            &format!("/api/admin/rooms/{room}/ingest/explode"),
+            Auth::Bearer(&root),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 404);
+}
+
+#[actix_web::test]
+async fn no_ffmpeg_survives_a_server_killed_with_sigkill() {
+    use crate::cli::{roomcast, serve};
+
+    let dir = tempfile::tempdir().unwrap();
+    let src = ts_source(dir.path());
+    let mut cmd = roomcast(dir.path());
+    cmd.env("ROOMCAST__INGEST__ALLOW_FILES", "true");
+    let (mut server, port) = serve(cmd);
+    let base = format!("http://127.0.0.1:{port}");
+    let client = awc::Client::default();
+    let body = json!({"username": "root", "password": "correct horse battery"});
+    client
+        .post(format!("{base}/api/users"))
+        .send_json(&body)
+        .await
+        .unwrap();
+    let mut conn = roomcast::db::connect(&roomcast::config::DatabaseSettings {
+        url: roomcast::config::DatabaseUrl(format!(
+            "sqlite://{}",
+            dir.path().join("data/roomcast.db").display()
+        )),
+        pool_size: 1,
+    })
+    .unwrap()
+    .get()
+    .unwrap();
+    roomcast::db::users::set_role(&mut conn, "root", "admin").unwrap();
+    let mut res = client
+        .post(format!("{base}/api/sessions"))
+        .send_json(&body)
+        .await
+        .unwrap();
+    let token = res.json::<serde_json::Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let room = json!({"title": "Cam", "source_url": format!("file:{}", src.display())});
+    let mut res = client
+        .post(format!("{base}/api/rooms"))
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .send_json(&room)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let id = res.json::<serde_json::Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut children = Vec::new();
+    for _ in 0..100 {
+        children = ffmpeg_children(server.pid());
+        let mut res = client
+            .get(format!("{base}/api/rooms/{id}"))
+            .send()
+            .await
+            .unwrap();
+        let state = res.json::<serde_json::Value>().await.unwrap()["live"]["state"].clone();
+        if state == "running" && !children.is_empty() {
+            break;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(!children.is_empty(), "the server runs an ffmpeg");
+    server.kill();
+    for _ in 0..50 {
+        if children
+            .iter()
+            .all(|pid| !std::path::Path::new(&format!("/proc/{pid}")).exists())
+        {
+            return;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("ffmpeg outlived the server: {children:?}");
+}
+
+/// Processes whose parent is `pid` and whose command is ffmpeg.
+fn ffmpeg_children(pid: u32) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{child}/stat")) else {
+            continue;
+        };
+        let Some((name, rest)) = stat.split_once(") ") else {
+            continue;
+        };
+        let ppid: u32 = rest
+            .split_whitespace()
+            .nth(1)
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        if ppid == pid && name.ends_with("(ffmpeg") {
+            found.push(child);
+        }
+    }
+    found
+}

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 /// Everything needed to start one ingest run.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IngestSpec {
     /// The room, for logs and paths.
     pub room_id: String,

@@ -1,0 +1,154 @@
+//! `VideoViewer`: one per video WebSocket (`/ws/rooms/{id}/video`). It joins the room's
+//! pipeline, which sends the init segment and the fragments since the last keyframe, then
+//! every new fragment. Frames go out through a bounded queue on a writer task of its own;
+//! a viewer that falls behind skips to the next keyframe instead of drifting further back.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_ws::{CloseCode, CloseReason, Message, ProtocolError, Session};
+use bytes::Bytes;
+use tokio::sync::mpsc;
+
+use super::pipeline::{IngestPipeline, JoinVideo, LeaveVideo, VideoFrame};
+
+const PING_EVERY: Duration = Duration::from_secs(10);
+const SILENCE_LIMIT: Duration = Duration::from_secs(30);
+/// Frames waiting for the socket, at most (about 6 s of 200 ms fragments).
+const QUEUE_FRAMES: usize = 32;
+
+static NEXT_VIDEO_VIEWER: AtomicU64 = AtomicU64::new(1);
+
+pub struct VideoViewer {
+    id: u64,
+    room_id: String,
+    pipeline: Addr<IngestPipeline>,
+    session: Session,
+    queue: Option<mpsc::Sender<Bytes>>,
+    /// Behind: fragments are dropped until the next keyframe.
+    skipping: bool,
+    last_heard: Instant,
+}
+
+impl VideoViewer {
+    pub fn new(room_id: &str, pipeline: Addr<IngestPipeline>, session: Session) -> Self {
+        Self {
+            id: NEXT_VIDEO_VIEWER.fetch_add(1, Ordering::Relaxed),
+            room_id: room_id.to_string(),
+            pipeline,
+            session,
+            queue: None,
+            skipping: false,
+            last_heard: Instant::now(),
+        }
+    }
+
+    fn close(&mut self, code: CloseCode, why: &str, ctx: &mut Context<Self>) {
+        let session = self.session.clone();
+        let reason = CloseReason {
+            code,
+            description: Some(why.to_string()),
+        };
+        actix_web::rt::spawn(async move {
+            let _ = session.close(Some(reason)).await;
+        });
+        ctx.stop();
+    }
+}
+
+/// The writer task ended: the connection is gone.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct WriterEnded;
+
+impl Actor for VideoViewer {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let (tx, mut rx) = mpsc::channel::<Bytes>(QUEUE_FRAMES);
+        self.queue = Some(tx);
+        let mut session = self.session.clone();
+        let me = ctx.address();
+        actix_web::rt::spawn(async move {
+            while let Some(frame) = rx.recv().await {
+                if session.binary(frame).await.is_err() {
+                    break;
+                }
+            }
+            me.do_send(WriterEnded);
+        });
+        self.pipeline.do_send(JoinVideo {
+            viewer: self.id,
+            to: ctx.address().recipient(),
+        });
+        ctx.run_interval(PING_EVERY, |act, ctx| {
+            if act.last_heard.elapsed() > SILENCE_LIMIT {
+                return act.close(CloseCode::Normal, "no answer to pings", ctx);
+            }
+            let mut session = act.session.clone();
+            actix_web::rt::spawn(async move {
+                let _ = session.ping(b"").await;
+            });
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        self.pipeline.do_send(LeaveVideo { viewer: self.id });
+    }
+}
+
+impl Handler<VideoFrame> for VideoViewer {
+    type Result = ();
+
+    fn handle(&mut self, frame: VideoFrame, ctx: &mut Context<Self>) {
+        if frame.init || frame.keyframe {
+            self.skipping = false;
+        } else if self.skipping {
+            return;
+        }
+        let Some(queue) = &self.queue else { return };
+        match queue.try_send(frame.bytes) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(_)) if !frame.init => {
+                log::debug!(
+                    "room {}: video viewer {} behind, skipping to a keyframe",
+                    self.room_id,
+                    self.id
+                );
+                self.skipping = true;
+            }
+            Err(_) => self.close(CloseCode::Policy, "too far behind", ctx),
+        }
+    }
+}
+
+impl Handler<WriterEnded> for VideoViewer {
+    type Result = ();
+
+    fn handle(&mut self, _: WriterEnded, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
+
+impl StreamHandler<Result<Message, ProtocolError>> for VideoViewer {
+    fn handle(&mut self, msg: Result<Message, ProtocolError>, ctx: &mut Context<Self>) {
+        self.last_heard = Instant::now();
+        match msg {
+            Ok(Message::Ping(bytes)) => {
+                let mut session = self.session.clone();
+                actix_web::rt::spawn(async move {
+                    let _ = session.pong(&bytes).await;
+                });
+            }
+            Ok(Message::Close(_)) => ctx.stop(),
+            // The video socket only sends; anything a client says is ignored.
+            Ok(_) => {}
+            Err(_) => self.close(CloseCode::Protocol, "protocol error", ctx),
+        }
+    }
+
+    fn finished(&mut self, ctx: &mut Context<Self>) {
+        ctx.stop();
+    }
+}
