@@ -14,7 +14,7 @@ use roomcast_actors::ingest::pipeline::{
     JoinVideo, LeaveVideo, VideoFrame,
 };
 
-/// A 4 s MPEG-TS test source with the given video codec.
+/// A 60 s MPEG-TS test source with the given video codec.
 fn source(dir: &Path, codec: &str) -> PathBuf {
     let path = dir.join(format!("src-{codec}.ts"));
     let out = Command::new("ffmpeg")
@@ -28,7 +28,7 @@ fn source(dir: &Path, codec: &str) -> PathBuf {
             "testsrc2=size=320x240:rate=25",
         ])
         .args([
-            "-f", "lavfi", "-i", "sine", "-t", "4", "-c:v", codec, "-g", "25",
+            "-f", "lavfi", "-i", "sine", "-t", "60", "-c:v", codec, "-g", "25",
         ])
         .args(["-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "mpegts"])
         .arg(&path)

@@ -41,6 +41,16 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../static/upload.js"),
     },
     Asset {
+        name: "live-player.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/live-player.js"),
+    },
+    Asset {
+        name: "hls.light.min.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/vendor/hls.js/hls.light.min.js"),
+    },
+    Asset {
         name: "favicon.svg",
         content_type: "image/svg+xml",
         body: include_bytes!("../../static/favicon.svg"),

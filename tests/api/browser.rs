@@ -13,6 +13,11 @@ async fn run_browser_script(script: &str) {
 /// The same, with extra arguments after the server's address.
 async fn run_browser_script_with(script: &str, args: &[String]) {
     let app = spawn_app(Backend::Sqlite).await;
+    run_browser_script_on(&app, script, args).await
+}
+
+/// Runs a script against a server the test has prepared.
+async fn run_browser_script_on(app: &crate::helpers::TestApp, script: &str, args: &[String]) {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser");
     assert!(
         dir.join("node_modules/playwright-core").is_dir(),
@@ -54,4 +59,28 @@ async fn two_viewers_in_a_room_see_each_others_danmaku_on_the_overlay_and_in_the
 async fn a_video_is_uploaded_through_the_page_played_and_its_danmaku_shows_at_its_time() {
     let file = crate::media::fixture(crate::media::Fixture::LateMoov);
     run_browser_script_with("videos.mjs", &[file.display().to_string()]).await;
+}
+
+#[actix_web::test]
+async fn a_live_room_plays_its_source_through_mse_and_through_hls() {
+    use awc::http::Method;
+
+    let app =
+        crate::helpers::spawn_app_with(Backend::Sqlite, |s| s.ingest.allow_files = true).await;
+    let root = app.signed_in_user("root").await;
+    let mut conn = app.pool.get().unwrap();
+    roomcast::db::users::set_role(&mut conn, "root", "admin").unwrap();
+    drop(conn);
+    let src = crate::ingest::ts_source(app.dir.path());
+    let res = app
+        .json(
+            Method::POST,
+            "/api/rooms",
+            crate::helpers::Auth::Bearer(&root),
+            Some(serde_json::json!({"title": "Live card", "source_url": format!("file:{}", src.display())})),
+        )
+        .await;
+    let room = res.body["id"].as_str().unwrap().to_string();
+    crate::ingest::wait_live(&app, &room, "running").await;
+    run_browser_script_on(&app, "live.mjs", &[room]).await;
 }

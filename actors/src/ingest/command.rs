@@ -88,14 +88,16 @@ pub fn arguments(spec: &IngestSpec, transcode: Transcode) -> Vec<String> {
     } else {
         args.extend(["-c:a", "copy"].map(String::from));
     }
-    // The tags make copied MPEG-TS streams acceptable to the MP4 muxer; ADTS audio from TS
+    // A failing output stops ffmpeg (onfail=abort), so the pipeline restarts it rather than
+    // running on with one output dead. `delay_moov` writes the init segment once the first
+    // fragment is cut, when the audio's configuration (from aac_adtstoasc) is known. The tags make copied MPEG-TS streams acceptable to the MP4 muxer; ADTS audio from TS
     // sources needs its headers turned into MP4's form (a no-op for other AAC).
     args.extend(["-tag:v", "avc1", "-tag:a", "mp4a"].map(String::from));
     let tee = format!(
-        "[f=hls:hls_time={HLS_SEGMENT_SECS}:hls_list_size={HLS_LIST_SIZE}:\
+        "[f=hls:onfail=abort:hls_time={HLS_SEGMENT_SECS}:hls_list_size={HLS_LIST_SIZE}:\
          hls_flags=delete_segments+omit_endlist+independent_segments:\
          hls_segment_filename=seg%d.ts]index.m3u8|\
-         [f=mp4:bsfs/a=aac_adtstoasc:movflags=frag_keyframe+empty_moov+default_base_moof:\
+         [f=mp4:onfail=abort:bsfs/a=aac_adtstoasc:movflags=frag_keyframe+empty_moov+delay_moov+default_base_moof:\
          frag_duration={FRAGMENT_US}]pipe:1"
     );
     args.extend(["-f".to_string(), "tee".to_string(), tee]);

@@ -297,8 +297,8 @@ impl Handler<ProgressReported> for IngestPipeline {
     type Result = ();
 
     fn handle(&mut self, msg: ProgressReported, _: &mut Context<Self>) {
+        // Only fragments count against a stall: a status line alone does not feed viewers.
         if msg.run == self.run {
-            self.last_progress = Instant::now();
             self.progress = Some((msg.fps, msg.bitrate_kbps, msg.speed));
         }
     }

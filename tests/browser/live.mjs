@@ -1,0 +1,46 @@
+// A live room in a real browser: the source plays through Media Source Extensions over the
+// video socket (currentTime advances), through HLS with hls.js (?player=hls), and through
+// the browser's own HLS when Media Source Extensions are disabled.
+// Usage: node live.mjs http://127.0.0.1:PORT ROOM_ID
+import { launch, check } from "./lib.mjs";
+
+const [base, room] = process.argv.slice(2);
+
+async function plays(page, url, player, hls) {
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  await page.goto(url);
+  await page.waitForFunction((p) => document.getElementById("room").dataset.player === p, player, { timeout: 10000 });
+  await page.waitForFunction(() => {
+    const v = document.getElementById("live-video");
+    return v && !v.hidden && v.currentTime > 1.0;
+  }, null, { timeout: 30000 });
+  if (hls) {
+    const engine = await page.evaluate(() => document.getElementById("room").dataset.hls);
+    check(engine === hls, `HLS through ${hls}, not ${engine}`);
+  }
+  const first = await page.evaluate(() => document.getElementById("live-video").currentTime);
+  await page.waitForTimeout(1500);
+  const later = await page.evaluate(() => document.getElementById("live-video").currentTime);
+  check(later > first + 0.5, `${player}: currentTime advances (${first} -> ${later})`);
+  check(await page.getByTestId("offline").isHidden(), `${player}: the offline notice is hidden`);
+  check(errors.length === 0, `${player}: no page errors: ${errors}`);
+}
+
+const browser = await launch();
+try {
+  const context = await browser.newContext();
+  await plays(await context.newPage(), `${base}/live/${room}`, "mse");
+  await plays(await context.newPage(), `${base}/live/${room}?player=hls`, "hls", "hls.js");
+  // Media Source Extensions disabled: neither the socket player nor hls.js can run.
+  const noMse = await browser.newContext();
+  await noMse.addInitScript(() => {
+    delete window.MediaSource;
+    delete window.ManagedMediaSource;
+    delete window.WebKitMediaSource;
+  });
+  await plays(await noMse.newPage(), `${base}/live/${room}`, "hls", "native");
+  console.log("ok");
+} finally {
+  await browser.close();
+}
