@@ -59,8 +59,8 @@ fn ffmpeg_listener(url: &str, format: &str, video_codec: &str) -> Peer {
     use std::os::unix::process::CommandExt;
 
     let ffmpeg = format!(
-        "ffmpeg -nostdin -v quiet -re -f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine \
-         -c:v {video_codec} -g 25 -pix_fmt yuv420p -c:a aac -f {format} -listen 1 '{url}'"
+        "ffmpeg -nostdin -v quiet -re -f lavfi -i testsrc2=size=320x240:rate=15 -f lavfi -i sine \
+         -c:v {video_codec} -preset ultrafast -g 15 -pix_fmt yuv420p -c:a aac -f {format} -listen 1 '{url}'"
     );
     let child = Command::new("sh")
         .args(["-c", &format!("while :; do {ffmpeg}; done")])
