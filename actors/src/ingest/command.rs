@@ -62,7 +62,19 @@ pub fn arguments(spec: &IngestSpec, transcode: Transcode) -> Vec<String> {
         "file" => args.extend(["-re", "-stream_loop", "-1"].map(String::from)),
         _ => args.extend(["-rw_timeout".to_string(), IO_TIMEOUT_US.to_string()]),
     }
-    args.extend(["-fflags", "+genpts", "-i", &spec.url].map(String::from));
+    // Probing stops after 1 s of input: enough to find a live source's streams, and the first
+    // fragment is not held back by ffmpeg's default 5 s.
+    args.extend(
+        [
+            "-analyzeduration",
+            "1000000",
+            "-fflags",
+            "+genpts",
+            "-i",
+            &spec.url,
+        ]
+        .map(String::from),
+    );
     args.extend(["-map", "0:v:0", "-map", "0:a:0?"].map(String::from));
     if transcode.video {
         args.extend(

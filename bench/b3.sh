@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# B3: the live pipeline. A 720p30 H.264/AAC source with a 1 s GOP (ffmpeg testsrc2, served
+# over RTMP by ffmpeg's listener), pulled by Roomcast pinned to CPU 1 (one worker; its ffmpeg
+# child inherits the pinning). Measured: the CPU of Roomcast + its ffmpeg per media second
+# against the very same ffmpeg command run by hand (bench ingest-args prints it), with video
+# viewers connected; the time from connect to the first fragment for viewers joining a
+# running room; and the time to the first fragment when a viewer wakes an on-demand source.
+# The source and the clients run on CPU 0.
+# Usage: bench/b3.sh [--smoke]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+secs=20; viewers=10; joins=10
+[[ "${1:-}" == "--smoke" ]] && { secs=4; viewers=2; joins=3; }
+bin=target/release
+cargo build --release -q -p roomcast -p roomcast-bench
+
+work=$(mktemp -d)
+groups=()
+cleanup() { for g in "${groups[@]}"; do kill -- "-$g" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; return 1; }
+ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+children() { for p in /proc/[0-9]*; do awk -v want="$1" '$4 == want {print $1}' "$p/stat" 2>/dev/null; done; }
+
+# A source that serves each client that connects (the listener takes one at a time).
+source_loop() { # url
+  setsid bash -c "while :; do taskset -c 0 ffmpeg -nostdin -v quiet -re \
+    -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine=sample_rate=48000 \
+    -c:v libx264 -preset ultrafast -tune zerolatency -g 30 -b:v 2500k -pix_fmt yuv420p \
+    -c:a aac -f flv -listen 1 '$1'; done" >/dev/null 2>&1 &
+  groups+=($!)
+}
+
+src1=rtmp://127.0.0.1:18201/live/b3
+src2=rtmp://127.0.0.1:18202/live/b3-on-demand
+source_loop "$src1"; source_loop "$src2"
+sleep 1
+
+# --- reference: the same ffmpeg command, by hand ---------------------------------------
+mkdir -p "$work/ref"
+mapfile -t args < <("$bin/ingest-args" "$src1")
+(cd "$work/ref" && exec setsid taskset -c 1 ffmpeg "${args[@]}" >/dev/null 2>&1 </dev/null) &
+ref_pid=$!; groups+=($ref_pid)
+sleep 3
+a=$(ticks "$ref_pid"); sleep "$secs"; b=$(ticks "$ref_pid")
+ref_cpu=$(awk -v t=$((b - a)) -v hz="$hz" -v s="$secs" 'BEGIN {printf "%.4f", t / hz / s}')
+kill -- "-$ref_pid"; sleep 1
+
+# --- Roomcast ------------------------------------------------------------------------
+db="sqlite://$work/roomcast.db"
+export ROOMCAST__DATABASE__URL="$db" ROOMCAST__STORAGE__DIR="$work/data" RUST_LOG=warn
+ROOMCAST_PASSWORD="bench-password" "$bin/roomcast" user add bench --admin </dev/null >/dev/null
+(cd "$work" && ROOMCAST__HTTP__ADDR=127.0.0.1:18203 ROOMCAST__HTTP__WORKERS=1 \
+   exec setsid taskset -c 1 "$OLDPWD/$bin/roomcast" serve) &
+server=$!; groups+=($server)
+wait_port 18203
+api=http://127.0.0.1:18203
+token=$(curl -sf -X POST "$api/api/sessions" -H 'content-type: application/json' \
+  -d '{"username":"bench","password":"bench-password"}' | sed 's/.*"token":"\([0-9a-f]*\)".*/\1/')
+room() { # url on_demand
+  curl -sf -X POST "$api/api/rooms" -H "authorization: Bearer $token" -H 'content-type: application/json' \
+    -d "{\"title\":\"B3\",\"source_url\":\"$1\",\"on_demand\":$2}" | sed 's/.*"id":"\([0-9a-f-]*\)".*/\1/'
+}
+r1=$(room "$src1" false)
+for _ in $(seq 1 100); do curl -sf "$api/api/rooms/$r1" | grep -q '"state":"running"' && break; sleep 0.2; done
+curl -sf "$api/api/rooms/$r1" | grep -q '"state":"running"' || { echo "b3: the room never ran" >&2; exit 1; }
+ws1="ws://127.0.0.1:18203/ws/rooms/$r1/video"
+
+taskset -c 0 "$bin/video-load" hold "$ws1" "$viewers" $((secs + 4)) >"$work/hold.json" &
+hold=$!
+sleep 3
+child=$(children "$server" | head -1)
+a=$(( $(ticks "$server") + $(ticks "$child") )); sleep "$secs"; b=$(( $(ticks "$server") + $(ticks "$child") ))
+ours=$(awk -v t=$((b - a)) -v hz="$hz" -v s="$secs" 'BEGIN {printf "%.4f", t / hz / s}')
+wait "$hold"
+received=$(cat "$work/hold.json")
+
+joined=$(taskset -c 0 "$bin/video-load" join "$ws1" "$joins")
+r2=$(room "$src2" true)
+first=$(taskset -c 0 "$bin/video-load" join "ws://127.0.0.1:18203/ws/rooms/$r2/video" 1)
+
+median() { tr ',' '\n' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+join_ms=$(sed 's/.*\[\(.*\)\].*/\1/' <<<"$joined")
+echo
+echo "date: $(date -u +%Y-%m-%d), commit: $(git describe --always --dirty 2>/dev/null || echo unknown), cpu: $(nproc) x $(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)"
+echo "| B3 measurement ($secs s, 720p30 H.264 2.5 Mbit/s + AAC over RTMP) | figure | target |"
+echo "|---|---|---|"
+echo "| plain ffmpeg, same command by hand: CPU per media second | $ref_cpu | |"
+echo "| Roomcast + its ffmpeg, $viewers video viewers: CPU per media second | $ours (**$(awk -v a="$ref_cpu" -v b="$ours" 'BEGIN {printf "%.2f", b / a}')x**) | <= 1.2x (+0.5% of a core per 10 viewers) |"
+echo "| what the $viewers viewers received | $received | |"
+echo "| viewer joining a running room: connect to first fragment, median of $joins (ms) | **$(median <<<"$join_ms")** ($join_ms) | <= 200 ms |"
+echo "| on-demand source woken by a viewer: connect to first fragment (ms) | **$(sed 's/.*\[\(.*\)\].*/\1/' <<<"$first")** | <= 1300 ms |"
