@@ -13,6 +13,8 @@ pub struct RoomMetrics {
     pub frames_dropped: IntCounter,
     pub batch_size: Histogram,
     pub delivery_latency: Histogram,
+    /// Live video: from a fragment read off ffmpeg's stdout to written to a viewer's socket.
+    pub video_delivery: Histogram,
 }
 
 impl RoomMetrics {
@@ -27,6 +29,7 @@ impl RoomMetrics {
         registry.register(Box::new(m.frames_dropped.clone()))?;
         registry.register(Box::new(m.batch_size.clone()))?;
         registry.register(Box::new(m.delivery_latency.clone()))?;
+        registry.register(Box::new(m.video_delivery.clone()))?;
         Ok(m)
     }
 
@@ -66,6 +69,16 @@ impl RoomMetrics {
                 )
                 .buckets(vec![
                     0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.2, 0.5, 1.0,
+                ]),
+            )
+            .expect("valid metric"),
+            video_delivery: Histogram::with_opts(
+                HistogramOpts::new(
+                    "roomcast_video_delivery_seconds",
+                    "From a live fragment read off ffmpeg's stdout to written to a viewer's socket",
+                )
+                .buckets(vec![
+                    0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0,
                 ]),
             )
             .expect("valid metric"),

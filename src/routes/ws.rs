@@ -94,7 +94,12 @@ pub async fn video_socket(
     let stream = stream.max_frame_size(MAX_WIRE_FRAME);
     VideoViewer::create(|ctx| {
         ctx.add_stream(stream);
-        VideoViewer::new(&room_id, pipeline, session)
+        VideoViewer::new(
+            &room_id,
+            pipeline,
+            session,
+            state.room_metrics.video_delivery.clone(),
+        )
     });
     Ok(response)
 }

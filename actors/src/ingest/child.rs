@@ -32,6 +32,8 @@ pub struct FragmentReady {
     pub run: u64,
     pub bytes: Bytes,
     pub keyframe: bool,
+    /// When it was read off ffmpeg's stdout.
+    pub read_at: std::time::Instant,
 }
 
 /// ffmpeg's status line.
@@ -179,6 +181,7 @@ where
                             run,
                             bytes,
                             keyframe,
+                            read_at: std::time::Instant::now(),
                         }),
                     }
                 }

@@ -33,6 +33,9 @@ pub struct VideoFrame {
     pub init: bool,
     /// A fragment that starts with a keyframe.
     pub keyframe: bool,
+    /// When a live fragment was read off ffmpeg's stdout (`None` for init segments and the
+    /// cached fragments a joiner gets), for the delivery-latency histogram.
+    pub read_at: Option<Instant>,
 }
 
 /// Adds a video viewer; it receives the init segment and the fragments since the last
@@ -263,6 +266,7 @@ impl Handler<InitReady> for IngestPipeline {
             bytes: msg.init,
             init: true,
             keyframe: false,
+            read_at: None,
         });
     }
 }
@@ -289,6 +293,7 @@ impl Handler<FragmentReady> for IngestPipeline {
             bytes: msg.bytes,
             init: false,
             keyframe: msg.keyframe,
+            read_at: Some(msg.read_at),
         });
     }
 }
@@ -380,12 +385,14 @@ impl Handler<JoinVideo> for IngestPipeline {
                 bytes: init.clone(),
                 init: true,
                 keyframe: false,
+                read_at: None,
             });
             for (i, fragment) in self.gop.iter().enumerate() {
                 msg.to.do_send(VideoFrame {
                     bytes: fragment.clone(),
                     init: false,
                     keyframe: i == 0,
+                    read_at: None,
                 });
             }
         }

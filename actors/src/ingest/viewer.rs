@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use actix_ws::{CloseCode, CloseReason, Message, ProtocolError, Session};
 use bytes::Bytes;
+use prometheus::Histogram;
 use tokio::sync::mpsc;
 
 use super::pipeline::{IngestPipeline, JoinVideo, LeaveVideo, VideoFrame};
@@ -25,15 +26,24 @@ pub struct VideoViewer {
     room_id: String,
     pipeline: Addr<IngestPipeline>,
     session: Session,
-    queue: Option<mpsc::Sender<Bytes>>,
+    queue: Option<mpsc::Sender<(Bytes, Option<Instant>)>>,
+    delivery: Histogram,
     /// Behind: fragments are dropped until the next keyframe.
     skipping: bool,
     last_heard: Instant,
 }
 
 impl VideoViewer {
-    pub fn new(room_id: &str, pipeline: Addr<IngestPipeline>, session: Session) -> Self {
+    /// `delivery` observes, for each live fragment, the time from ffmpeg's stdout to the
+    /// socket.
+    pub fn new(
+        room_id: &str,
+        pipeline: Addr<IngestPipeline>,
+        session: Session,
+        delivery: Histogram,
+    ) -> Self {
         Self {
+            delivery,
             id: NEXT_VIDEO_VIEWER.fetch_add(1, Ordering::Relaxed),
             room_id: room_id.to_string(),
             pipeline,
@@ -66,14 +76,18 @@ impl Actor for VideoViewer {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        let (tx, mut rx) = mpsc::channel::<Bytes>(QUEUE_FRAMES);
+        let (tx, mut rx) = mpsc::channel::<(Bytes, Option<Instant>)>(QUEUE_FRAMES);
         self.queue = Some(tx);
         let mut session = self.session.clone();
         let me = ctx.address();
+        let delivery = self.delivery.clone();
         actix_web::rt::spawn(async move {
-            while let Some(frame) = rx.recv().await {
+            while let Some((frame, read_at)) = rx.recv().await {
                 if session.binary(frame).await.is_err() {
                     break;
+                }
+                if let Some(read_at) = read_at {
+                    delivery.observe(read_at.elapsed().as_secs_f64());
                 }
             }
             me.do_send(WriterEnded);
@@ -108,7 +122,7 @@ impl Handler<VideoFrame> for VideoViewer {
             return;
         }
         let Some(queue) = &self.queue else { return };
-        match queue.try_send(frame.bytes) {
+        match queue.try_send((frame.bytes, frame.read_at)) {
             Ok(()) => {}
             Err(mpsc::error::TrySendError::Full(_)) if !frame.init => {
                 log::debug!(
