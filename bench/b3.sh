@@ -11,8 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-secs=20; viewers=10; joins=10
-[[ "${1:-}" == "--smoke" ]] && { secs=4; viewers=2; joins=3; }
+secs=20; viewers=10; joins=10; capacity=2000
+[[ "${1:-}" == "--smoke" ]] && { secs=4; viewers=2; joins=3; capacity=50; }
 bin=target/release
 cargo build --release -q -p roomcast -p roomcast-bench
 
@@ -85,6 +85,21 @@ delivery=$(curl -sf "$api/metrics" | awk '
   END { for (i = 1; i <= k; i++) if (n[i] >= 0.99 * c) { if (le[i] == "+Inf") print "> 1000 ms of " c; else printf "<= %g ms of %d\n", le[i] * 1000, c; exit } }')
 
 joined=$(taskset -c 0 "$bin/video-load" join "$ws1" "$joins")
+
+# Capacity: many viewers on the one server core. Each should get the whole stream; a viewer
+# that falls behind skips to the next keyframe, so fragments received / fragments sent
+# shows how much of the stream got through.
+hold_secs=10
+taskset -c 0 "$bin/video-load" hold "$ws1" "$capacity" $((hold_secs + 6)) >"$work/capacity.json" &
+hold=$!
+sleep 6
+a=$(( $(ticks "$server") + $(ticks "$child") )); sleep "$hold_secs"; b=$(( $(ticks "$server") + $(ticks "$child") ))
+capacity_cpu=$(awk -v t=$((b - a)) -v hz="$hz" -v s="$hold_secs" 'BEGIN {printf "%.2f", t / hz / s}')
+wait "$hold"
+capacity_got=$(cat "$work/capacity.json")
+# Fragments one viewer would get over the whole hold: the 10 viewers' figure scaled in time.
+per_viewer=$(awk -v f="$(sed 's/.*"fragments": \([0-9]*\).*/\1/' "$work/hold.json")" -v v="$viewers" -v s=$((secs + 4)) -v h=$((hold_secs + 6)) 'BEGIN {printf "%.0f", f / v / s * h}')
+capacity_share=$(awk -v f="$(sed 's/.*"fragments": \([0-9]*\).*/\1/' <<<"$capacity_got")" -v n="$capacity" -v p="$per_viewer" 'BEGIN {printf "%.1f", 100 * f / (n * p)}')
 r2=$(room "$src2" true)
 first=$(taskset -c 0 "$bin/video-load" join "ws://127.0.0.1:18203/ws/rooms/$r2/video" 1)
 
@@ -100,4 +115,6 @@ echo "| Roomcast + its ffmpeg, $viewers video viewers: CPU per media second | $o
 echo "| what the $viewers viewers received | $received | |"
 echo "| server-added latency, fragment read from ffmpeg to written to a socket: p99 | **$delivery** fragments | <= 50 ms |"
 echo "| viewer joining a running room: connect to first fragment, median of $joins (ms) | **$(median <<<"$join_ms")** ($join_ms) | <= 200 ms |"
+echo "| $capacity video viewers on one server core: server CPU (cores) | $capacity_cpu | |"
+echo "| the same: share of the stream that reached them (fragments received / expected) | **$capacity_share %** ($capacity_got) | >= 2,000 viewers per core at 2.5 Mbit/s |"
 echo "| on-demand source woken by a viewer: connect to first fragment (ms) | **$(sed 's/.*\[\(.*\)\].*/\1/' <<<"$first")** | <= 1300 ms |"
