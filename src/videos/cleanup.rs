@@ -102,13 +102,13 @@ impl SweepOrphanFiles {
         let files = old_files(dir, GRACE, now)?;
         let mut removed = 0;
         for chunk in files.chunks(BATCH as usize) {
-            let ids: Vec<String> = chunk.iter().map(|(_, id)| id.clone()).collect();
+            let ids: Vec<String> = chunk.iter().map(|f| f.id.clone()).collect();
             let mut conn = self.pool.get().map_err(std::io::Error::other)?;
             let live: HashSet<String> = db::videos::live_ids(&mut conn, &ids)
                 .map_err(std::io::Error::other)?
                 .into_iter()
                 .collect();
-            for (path, id) in chunk {
+            for Found { path, id, .. } in chunk {
                 if !live.contains(id) && remove_if_exists(path)? {
                     log::info!("sweep: removed orphan {}", path.display());
                     removed += 1;
@@ -119,12 +119,16 @@ impl SweepOrphanFiles {
     }
 }
 
-/// Plain files in `dir` not modified for `age`, with the id their name starts with.
-fn old_files(
-    dir: &Path,
-    age: Duration,
-    now: SystemTime,
-) -> std::io::Result<Vec<(std::path::PathBuf, String)>> {
+/// A file found by a sweep.
+struct Found {
+    path: std::path::PathBuf,
+    /// What its name starts with (a video's or an upload's id).
+    id: String,
+    modified: SystemTime,
+}
+
+/// Plain files in `dir` not modified for `age`.
+fn old_files(dir: &Path, age: Duration, now: SystemTime) -> std::io::Result<Vec<Found>> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
@@ -135,14 +139,18 @@ fn old_files(
         }
         let name = entry.file_name().to_string_lossy().into_owned();
         let id = name.split('.').next().unwrap_or_default().to_string();
-        found.push((entry.path(), id));
+        found.push(Found {
+            path: entry.path(),
+            id,
+            modified,
+        });
     }
     Ok(found)
 }
 
 fn sweep_older_than(dir: &Path, age: Duration, now: SystemTime) -> std::io::Result<usize> {
     let mut removed = 0;
-    for (path, _) in old_files(dir, age, now)? {
+    for Found { path, .. } in old_files(dir, age, now)? {
         if remove_if_exists(&path)? {
             log::info!("sweep: removed stale {}", path.display());
             removed += 1;
@@ -154,18 +162,16 @@ fn sweep_older_than(dir: &Path, age: Duration, now: SystemTime) -> std::io::Resu
 /// Removes resumable uploads (both their files) with no activity for `expiry`. Activity is
 /// the newer of the two files' times: the data file changes with every PATCH.
 fn sweep_resumable(dir: &Path, expiry: Duration, now: SystemTime) -> std::io::Result<usize> {
-    let mut latest: std::collections::HashMap<String, SystemTime> = Default::default();
-    let mut paths = Vec::new();
-    for (path, id) in old_files(dir, Duration::ZERO, now)? {
-        let modified = std::fs::metadata(&path)?.modified()?;
-        let entry = latest.entry(id.clone()).or_insert(modified);
-        *entry = (*entry).max(modified);
-        paths.push((path, id));
+    let files = old_files(dir, Duration::ZERO, now)?;
+    let mut latest: std::collections::HashMap<&str, SystemTime> = Default::default();
+    for f in &files {
+        let entry = latest.entry(f.id.as_str()).or_insert(f.modified);
+        *entry = (*entry).max(f.modified);
     }
     let mut removed = 0;
-    for (path, id) in paths {
-        let idle = now.duration_since(latest[&id]).unwrap_or_default();
-        if idle >= expiry && remove_if_exists(&path)? {
+    for Found { path, id, .. } in &files {
+        let idle = now.duration_since(latest[id.as_str()]).unwrap_or_default();
+        if idle >= expiry && remove_if_exists(path)? {
             log::info!("sweep: removed expired resumable upload {}", path.display());
             removed += 1;
         }

@@ -71,7 +71,7 @@ async fn a_live_room_plays_its_source_through_mse_and_through_hls() {
     let mut conn = app.pool.get().unwrap();
     roomcast::db::users::set_role(&mut conn, "root", "admin").unwrap();
     drop(conn);
-    let src = crate::ingest::ts_source(app.dir.path());
+    let src = crate::media::fixture(crate::media::Fixture::LiveTs);
     let res = app
         .json(
             Method::POST,

@@ -130,45 +130,6 @@ async fn hostile_source_urls_are_refused_and_good_ones_kept_without_credentials(
     assert_eq!(res.status, 404);
 }
 
-/// A looping MPEG-TS test source (H.264/AAC, a keyframe per second) in the test's directory.
-pub fn ts_source(dir: &std::path::Path) -> std::path::PathBuf {
-    let path = dir.join("source.ts");
-    let out = std::process::Command::new("ffmpeg")
-        .args([
-            "-nostdin",
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25",
-        ])
-        .args([
-            "-f",
-            "lavfi",
-            "-i",
-            "sine",
-            "-t",
-            "4",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-        ])
-        .args([
-            "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "aac", "-f", "mpegts",
-        ])
-        .arg(&path)
-        .output()
-        .expect("ffmpeg runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    path
-}
-
 /// Polls the room until `live.state` is `state`; returns the room JSON.
 pub async fn wait_live(app: &TestApp, room: &str, state: &str) -> serde_json::Value {
     for _ in 0..300 {
@@ -194,7 +155,7 @@ async fn a_room_with_a_source_serves_websocket_fmp4_and_hls_and_admins_control_i
         crate::helpers::spawn_app_with(Backend::Sqlite, |s| s.ingest.allow_files = true).await;
     let root = admin(&app, "root").await;
     let user = app.signed_in_user("alice").await;
-    let src = ts_source(app.dir.path());
+    let src = crate::media::fixture(crate::media::Fixture::LiveTs);
     let res = app
         .json(
             Method::POST,
@@ -307,7 +268,7 @@ async fn no_ffmpeg_survives_a_server_killed_with_sigkill() {
     use crate::cli::{roomcast, serve};
 
     let dir = tempfile::tempdir().unwrap();
-    let src = ts_source(dir.path());
+    let src = crate::media::fixture(crate::media::Fixture::LiveTs);
     let mut cmd = roomcast(dir.path());
     cmd.env("ROOMCAST__INGEST__ALLOW_FILES", "true");
     let (mut server, port) = serve(cmd);

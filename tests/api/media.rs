@@ -18,6 +18,8 @@ pub enum Fixture {
     LateMoov,
     /// The same, remuxed with `moov` first.
     Faststart,
+    /// 60 s of MPEG-TS (H.264/AAC, a keyframe per second): a live source for `file:` rooms.
+    LiveTs,
 }
 
 /// The fixture's path, made on first use.
@@ -61,11 +63,37 @@ pub fn fixture(kind: Fixture) -> PathBuf {
             "+faststart",
             dir.join("faststart.mp4").to_str().unwrap(),
         ]);
+        ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine",
+            "-t",
+            "60",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-g",
+            "25",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-f",
+            "mpegts",
+            dir.join("live.ts").to_str().unwrap(),
+        ]);
         dir
     });
     dir.join(match kind {
         Fixture::LateMoov => "late.mp4",
         Fixture::Faststart => "faststart.mp4",
+        Fixture::LiveTs => "live.ts",
     })
 }
 
