@@ -5,14 +5,18 @@
 # against the very same ffmpeg command run by hand (bench ingest-args prints it), with video
 # viewers connected; the time from connect to the first fragment for viewers joining a
 # running room; the time to the first fragment when a viewer wakes an on-demand source; and
-# the server-added latency from Roomcast's delivery histogram.
+# the server-added latency from Roomcast's delivery histogram; and the end-to-end latency in
+# a real Chromium playing the room page over the video socket and over HLS, read from a wall
+# clock the source burns into its picture (bench/e2e-latency.mjs).
 # The source and the clients run on CPU 0.
 # Usage: bench/b3.sh [--smoke]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-secs=20; viewers=10; joins=10; capacity=2000
-[[ "${1:-}" == "--smoke" ]] && { secs=4; viewers=2; joins=3; capacity=50; }
+secs=20; viewers=10; joins=10; capacity=2000; e2e_secs=18; e2e_joins=6
+[[ "${1:-}" == "--smoke" ]] && { secs=4; viewers=2; joins=3; capacity=50; e2e_secs=3; e2e_joins=1; }
+[[ -d tests/browser/node_modules/playwright-core ]] ||
+  { echo "b3: the browser packages are missing: npm ci --prefix tests/browser" >&2; exit 1; }
 bin=target/release
 cargo build --release -q -p roomcast -p roomcast-bench
 
@@ -26,9 +30,12 @@ hz=$(getconf CLK_TCK)
 children() { for p in /proc/[0-9]*; do awk -v want="$1" '$4 == want {print $1}' "$p/stat" 2>/dev/null; done; }
 
 # A source that serves each client that connects (the listener takes one at a time).
-source_loop() { # url
+# With a filter graph, the picture is what the graph makes of input 0 (labelled [v]).
+source_loop() { # url [filter_complex]
+  local picture=""
+  [[ -n "${2:-}" ]] && picture="-filter_complex \"$2\" -map '[v]' -map 1:a"
   setsid bash -c "while :; do taskset -c 0 ffmpeg -nostdin -v quiet -re \
-    -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine=sample_rate=48000 \
+    -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine=sample_rate=48000 $picture \
     -c:v libx264 -preset ultrafast -tune zerolatency -g 30 -b:v 2500k -pix_fmt yuv420p \
     -c:a aac -f flv -listen 1 '$1'; done" >/dev/null 2>&1 &
   groups+=($!)
@@ -36,7 +43,14 @@ source_loop() { # url
 
 src1=rtmp://127.0.0.1:18201/live/b3
 src2=rtmp://127.0.0.1:18202/live/b3-on-demand
+src3=rtmp://127.0.0.1:18204/live/b3-clock
 source_loop "$src1"; source_loop "$src2"
+# The clock: the wall time in milliseconds (modulo 2^32) as 32 blocks of 40x48 pixels along
+# the top, black for 0 and white for 1, lowest bit first. The bar's frames are stamped with
+# the real time as they are made (RTCTIME), then given the picture's timestamps to overlay it.
+bit="mod(floor(floor(T*1000)/pow(2,floor(X/40))),2)"
+source_loop "$src3" "color=c=black:s=1280x48:r=30,format=yuv420p,settb=1/1000000,setpts=RTCTIME,\
+geq=lum='if($bit,235,16)':cb=128:cr=128,setpts=N/(30*TB)[bar];[0:v][bar]overlay=0:0:shortest=1[v]"
 sleep 1
 
 # --- reference: the same ffmpeg command, by hand ---------------------------------------
@@ -65,8 +79,11 @@ room() { # url on_demand
     -d "{\"title\":\"B3\",\"source_url\":\"$1\",\"on_demand\":$2}" | sed 's/.*"id":"\([0-9a-f-]*\)".*/\1/'
 }
 r1=$(room "$src1" false)
-for _ in $(seq 1 100); do curl -sf "$api/api/rooms/$r1" | grep -q '"state":"running"' && break; sleep 0.2; done
-curl -sf "$api/api/rooms/$r1" | grep -q '"state":"running"' || { echo "b3: the room never ran" >&2; exit 1; }
+running() { # room
+  for _ in $(seq 1 100); do curl -sf "$api/api/rooms/$1" | grep -q '"state":"running"' && return 0; sleep 0.2; done
+  echo "b3: the room never ran" >&2; return 1
+}
+running "$r1"
 ws1="ws://127.0.0.1:18203/ws/rooms/$r1/video"
 
 taskset -c 0 "$bin/video-load" hold "$ws1" "$viewers" $((secs + 4)) >"$work/hold.json" &
@@ -103,6 +120,17 @@ capacity_share=$(awk -v f="$(sed 's/.*"fragments": \([0-9]*\).*/\1/' <<<"$capaci
 r2=$(room "$src2" true)
 first=$(taskset -c 0 "$bin/video-load" join "ws://127.0.0.1:18203/ws/rooms/$r2/video" 1)
 
+# End-to-end: the first room's pull stops, leaving CPU 0 to the clock's encoder and the browser.
+curl -sf -X POST "$api/api/admin/rooms/$r1/ingest/stop" -H "authorization: Bearer $token" >/dev/null
+r3=$(room "$src3" false)
+running "$r3"
+e2e() { # query joins
+  taskset -c 0 node bench/e2e-latency.mjs "$api/live/$r3$1" "$e2e_secs" "$2" |
+    sed 's/.*"frames":\([0-9]*\),"unreadable":\([0-9]*\),"median_ms":\([0-9]*\),"p95_ms":\([0-9]*\),"max_ms":\([0-9]*\),"joins":\[\(.*\)\].*/**\3** \/ \4 \/ \5 (\1 frames, \2 unreadable; median per join \6)/'
+}
+e2e_ws=$(e2e "" "$e2e_joins")
+e2e_hls=$(e2e "?player=hls" $(( (e2e_joins + 1) / 2 )))
+
 median() { tr ',' '\n' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 join_ms=$(sed 's/.*\[\(.*\)\].*/\1/' <<<"$joined")
 echo
@@ -117,4 +145,6 @@ echo "| server-added latency, fragment read from ffmpeg to written to a socket: 
 echo "| viewer joining a running room: connect to first fragment, median of $joins (ms) | **$(median <<<"$join_ms")** ($join_ms) | <= 200 ms |"
 echo "| $capacity video viewers on one server core: server CPU (cores) | $capacity_cpu | |"
 echo "| the same: share of the stream that reached them (fragments received / expected) | **$capacity_share %** ($capacity_got) | >= 2,000 viewers per core at 2.5 Mbit/s |"
+echo "| end to end, clock in the source's picture to the frame shown by Chromium, WebSocket fMP4 (MSE), $e2e_joins joins: median / p95 / max (ms) | $e2e_ws | < 1000 ms |"
+echo "| the same over HLS (hls.js, 1 s segments), $(( (e2e_joins + 1) / 2 )) joins: median / p95 / max (ms) | $e2e_hls | <= 4000 ms |"
 echo "| on-demand source woken by a viewer: connect to first fragment (ms) | **$(sed 's/.*\[\(.*\)\].*/\1/' <<<"$first")** | <= 1300 ms |"

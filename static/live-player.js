@@ -14,7 +14,13 @@
   const hlsUrl = `/hls/${encodeURIComponent(roomId)}/index.m3u8`;
   const wsUrl = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/rooms/${encodeURIComponent(roomId)}/video`;
 
-  const MAX_LATENCY = 1.5; // seconds behind the live edge before jumping forward
+  // The socket player keeps the picture close behind the newest fragment: about TARGET_AHEAD
+  // seconds of buffer when a fragment has just arrived (they arrive every 0.2 s). With more
+  // than 1.5 times that it plays at 1.1x until back at the target; with more than JUMP_AHEAD
+  // (on joining, when the fragments since the last keyframe arrive at once, or after a stall)
+  // it jumps.
+  const TARGET_AHEAD = 0.3;
+  const JUMP_AHEAD = 0.8;
   const KEEP_BEHIND = 20; // seconds of played video kept in the buffer
   const SILENT_MS = 5000; // no fragment for this long: the source is down
 
@@ -105,7 +111,10 @@
     function chase() {
       if (!video.buffered.length) return;
       const end = video.buffered.end(video.buffered.length - 1);
-      if (end - video.currentTime > MAX_LATENCY) video.currentTime = Math.max(0, end - 0.3);
+      const ahead = end - video.currentTime;
+      if (ahead > JUMP_AHEAD) video.currentTime = Math.max(0, end - TARGET_AHEAD);
+      else if (ahead > 1.5 * TARGET_AHEAD) video.playbackRate = 1.1;
+      else if (ahead <= TARGET_AHEAD) video.playbackRate = 1.0;
       if (video.paused && !video.ended) video.play().catch(() => {});
     }
 
@@ -186,6 +195,20 @@
       return;
     }
     let hls = null;
+    // A source that goes down leaves hls.js waiting on a playlist that no longer changes
+    // (until the server calls it stale): a picture that stands still while playing is offline.
+    let lastTime = -1;
+    let lastMove = performance.now();
+    setInterval(() => {
+      if (video.paused || video.currentTime !== lastTime) {
+        lastTime = video.currentTime;
+        lastMove = performance.now();
+      } else if (!video.hidden && performance.now() - lastMove > SILENT_MS) {
+        setOnline(false);
+        hls.destroy();
+        setTimeout(start, 1000);
+      }
+    }, 1000);
     function start() {
       hls = new window.Hls({ enableWorker: false, lowLatencyMode: true, liveSyncDurationCount: 2 });
       hls.on(window.Hls.Events.FRAG_BUFFERED, () => { if (video.hidden) show(); });

@@ -1,6 +1,14 @@
 //! `GET /hls/{room}/{file}`: a live room's HLS playlist (never cached) and segments, read
 //! from `storage.dir/live/{room}/` off the worker threads. Only the names ffmpeg writes are
 //! served: `index.m3u8` and `seg{N}.ts`.
+//!
+//! A live playlist is rewritten with every segment. One that has not changed for three target
+//! durations (at least 6 s) belongs to a source that is down or a server that stopped, so it
+//! is answered 404 like a room without a source: players show their offline state and retry
+//! instead of replaying the last segments. The rule needs no state, so it holds for any node
+//! that shares the storage directory.
+
+use std::time::Duration;
 
 use actix_web::http::header;
 use actix_web::web::{self, Bytes};
@@ -17,6 +25,34 @@ fn content_type(file: &str) -> Option<(&'static str, &'static str)> {
     let number = file.strip_prefix("seg")?.strip_suffix(".ts")?;
     (!number.is_empty() && number.len() <= 12 && number.bytes().all(|b| b.is_ascii_digit()))
         .then_some(("video/mp2t", "public, max-age=60"))
+}
+
+/// How long a playlist may go unchanged before its source counts as down.
+fn stale_after(playlist: &[u8]) -> Duration {
+    let target = std::str::from_utf8(playlist)
+        .ok()
+        .and_then(|text| {
+            text.lines()
+                .find_map(|l| l.strip_prefix("#EXT-X-TARGETDURATION:"))
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        })
+        .unwrap_or(1);
+    Duration::from_secs((3 * target).max(6))
+}
+
+/// Reads a live file; a playlist that is stale reads as missing.
+fn read_live(path: &std::path::Path, playlist: bool) -> std::io::Result<Vec<u8>> {
+    let bytes = std::fs::read(path)?;
+    if playlist {
+        let age = std::fs::metadata(path)?
+            .modified()?
+            .elapsed()
+            .unwrap_or_default();
+        if age > stale_after(&bytes) {
+            return Err(std::io::ErrorKind::NotFound.into());
+        }
+    }
+    Ok(bytes)
 }
 
 fn is_room_id(id: &str) -> bool {
@@ -40,7 +76,8 @@ pub async fn serve(
         .join("live")
         .join(&room)
         .join(&file);
-    let bytes = web::block(move || std::fs::read(full))
+    let playlist = file == "index.m3u8";
+    let bytes = web::block(move || read_live(&full, playlist))
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("reading a live file: {e}")))?
         .map_err(|_| not_found())?;
@@ -53,6 +90,7 @@ pub async fn serve(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::SystemTime;
 
     #[test]
     fn only_ffmpegs_names_are_served() {
@@ -70,5 +108,35 @@ mod tests {
             assert!(content_type(bad).is_none(), "{bad}");
         }
         assert!(!is_room_id("../etc"));
+    }
+
+    #[test]
+    fn a_playlist_is_stale_after_three_target_durations_and_at_least_six_seconds() {
+        let list = b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:4\n#EXTINF:4.0,\nseg0.ts\n";
+        assert_eq!(stale_after(list), Duration::from_secs(12));
+        assert_eq!(
+            stale_after(b"#EXTM3U\n#EXT-X-TARGETDURATION:1\n"),
+            Duration::from_secs(6)
+        );
+        assert_eq!(stale_after(b"garbage"), Duration::from_secs(6));
+    }
+
+    #[test]
+    fn an_old_playlist_reads_as_missing_and_a_fresh_one_is_served() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("index.m3u8");
+        std::fs::write(&path, b"#EXTM3U\n#EXT-X-TARGETDURATION:1\n").unwrap();
+        assert!(read_live(&path, true).is_ok());
+        let old = SystemTime::now() - Duration::from_secs(7);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_modified(old)
+            .unwrap();
+        let err = read_live(&path, true).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        // Segments are not judged by age.
+        assert!(read_live(&path, false).is_ok());
     }
 }

@@ -62,7 +62,7 @@ async fn a_video_is_uploaded_through_the_page_played_and_its_danmaku_shows_at_it
 }
 
 #[actix_web::test]
-async fn a_live_room_plays_its_source_through_mse_and_through_hls() {
+async fn a_live_room_plays_through_mse_and_hls_and_comes_back_after_its_source_stops() {
     use awc::http::Method;
 
     let app =
@@ -82,5 +82,5 @@ async fn a_live_room_plays_its_source_through_mse_and_through_hls() {
         .await;
     let room = res.body["id"].as_str().unwrap().to_string();
     crate::ingest::wait_live(&app, &room, "running").await;
-    run_browser_script_on(&app, "live.mjs", &[room]).await;
+    run_browser_script_on(&app, "live.mjs", &[room, root]).await;
 }

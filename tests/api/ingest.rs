@@ -242,6 +242,12 @@ async fn a_room_with_a_source_serves_websocket_fmp4_and_hls_and_admins_control_i
         .await;
     assert_eq!(res.status, 202);
     wait_live(&app, &room, "stopped").await;
+    // The stopped source's playlist stops changing; after 6 s it answers 404, so players show
+    // their offline state instead of replaying the last segments.
+    assert!(
+        poll_status(&app, &playlist_path, 404).await,
+        "the stale playlist is gone"
+    );
     let res = app
         .json(
             Method::POST,
@@ -252,6 +258,10 @@ async fn a_room_with_a_source_serves_websocket_fmp4_and_hls_and_admins_control_i
         .await;
     assert_eq!(res.status, 202);
     wait_live(&app, &room, "running").await;
+    assert!(
+        poll_status(&app, &playlist_path, 200).await,
+        "the playlist is back once the source runs"
+    );
     let res = app
         .json(
             Method::POST,
@@ -261,6 +271,17 @@ async fn a_room_with_a_source_serves_websocket_fmp4_and_hls_and_admins_control_i
         )
         .await;
     assert_eq!(res.status, 404);
+}
+
+/// Polls `path` for up to 15 s until it answers `want`.
+async fn poll_status(app: &crate::helpers::TestApp, path: &str, want: u16) -> bool {
+    for _ in 0..150 {
+        if app.get_raw(Method::GET, path, &[]).await.0 == want {
+            return true;
+        }
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    false
 }
 
 #[actix_web::test]

@@ -1,4 +1,4 @@
-//! Live sources against real peers: GStreamer's RTSP server, ffmpeg's RTMP and HTTP
+//! Live sources against real peers: GStreamer's RTSP server, ffmpeg's RTMP, HTTP and SRT
 //! listeners, and a source that must be transcoded. Each room must reach `running`, play
 //! over the video socket, and recover the way the back-off ladder says.
 
@@ -53,14 +53,27 @@ fn rtsp_server(port: u16) -> Peer {
     Peer(child)
 }
 
+fn free_udp_port() -> u16 {
+    std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// ffmpeg serving a live test picture to each client that connects to `url`: its listener
 /// takes one client, so a shell loop starts a new one after each (as an encoder would).
 fn ffmpeg_listener(url: &str, format: &str, video_codec: &str) -> Peer {
+    ffmpeg_serving(video_codec, &format!("-f {format} -listen 1 '{url}'"))
+}
+
+/// ffmpeg encoding a live test picture to `output` (format options and URL), in a loop.
+fn ffmpeg_serving(video_codec: &str, output: &str) -> Peer {
     use std::os::unix::process::CommandExt;
 
     let ffmpeg = format!(
         "ffmpeg -nostdin -v quiet -re -f lavfi -i testsrc2=size=320x240:rate=15 -f lavfi -i sine \
-         -c:v {video_codec} -preset ultrafast -g 15 -pix_fmt yuv420p -c:a aac -f {format} -listen 1 '{url}'"
+         -c:v {video_codec} -preset ultrafast -g 15 -pix_fmt yuv420p -c:a aac {output}"
     );
     let child = Command::new("sh")
         .args(["-c", &format!("while :; do {ffmpeg}; done")])
@@ -159,5 +172,20 @@ async fn mpeg_ts_over_http_plays_and_a_non_h264_source_is_transcoded() {
         live["transcoding"].as_bool().unwrap(),
         "MPEG-2 video is transcoded: {live}"
     );
+    assert_plays(&app, &room).await;
+}
+
+#[actix_web::test]
+async fn an_srt_stream_from_an_encoder_in_listener_mode_plays() {
+    let (app, token) = app_and_admin().await;
+    let port = free_udp_port();
+    // The encoder listens (as hardware encoders and OBS do); Roomcast calls it.
+    let _peer = ffmpeg_serving(
+        "libx264",
+        &format!("-f mpegts 'srt://127.0.0.1:{port}?mode=listener'"),
+    );
+    let room = room_with_source(&app, &token, &format!("srt://127.0.0.1:{port}?mode=caller")).await;
+    let live = wait_live(&app, &room, "running").await["live"].clone();
+    assert!(!live["transcoding"].as_bool().unwrap(), "{live}");
     assert_plays(&app, &room).await;
 }

@@ -1,10 +1,37 @@
 // A live room in a real browser: the source plays through Media Source Extensions over the
 // video socket (currentTime advances), through HLS with hls.js (?player=hls), and through
-// the browser's own HLS when Media Source Extensions are disabled.
-// Usage: node live.mjs http://127.0.0.1:PORT ROOM_ID
+// the browser's own HLS when Media Source Extensions are disabled. When an admin stops the
+// source, the page shows its offline notice; when the source starts again, playback resumes
+// without a reload (over the socket and over hls.js).
+// Usage: node live.mjs http://127.0.0.1:PORT ROOM_ID ADMIN_TOKEN
 import { launch, check } from "./lib.mjs";
 
-const [base, room] = process.argv.slice(2);
+const [base, room, token] = process.argv.slice(2);
+
+async function ingest(action) {
+  const res = await fetch(`${base}/api/admin/rooms/${room}/ingest/${action}`, {
+    method: "POST",
+    headers: { authorization: `Bearer ${token}` },
+  });
+  check(res.status === 202, `ingest ${action}: ${res.status}`);
+}
+
+const playing = (after) => {
+  const v = document.getElementById("live-video");
+  return v && !v.hidden && document.getElementById("room").dataset.live === "on" && v.currentTime > after;
+};
+
+async function offlineAndBack(page, url, player) {
+  await page.goto(url);
+  await page.waitForFunction(playing, 1.0, { timeout: 30000 });
+  await ingest("stop");
+  await page.getByTestId("offline").waitFor({ state: "visible", timeout: 30000 });
+  check(await page.locator("#live-video").isHidden(), `${player}: no picture while offline`);
+  await ingest("start");
+  // Back by itself: a new run's timestamps start again near 0.
+  await page.waitForFunction(playing, 0.5, { timeout: 45000 });
+  check(await page.getByTestId("offline").isHidden(), `${player}: the offline notice is gone again`);
+}
 
 async function plays(page, url, player, hls) {
   const errors = [];
@@ -44,6 +71,8 @@ try {
     delete window.WebKitMediaSource;
   });
   await plays(await noMse.newPage(), `${base}/live/${room}`, "hls", "native");
+  await offlineAndBack(await context.newPage(), `${base}/live/${room}`, "mse");
+  await offlineAndBack(await context.newPage(), `${base}/live/${room}?player=hls`, "hls.js");
   console.log("ok");
 } finally {
   await browser.close();
