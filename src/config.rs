@@ -257,6 +257,19 @@ pub struct JobSettings {
     pub cleanup_deleted_videos_secs: u64,
     /// How often orphan files and stale temporary uploads are swept.
     pub sweep_orphan_files_secs: u64,
+    /// How often expired sessions are deleted.
+    pub delete_expired_sessions_secs: u64,
+    /// How often the HLS folders of rooms that are no longer live are removed.
+    pub purge_live_segments_secs: u64,
+    /// Attempts before a failing job is `dead`.
+    pub max_attempts: i32,
+    /// The first retry's delay; it doubles with each failed attempt (at most an hour).
+    pub retry_base_ms: u64,
+    /// How long a worker's lease on a running job lasts; it is renewed while the job runs,
+    /// so this is how long a job of a crashed node waits before another worker takes it.
+    pub lease_secs: u64,
+    /// How often each node looks for queued jobs when nothing wakes it.
+    pub poll_ms: u64,
 }
 
 impl Default for JobSettings {
@@ -264,6 +277,12 @@ impl Default for JobSettings {
         Self {
             cleanup_deleted_videos_secs: 10,
             sweep_orphan_files_secs: 3600,
+            delete_expired_sessions_secs: 300,
+            purge_live_segments_secs: 600,
+            max_attempts: 5,
+            retry_base_ms: 5000,
+            lease_secs: 60,
+            poll_ms: 1000,
         }
     }
 }
@@ -303,8 +322,15 @@ impl Settings {
             "sessions.ttl_secs must be positive"
         );
         anyhow::ensure!(
-            self.jobs.cleanup_deleted_videos_secs > 0 && self.jobs.sweep_orphan_files_secs > 0,
+            self.jobs.cleanup_deleted_videos_secs > 0
+                && self.jobs.sweep_orphan_files_secs > 0
+                && self.jobs.delete_expired_sessions_secs > 0
+                && self.jobs.purge_live_segments_secs > 0,
             "job intervals must be positive"
+        );
+        anyhow::ensure!(
+            self.jobs.max_attempts > 0 && self.jobs.lease_secs >= 3 && self.jobs.poll_ms > 0,
+            "jobs.max_attempts and jobs.poll_ms must be positive and jobs.lease_secs at least 3"
         );
         anyhow::ensure!(
             self.database.pool_size > 0,

@@ -86,6 +86,9 @@ pub enum ApiError {
     /// 024: a part the server needs (ffmpeg, ffprobe) is missing; the text says how to fix it.
     #[error("{0}")]
     Unavailable(String),
+    /// 025: the request conflicts with the resource's state (e.g. retrying a job that is not dead).
+    #[error("{0}")]
+    Conflict(String),
 }
 
 #[derive(Serialize)]
@@ -123,6 +126,7 @@ impl ApiError {
             ApiError::TusVersion => "022",
             ApiError::TooManyStreams => "023",
             ApiError::Unavailable(_) => "024",
+            ApiError::Conflict(_) => "025",
         }
     }
 }
@@ -166,6 +170,7 @@ impl ResponseError for ApiError {
             ApiError::UploadLocked => StatusCode::LOCKED,
             ApiError::TusVersion => StatusCode::PRECONDITION_FAILED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
         }
     }
 

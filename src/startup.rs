@@ -8,7 +8,7 @@ use std::net::TcpListener;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use actix::{Actor, Addr};
+use actix::Addr;
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
@@ -17,11 +17,11 @@ use roomcast_actors::ingest::supervisor::IngestSupervisor;
 use roomcast_actors::metrics::RoomMetrics;
 use roomcast_actors::registry::RoomRegistry;
 use roomcast_actors::room::RateLimit;
-use roomcast_actors::Scheduler;
 
 use crate::auth::{LoginThrottle, SessionService};
 use crate::config::Settings;
 use crate::db::{self, DbPool};
+use crate::jobs::JobSystem;
 use crate::media::files::OpenFiles;
 use crate::media::{MediaTools, Storage, StreamLimiter};
 use crate::metrics::{Metrics, RecordMetrics};
@@ -30,7 +30,7 @@ use crate::videos::flood::VideoFlood;
 use crate::videos::processor::VideoProcessor;
 use crate::videos::resumable::ResumableUploads;
 use crate::videos::served::ServedVideos;
-use crate::{ingest, jobs, live, routes, security, videos};
+use crate::{ingest, live, routes, security, videos};
 
 /// State every handler can reach.
 pub struct AppState {
@@ -41,7 +41,7 @@ pub struct AppState {
     pub metrics: Metrics,
     pub uptime: Gauge,
     pub started_at: Instant,
-    pub scheduler: Addr<Scheduler>,
+    pub jobs: JobSystem,
     pub home_feed: HomeFeed,
     pub rooms: Addr<RoomRegistry>,
     pub room_metrics: RoomMetrics,
@@ -62,7 +62,7 @@ pub struct Application {
     port: u16,
     server: Server,
     pool: DbPool,
-    scheduler: Addr<Scheduler>,
+    jobs: JobSystem,
 }
 
 impl Application {
@@ -98,7 +98,9 @@ impl Application {
         let metrics = Metrics::new();
         let uptime = Gauge::new("roomcast_uptime_seconds", "Seconds since this node started")?;
         metrics.registry().register(Box::new(uptime.clone()))?;
-        let scheduler = Scheduler::new(jobs::schedules(&pool, &settings, &storage)).start();
+        let jobs = JobSystem::start(&pool, &settings, &storage)
+            .await
+            .context("registering the job schedules")?;
         let processor = videos::processor::start(&pool, &storage, &tools);
         videos::processor::resume(&pool, &processor).await?;
         let ingest = ingest::start_supervisor(&pool, &settings).await?;
@@ -118,7 +120,7 @@ impl Application {
             metrics: metrics.clone(),
             uptime,
             started_at: Instant::now(),
-            scheduler: scheduler.clone(),
+            jobs: jobs.clone(),
             home_feed,
             rooms,
             room_metrics,
@@ -154,7 +156,7 @@ impl Application {
             port: addr.port(),
             server,
             pool,
-            scheduler,
+            jobs,
         })
     }
 
@@ -167,9 +169,9 @@ impl Application {
         &self.pool
     }
 
-    /// The node's scheduler (to run a job now, or list schedules).
-    pub fn scheduler(&self) -> Addr<Scheduler> {
-        self.scheduler.clone()
+    /// The node's job system (to enqueue a job now).
+    pub fn jobs(&self) -> JobSystem {
+        self.jobs.clone()
     }
 
     /// A handle that stops the server.

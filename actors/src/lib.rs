@@ -19,10 +19,14 @@ pub mod ingest;
 pub mod jobs;
 pub mod metrics;
 pub mod protocol;
+pub mod queue;
 pub mod registry;
 pub mod room;
 pub mod scheduler;
 pub mod store;
 pub mod viewer;
+pub mod worker;
 
-pub use scheduler::{Job, JobOutcome, ListSchedules, RunJobNow, Schedule, ScheduleInfo, Scheduler};
+pub use queue::{Job, JobQueue, LeasedJob, Outcome};
+pub use scheduler::Scheduler;
+pub use worker::{JobWorker, WakeWorker, WorkerSettings};

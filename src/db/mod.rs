@@ -5,9 +5,11 @@
 //! manager is our own so that a bad URL fails with its real cause instead of the
 //! multi-connection's generic "invalid connection url".
 
+pub mod audit;
 pub mod comments;
 pub mod danmaku;
 pub mod home;
+pub mod jobs;
 pub mod rooms;
 pub mod schema;
 pub mod sessions;

@@ -129,3 +129,11 @@ pub fn with_sources(conn: &mut DbConnection) -> QueryResult<Vec<RoomRow>> {
         .select(COLUMNS)
         .load(conn)
 }
+
+/// The ids of rooms that have a live source.
+pub fn with_source_ids(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+    rooms::table
+        .filter(rooms::source_url.is_not_null())
+        .select(rooms::id)
+        .load(conn)
+}

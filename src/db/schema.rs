@@ -101,6 +101,29 @@ diesel::table! {
         last_error -> Nullable<Text>,
         created_at -> Timestamp,
         finished_at -> Nullable<Timestamp>,
+        result -> Nullable<Text>,
+        started_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    job_schedules (kind) {
+        kind -> Text,
+        every_secs -> BigInt,
+        paused -> Bool,
+        next_run_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        actor_id -> Nullable<Text>,
+        actor_name -> Text,
+        action -> Text,
+        target -> Text,
+        detail -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -128,5 +151,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     rooms,
     video_del_rec,
     jobs,
+    job_schedules,
+    audit_log,
     room_bans,
 );

@@ -35,6 +35,11 @@ impl Storage {
         Ok(())
     }
 
+    /// Live HLS, one folder per room.
+    pub fn live_dir(&self) -> PathBuf {
+        self.root.join("live")
+    }
+
     pub fn videos_dir(&self) -> PathBuf {
         self.root.join("videos")
     }

@@ -345,7 +345,8 @@ pub async fn control_ingest(
         .send(ControlIngest { action })
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("the pipeline is gone: {e}")))?;
-    log::info!("room {}: ingest {action:?} by {}", room.id, user.username);
+    let verb = format!("ingest.{}", format!("{action:?}").to_lowercase());
+    crate::audit::record(&state, &user, &verb, &room.id, &room.title).await;
     let live = ingest::live_json(&state, &room).await;
     Ok(HttpResponse::Accepted().json(live))
 }

@@ -1,6 +1,7 @@
 //! The whole route table, in one place. Handlers live in the modules below.
 
 mod api_accounts;
+pub mod api_jobs;
 pub mod api_rooms;
 pub mod api_videos;
 mod health;
@@ -95,6 +96,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(
                     "/uploads",
                     web::method(Method::OPTIONS).to(uploads::options),
+                )
+                .route("/admin/jobs", web::get().to(api_jobs::overview))
+                .route("/admin/jobs/runs/{id}", web::get().to(api_jobs::show_run))
+                .route(
+                    "/admin/jobs/runs/{id}/retry",
+                    web::post().to(api_jobs::retry),
+                )
+                .route("/admin/jobs/{kind}/run", web::post().to(api_jobs::run_now))
+                .route("/admin/jobs/{kind}/pause", web::post().to(api_jobs::pause))
+                .route(
+                    "/admin/jobs/{kind}/resume",
+                    web::post().to(api_jobs::resume),
                 )
                 .route(
                     "/admin/rooms/{id}/ingest/{action}",

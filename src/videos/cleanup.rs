@@ -30,7 +30,7 @@ impl Job for CleanupDeletedVideos {
         "cleanup_deleted_videos"
     }
 
-    fn run(&self) -> Result<String, String> {
+    fn run(&self, _payload: &str) -> Result<String, String> {
         let mut conn = self.pool.get().map_err(|e| e.to_string())?;
         let pending = db::videos::pending_deletions(&mut conn, BATCH).map_err(|e| e.to_string())?;
         let mut failures = Vec::new();
@@ -82,7 +82,7 @@ impl Job for SweepOrphanFiles {
         "sweep_orphan_files"
     }
 
-    fn run(&self) -> Result<String, String> {
+    fn run(&self, _payload: &str) -> Result<String, String> {
         let now = SystemTime::now();
         let mut removed = 0;
         for dir in [self.storage.videos_dir(), self.storage.thumbs_dir()] {

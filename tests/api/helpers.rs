@@ -4,14 +4,13 @@
 
 use std::time::Duration;
 
-use actix::Addr;
 use actix_web::dev::ServerHandle;
 use awc::http::StatusCode;
 use diesel::{Connection, RunQueryDsl};
 use roomcast::config::{DatabaseUrl, Settings};
 use roomcast::db::DbPool;
+use roomcast::jobs::JobSystem;
 use roomcast::startup::Application;
-use roomcast_actors::Scheduler;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
@@ -119,7 +118,7 @@ pub struct TestApp {
     pub settings: Settings,
     pub client: awc::Client,
     pub pool: DbPool,
-    pub scheduler: Addr<Scheduler>,
+    pub jobs: JobSystem,
     handle: ServerHandle,
     pub dir: TempDir,
     _pg: Option<PgDatabase>,
@@ -200,29 +199,29 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
         }
     };
     configure(&mut settings);
-    let (address, handle, pool, scheduler) = start(settings.clone()).await;
+    let (address, handle, pool, jobs) = start(settings.clone()).await;
     TestApp {
         address,
         settings,
         client: client(),
         pool,
-        scheduler,
+        jobs,
         handle,
         dir,
         _pg: pg,
     }
 }
 
-async fn start(settings: Settings) -> (String, ServerHandle, DbPool, Addr<Scheduler>) {
+async fn start(settings: Settings) -> (String, ServerHandle, DbPool, JobSystem) {
     let app = Application::build(settings)
         .await
         .expect("the server starts");
     let address = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     let pool = app.pool().clone();
-    let scheduler = app.scheduler();
+    let jobs = app.jobs();
     actix_web::rt::spawn(app.run_until_stopped());
-    (address, handle, pool, scheduler)
+    (address, handle, pool, jobs)
 }
 
 fn client() -> awc::Client {
@@ -246,14 +245,44 @@ impl TestApp {
         format!("{}{}", self.address, path)
     }
 
+    /// Enqueues a run of `kind` on this node and waits until it is done or dead; returns the
+    /// job as the API shows it.
+    pub async fn run_job(&self, kind: &str) -> serde_json::Value {
+        let id = self
+            .jobs
+            .enqueue(kind, "{}")
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("no job kind {kind}"));
+        self.wait_job(&id, &["done", "dead"]).await
+    }
+
+    /// Waits up to 20 s for job `id` to reach one of `states`; returns it.
+    pub async fn wait_job(&self, id: &str, states: &[&str]) -> serde_json::Value {
+        let mut last = None;
+        for _ in 0..400 {
+            let mut conn = self.pool.get().unwrap();
+            let job = roomcast::db::jobs::find(&mut conn, id)
+                .unwrap()
+                .expect("the job exists");
+            drop(conn);
+            if states.contains(&job.state.as_str()) {
+                return roomcast::routes::api_jobs::job_json(&job);
+            }
+            last = Some(job.state);
+            actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("job {id} never reached {states:?}; it is {last:?}");
+    }
+
     /// Stops the server and starts a new one on the same database and storage.
     pub async fn restart(&mut self) {
         self.handle.stop(true).await;
-        let (address, handle, pool, scheduler) = start(self.settings.clone()).await;
+        let (address, handle, pool, jobs) = start(self.settings.clone()).await;
         self.address = address;
         self.handle = handle;
         self.pool = pool;
-        self.scheduler = scheduler;
+        self.jobs = jobs;
     }
 
     fn request(&self, method: awc::http::Method, path: &str, auth: Auth<'_>) -> awc::ClientRequest {

@@ -7,6 +7,7 @@ mod browser;
 mod cli;
 mod health;
 mod ingest;
+mod jobs;
 mod live_sources;
 mod media;
 mod pages;

