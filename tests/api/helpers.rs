@@ -62,13 +62,13 @@ macro_rules! on_both_backends {
 }
 
 /// A PostgreSQL database created for one test and dropped after it.
-struct PgDatabase {
+pub struct PgDatabase {
     server_url: String,
     name: String,
 }
 
 impl PgDatabase {
-    fn create(server_url: &str) -> (Self, String) {
+    pub fn create(server_url: &str) -> (Self, String) {
         let name = format!("roomcast_test_{}", uuid::Uuid::new_v4().simple());
         let mut conn = diesel::PgConnection::establish(server_url).unwrap_or_else(|e| {
             panic!("ROOMCAST_TEST_DATABASE_URL is set but PostgreSQL is unreachable: {e}")
@@ -273,6 +273,13 @@ impl TestApp {
             actix_web::rt::time::sleep(Duration::from_millis(50)).await;
         }
         panic!("job {id} never reached {states:?}; it is {last:?}");
+    }
+
+    /// Another server on the same database and storage: its own port, actors and job worker.
+    /// Returns its address, a handle that stops it, and its job system.
+    pub async fn another_node(&self) -> (String, ServerHandle, JobSystem) {
+        let (address, handle, _pool, jobs) = start(self.settings.clone()).await;
+        (address, handle, jobs)
     }
 
     /// Stops the server and starts a new one on the same database and storage.

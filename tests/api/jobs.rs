@@ -317,3 +317,185 @@ async fn a_paused_schedule_enqueues_nothing_until_resumed() {
     }
     assert!(resumed, "resumed: runs again");
 }
+
+#[actix_web::test]
+async fn two_servers_on_one_postgresql_queue_run_each_job_exactly_once() {
+    let Some(backend) = Backend::postgres() else {
+        return;
+    };
+    let app = spawn_app_with(backend, |s| s.jobs.poll_ms = 20).await;
+    let (_address, other, other_jobs) = app.another_node().await;
+    assert_ne!(app.jobs.worker_id, other_jobs.worker_id);
+    // Many short jobs of every kind, enqueued at once: the two workers race for them.
+    let kinds = app.jobs.kinds().to_vec();
+    let mut ids = Vec::new();
+    {
+        let mut conn = app.pool.get().unwrap();
+        let now = chrono::Utc::now().naive_utc();
+        for _ in 0..50 {
+            for kind in &kinds {
+                ids.push(roomcast::db::jobs::enqueue(&mut conn, kind, "{}", 5, now).unwrap());
+            }
+        }
+    }
+    let total = ids.len();
+    let mut done = Vec::new();
+    for _ in 0..1200 {
+        let mut conn = app.pool.get().unwrap();
+        done = roomcast::db::jobs::recent(&mut conn, Some("done"), 10_000).unwrap();
+        if done.len() >= total {
+            break;
+        }
+        drop(conn);
+        sleep_ms(50).await;
+    }
+    assert_eq!(done.len(), total, "every job ran");
+    // Leasing counts an attempt: a job two workers had both taken would show 2.
+    let twice: Vec<_> = done.iter().filter(|j| j.attempts != 1).collect();
+    assert!(twice.is_empty(), "jobs leased more than once: {twice:?}");
+    let workers: std::collections::HashSet<_> =
+        done.iter().filter_map(|j| j.locked_by.clone()).collect();
+    assert_eq!(
+        workers.len(),
+        2,
+        "both servers worked the queue: {workers:?}"
+    );
+    other.stop(true).await;
+}
+
+#[actix_web::test]
+async fn a_job_whose_server_is_killed_mid_run_completes_once_after_its_lease_expires() {
+    use crate::cli::{roomcast, serve};
+    use diesel::connection::SimpleConnection;
+    use diesel::Connection;
+
+    let Some(crate::helpers::Backend::Postgres(server_url)) = Backend::postgres() else {
+        return;
+    };
+    let (_db, url) = crate::helpers::PgDatabase::create(&server_url);
+    let dir = tempfile::tempdir().unwrap();
+    let command = || {
+        let mut cmd = roomcast(dir.path());
+        cmd.env("ROOMCAST__DATABASE__URL", &url)
+            .env("ROOMCAST__JOBS__LEASE_SECS", "3")
+            .env("ROOMCAST__JOBS__CLEANUP_DELETED_VIDEOS_SECS", "3600");
+        cmd
+    };
+    let (mut server, port) = serve(command());
+    let base = format!("http://127.0.0.1:{port}");
+    let client = awc::Client::default();
+    let body = serde_json::json!({"username": "root", "password": "correct horse battery"});
+    let res = client
+        .post(format!("{base}/api/users"))
+        .send_json(&body)
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let pool = roomcast::db::connect(&roomcast::config::DatabaseSettings {
+        url: roomcast::config::DatabaseUrl(url.clone()),
+        pool_size: 1,
+    })
+    .unwrap();
+    let mut conn = pool.get().unwrap();
+    roomcast::db::users::set_role(&mut conn, "root", "admin").unwrap();
+    let owner = roomcast::db::users::find_by_username(&mut conn, "root")
+        .unwrap()
+        .unwrap()
+        .id;
+    // A deleted video with its file on disk, waiting for the cleanup.
+    let video = uuid::Uuid::new_v4().to_string();
+    let file = dir.path().join("data/videos").join(format!("{video}.mp4"));
+    std::fs::write(&file, b"not really a video").unwrap();
+    roomcast::db::videos::insert(
+        &mut conn,
+        &roomcast::db::videos::NewVideo {
+            id: &video,
+            owner_id: &owner,
+            title: "t",
+            description: "",
+            status: "ready",
+            file_name: &format!("{video}.mp4"),
+            size_bytes: 18,
+            mime: "video/mp4",
+            duration_ms: Some(1000),
+            width: Some(320),
+            height: Some(240),
+            video_codec: "h264",
+            audio_codec: "",
+            created_at: chrono::Utc::now().naive_utc(),
+        },
+    )
+    .unwrap();
+    assert!(roomcast::db::videos::mark_deleted(&mut conn, &video).unwrap());
+
+    let mut res = client
+        .post(format!("{base}/api/sessions"))
+        .send_json(&body)
+        .await
+        .unwrap();
+    let token = res.json::<Value>().await.unwrap()["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Holding the outbox table makes the run stop inside its first query: it is leased and
+    // running, and cannot finish while the server lives.
+    let mut holder = diesel::PgConnection::establish(&url).unwrap();
+    holder
+        .batch_execute("BEGIN; LOCK TABLE video_del_rec IN ACCESS EXCLUSIVE MODE;")
+        .unwrap();
+    let mut res = client
+        .post(format!("{base}/api/admin/jobs/cleanup_deleted_videos/run"))
+        .insert_header(("Authorization", format!("Bearer {token}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    let id = res.json::<Value>().await.unwrap()["job_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let find = |conn: &mut roomcast::db::DbConnection| {
+        roomcast::db::jobs::find(conn, &id).unwrap().unwrap()
+    };
+    for _ in 0..100 {
+        if find(&mut conn).state == "running" {
+            break;
+        }
+        sleep_ms(50).await;
+    }
+    sleep_ms(300).await;
+    let running = find(&mut conn);
+    assert_eq!((running.state.as_str(), running.attempts), ("running", 1));
+
+    server.kill();
+    holder.batch_execute("ROLLBACK;").unwrap();
+    sleep_ms(500).await;
+    let orphaned = find(&mut conn);
+    assert_eq!(orphaned.state, "running", "nobody finished the killed run");
+    assert!(file.exists(), "the killed run removed nothing");
+
+    // A new server takes the job once its lease has run out, and finishes it.
+    let (_server, _port) = serve(command());
+    let mut finished = orphaned;
+    for _ in 0..300 {
+        finished = find(&mut conn);
+        if finished.state == "done" {
+            break;
+        }
+        sleep_ms(50).await;
+    }
+    assert_eq!(finished.state, "done", "{finished:?}");
+    assert_eq!(
+        finished.attempts, 2,
+        "one killed attempt, one that completed"
+    );
+    assert_eq!(
+        finished.result.as_deref(),
+        Some("removed the files of 1 deleted videos")
+    );
+    assert!(!file.exists());
+    assert_eq!(
+        roomcast::db::videos::pending_deletion_count(&mut conn).unwrap(),
+        0
+    );
+}
