@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 
 use actix_web::web;
+use diesel::Connection;
 
 use crate::auth::{password, LoginThrottle, SessionService};
 use crate::db::{self, users, DbPool};
@@ -97,4 +98,35 @@ pub async fn login(
         token: session.token,
         expires_at: session.expires_at,
     })
+}
+
+/// Disables an account everywhere on this node: no new logins, every session deleted and
+/// forgotten, every danmaku socket of theirs closed ("account disabled"). Enabling lets them
+/// log in again. `false` when there is no such user.
+pub async fn set_disabled(
+    pool: &DbPool,
+    sessions: &SessionService,
+    rooms: &actix::Addr<roomcast_actors::registry::RoomRegistry>,
+    user_id: &str,
+    disabled: bool,
+) -> Result<bool, ApiError> {
+    let id = user_id.to_string();
+    let found = db::blocking(pool, move |conn| {
+        conn.transaction(|c| {
+            let at = disabled.then(|| chrono::Utc::now().naive_utc());
+            let found = users::set_disabled(c, &id, at)?;
+            if found && disabled {
+                db::sessions::delete_for_user(c, &id)?;
+            }
+            Ok(found)
+        })
+    })
+    .await?;
+    if found && disabled {
+        sessions.forget_user(user_id);
+        rooms.do_send(roomcast_actors::registry::DisconnectUserEverywhere {
+            user_id: user_id.to_string(),
+        });
+    }
+    Ok(found)
 }

@@ -25,10 +25,26 @@ pub const MAX_QUEUED_BYTES: usize = 1 << 20;
 /// A viewer with frames waiting whose connection took none for this long is disconnected.
 pub const MAX_LAG: Duration = Duration::from_secs(5);
 
-/// Asks a viewer's connection to close: it fell too far behind.
+/// Asks a viewer's connection to close, and why.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct KickSlowViewer;
+pub struct KickViewer(pub KickReason);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KickReason {
+    /// It fell too far behind.
+    TooSlow,
+    /// Its account was disabled.
+    AccountDisabled,
+}
+
+/// Closes every connection of a user in a room on this worker (their account was disabled).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DisconnectUserHere {
+    pub room: Arc<str>,
+    pub user_id: String,
+}
 
 struct Queued {
     frame: ByteString,
@@ -50,7 +66,7 @@ pub struct Outbox {
     pub user_id: Option<String>,
     state: RefCell<OutboxState>,
     notify: Notify,
-    kick: Recipient<KickSlowViewer>,
+    kick: Recipient<KickViewer>,
     kicked: Cell<bool>,
     /// When the connection last made progress (a write finished, or work arrived while it
     /// was idle): dropping old frames keeps the queue short, so a stalled connection shows
@@ -67,7 +83,7 @@ pub struct Pushed {
 }
 
 impl Outbox {
-    pub fn new(viewer_id: u64, user_id: Option<String>, kick: Recipient<KickSlowViewer>) -> Self {
+    pub fn new(viewer_id: u64, user_id: Option<String>, kick: Recipient<KickViewer>) -> Self {
         Self {
             viewer_id,
             user_id,
@@ -162,8 +178,13 @@ impl Outbox {
     }
 
     fn kick(&self) {
+        self.end(KickReason::TooSlow);
+    }
+
+    /// Asks the connection to close (once).
+    pub fn end(&self, why: KickReason) {
         if !self.kicked.replace(true) {
-            self.kick.do_send(KickSlowViewer);
+            self.kick.do_send(KickViewer(why));
         }
     }
 }
@@ -268,6 +289,24 @@ impl Handler<DeliverToUser> for WorkerHub {
     }
 }
 
+impl Handler<DisconnectUserHere> for WorkerHub {
+    type Result = ();
+
+    fn handle(&mut self, msg: DisconnectUserHere, _: &mut Context<Self>) {
+        let rooms = self.rooms.borrow();
+        if let Some(viewers) = rooms.get(&msg.room) {
+            for outbox in viewers
+                .active
+                .iter()
+                .chain(viewers.pending.iter())
+                .filter(|o| o.user_id.as_deref() == Some(&msg.user_id))
+            {
+                outbox.end(KickReason::AccountDisabled);
+            }
+        }
+    }
+}
+
 impl Handler<WelcomeViewer> for WorkerHub {
     type Result = ();
 
@@ -360,9 +399,9 @@ mod tests {
         type Context = Context<Self>;
     }
 
-    impl Handler<KickSlowViewer> for Counter {
+    impl Handler<KickViewer> for Counter {
         type Result = ();
-        fn handle(&mut self, _: KickSlowViewer, _: &mut Context<Self>) {
+        fn handle(&mut self, _: KickViewer, _: &mut Context<Self>) {
             self.0.set(self.0.get() + 1);
         }
     }

@@ -125,6 +125,26 @@ impl Handler<RoomStopped> for RoomRegistry {
     }
 }
 
+/// Closes every connection of a user in every room on this node.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DisconnectUserEverywhere {
+    pub user_id: String,
+}
+
+impl Handler<DisconnectUserEverywhere> for RoomRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: DisconnectUserEverywhere, _: &mut Context<Self>) {
+        let each = crate::room::DisconnectUser {
+            user_id: msg.user_id,
+        };
+        for room in self.rooms.values() {
+            room.do_send(each.clone());
+        }
+    }
+}
+
 impl Handler<GetOnlineCounts> for RoomRegistry {
     type Result = ResponseFuture<HashMap<String, u64>>;
 

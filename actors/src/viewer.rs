@@ -13,7 +13,7 @@ use actix::prelude::*;
 use actix_ws::{CloseCode, CloseReason, Message, ProtocolError, Session};
 
 use crate::danmaku::{parse_color, parse_mode, DanmakuError, DanmakuText};
-use crate::hub::{HubHandle, KickSlowViewer, Outbox};
+use crate::hub::{HubHandle, KickReason, KickViewer, Outbox};
 use crate::metrics::RoomMetrics;
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use crate::registry::{GetRoom, RoomRegistry};
@@ -276,16 +276,20 @@ impl Handler<WriterEnded> for ViewerSession {
     }
 }
 
-impl Handler<KickSlowViewer> for ViewerSession {
+impl Handler<KickViewer> for ViewerSession {
     type Result = ();
 
-    fn handle(&mut self, _: KickSlowViewer, ctx: &mut Context<Self>) {
+    fn handle(&mut self, KickViewer(why): KickViewer, ctx: &mut Context<Self>) {
+        let reason = match why {
+            KickReason::TooSlow => "too far behind",
+            KickReason::AccountDisabled => "account disabled",
+        };
         log::debug!(
-            "room {}: viewer {} too far behind, closing",
+            "room {}: viewer {}: {reason}, closing",
             self.room_id,
             self.id
         );
-        self.close(CloseCode::Policy, "too far behind", ctx);
+        self.close(CloseCode::Policy, reason, ctx);
     }
 }
 

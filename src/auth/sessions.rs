@@ -158,6 +158,15 @@ impl SessionService {
         Ok(())
     }
 
+    /// Forgets every cached session of a user (their sessions were deleted or their role
+    /// changed), so the next request asks the database.
+    pub fn forget_user(&self, user_id: &str) {
+        self.cache
+            .lock()
+            .expect("session cache lock")
+            .retain(|_, s| s.user.user_id != user_id);
+    }
+
     fn cached(&self, token_hash: &str, now: NaiveDateTime) -> Option<CachedSession> {
         let cache = self.cache.lock().expect("session cache lock");
         cache

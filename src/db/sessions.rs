@@ -70,3 +70,8 @@ pub fn delete_by_token_hash(conn: &mut DbConnection, token_hash: &str) -> QueryR
 pub fn delete_expired(conn: &mut DbConnection, now: NaiveDateTime) -> QueryResult<usize> {
     diesel::delete(sessions::table.filter(sessions::expires_at.le(now))).execute(conn)
 }
+
+/// Ends every session of a user; returns how many there were.
+pub fn delete_for_user(conn: &mut DbConnection, user_id: &str) -> QueryResult<usize> {
+    diesel::delete(sessions::table.filter(sessions::user_id.eq(user_id))).execute(conn)
+}

@@ -80,3 +80,40 @@ pub fn set_role(conn: &mut DbConnection, name: &str, role: &str) -> QueryResult<
         .execute(conn)
         .map(|n| n > 0)
 }
+
+/// Sets a user's role by id; false when there is no such user.
+pub fn set_role_by_id(conn: &mut DbConnection, id: &str, role: &str) -> QueryResult<bool> {
+    diesel::update(users::table.find(id))
+        .set(users::role.eq(role))
+        .execute(conn)
+        .map(|n| n > 0)
+}
+
+/// Disables a user (from `at`) or enables them again (`None`); false when there is none.
+pub fn set_disabled(
+    conn: &mut DbConnection,
+    id: &str,
+    at: Option<NaiveDateTime>,
+) -> QueryResult<bool> {
+    diesel::update(users::table.find(id))
+        .set(users::disabled_at.eq(at))
+        .execute(conn)
+        .map(|n| n > 0)
+}
+
+/// Users whose name contains `query` (all when empty), by name.
+pub fn search(conn: &mut DbConnection, query: &str, limit: i64) -> QueryResult<Vec<User>> {
+    let pattern = format!(
+        "%{}%",
+        query
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    users::table
+        .filter(users::username.like(pattern).escape('\\'))
+        .order(users::username.asc())
+        .limit(limit)
+        .select(User::as_select())
+        .load(conn)
+}

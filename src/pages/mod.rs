@@ -2,6 +2,7 @@
 //! (the signed-in user and the CSRF token for the navigation's logout form).
 
 pub mod account;
+pub mod admin;
 pub mod home;
 pub mod live;
 pub mod videos;

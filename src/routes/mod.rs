@@ -123,6 +123,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .default_service(web::to(api_not_found)),
         )
+        .configure(pages::admin::configure)
         .route("/register", web::get().to(pages::account::register_form))
         .route("/register", web::post().to(pages::account::register))
         .route("/login", web::get().to(pages::account::login_form))

@@ -41,6 +41,11 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../static/upload.js"),
     },
     Asset {
+        name: "admin.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/admin.js"),
+    },
+    Asset {
         name: "live-player.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../static/live-player.js"),

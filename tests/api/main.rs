@@ -3,6 +3,7 @@
 mod helpers;
 
 mod accounts;
+mod admin;
 mod browser;
 mod cli;
 mod health;

@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 pub use limits::{FloodControl, RateLimit, Verdict, FLOOD_MUTE};
 
-use crate::hub::{DeliverFrame, DeliverToUser, WelcomeViewer, WorkerHub};
+use crate::hub::{DeliverFrame, DeliverToUser, DisconnectUserHere, WelcomeViewer, WorkerHub};
 use crate::metrics::RoomMetrics;
 use crate::protocol::{ErrorCode, Item, Mode, ServerFrame};
 use crate::registry::{RoomRegistry, RoomStopped};
@@ -91,6 +91,13 @@ pub struct BanUser {
     pub user_id: String,
     /// When the ban ends.
     pub until: SystemTime,
+}
+
+/// Closes every connection of a user in this room (their account was disabled).
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct DisconnectUser {
+    pub user_id: String,
 }
 
 /// The number of viewers now.
@@ -487,6 +494,19 @@ impl Handler<BanUser> for Room {
                 room: Arc::clone(&self.id),
                 user_id: msg.user_id.clone(),
                 frame: frame.clone(),
+            });
+        }
+    }
+}
+
+impl Handler<DisconnectUser> for Room {
+    type Result = ();
+
+    fn handle(&mut self, msg: DisconnectUser, _: &mut Context<Self>) {
+        for hub in self.hubs.values() {
+            hub.addr.do_send(DisconnectUserHere {
+                room: Arc::clone(&self.id),
+                user_id: msg.user_id.clone(),
             });
         }
     }

@@ -1,0 +1,167 @@
+//! `/admin/jobs`: the schedules (period, next run, last run; run now, pause, resume) and the
+//! recent runs (state, attempts, result or error; retry of dead jobs). The runs table is kept
+//! current by `static/admin.js` from `GET /api/admin/jobs`.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+
+use super::{gate, gate_post, page_error, CsrfOnly};
+use crate::auth::PageUser;
+use crate::db::{self, jobs::JobRow, jobs::ScheduleRow};
+use crate::error::PageError;
+use crate::pages::{render, see_other, Layout};
+use crate::routes::api_jobs;
+use crate::startup::AppState;
+
+pub struct ScheduleEntry {
+    pub schedule: ScheduleRow,
+    pub last: Option<JobRow>,
+}
+
+#[derive(Template)]
+#[template(path = "admin_jobs.html")]
+pub struct JobsPage {
+    pub layout: Layout,
+    pub schedules: Vec<ScheduleEntry>,
+    pub runs: Vec<JobRow>,
+}
+
+impl JobsPage {
+    pub fn when(&self, t: &chrono::NaiveDateTime) -> String {
+        super::when(t)
+    }
+
+    pub fn short<'a>(&self, id: &'a str) -> &'a str {
+        id.get(..8).unwrap_or(id)
+    }
+}
+
+/// `GET /admin/jobs`
+pub async fn page(
+    state: web::Data<AppState>,
+    PageUser(user): PageUser,
+) -> Result<HttpResponse, PageError> {
+    let user = match gate(user) {
+        Ok(u) => u,
+        Err(res) => return Ok(*res),
+    };
+    let kinds: Vec<String> = state.jobs.kinds().iter().map(|k| k.to_string()).collect();
+    let (schedules, runs) = db::blocking(&state.pool, move |c| {
+        let mut schedules = Vec::new();
+        for schedule in db::jobs::schedules(c)? {
+            if kinds.contains(&schedule.kind) {
+                let last = db::jobs::last_finished(c, &schedule.kind)?;
+                schedules.push(ScheduleEntry { schedule, last });
+            }
+        }
+        Ok((schedules, db::jobs::recent(c, None, 50)?))
+    })
+    .await?;
+    let page = JobsPage {
+        layout: Layout::new(Some(user), "Jobs"),
+        schedules,
+        runs,
+    };
+    Ok(render(StatusCode::OK, &page.layout, &page))
+}
+
+/// `POST /admin/jobs/{kind}/run`
+pub async fn run_now(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    PageUser(user): PageUser,
+    kind: web::Path<String>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    let user = match gate_post(&req, user, &form.csrf_token) {
+        Ok(u) => u,
+        Err(res) => return Ok(*res),
+    };
+    let Some(id) = state.jobs.enqueue(&kind, "{}").await? else {
+        return Err(PageError::not_found());
+    };
+    crate::audit::record(&state, &user, "job.run", &kind, &format!("job {id}")).await;
+    Ok(see_other(&format!("/admin/jobs#job-{id}")).finish())
+}
+
+/// `POST /admin/jobs/{kind}/pause`
+pub async fn pause(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    PageUser(user): PageUser,
+    kind: web::Path<String>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    set_paused(req, state, user, kind.into_inner(), form.into_inner(), true).await
+}
+
+/// `POST /admin/jobs/{kind}/resume`
+pub async fn resume(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    PageUser(user): PageUser,
+    kind: web::Path<String>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    set_paused(
+        req,
+        state,
+        user,
+        kind.into_inner(),
+        form.into_inner(),
+        false,
+    )
+    .await
+}
+
+async fn set_paused(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    user: Option<crate::auth::AuthUser>,
+    kind: String,
+    form: CsrfOnly,
+    paused: bool,
+) -> Result<HttpResponse, PageError> {
+    let user = match gate_post(&req, user, &form.csrf_token) {
+        Ok(u) => u,
+        Err(res) => return Ok(*res),
+    };
+    if let Err(e) = api_jobs::pause_schedule(&state, &kind, paused).await {
+        return Ok(page_error(e));
+    }
+    let action = if paused {
+        "schedule.pause"
+    } else {
+        "schedule.resume"
+    };
+    crate::audit::record(&state, &user, action, &kind, "").await;
+    Ok(see_other("/admin/jobs").finish())
+}
+
+/// `POST /admin/jobs/runs/{id}/retry`
+pub async fn retry(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    PageUser(user): PageUser,
+    id: web::Path<String>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    let user = match gate_post(&req, user, &form.csrf_token) {
+        Ok(u) => u,
+        Err(res) => return Ok(*res),
+    };
+    let job = match api_jobs::retry_dead(&state, id.into_inner()).await {
+        Ok(job) => job,
+        Err(e) => return Ok(page_error(e)),
+    };
+    crate::audit::record(
+        &state,
+        &user,
+        "job.retry",
+        &job.kind,
+        &format!("job {}", job.id),
+    )
+    .await;
+    Ok(see_other(&format!("/admin/jobs#job-{}", job.id)).finish())
+}

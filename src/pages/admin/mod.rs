@@ -1,0 +1,122 @@
+//! The admin panel under `/admin`: server-rendered pages for admins only (visitors are sent
+//! to the login page, everyone else gets 403), every action a form post with the session's
+//! CSRF token, and every action written to the audit log. `static/admin.js` keeps the
+//! dashboard, the rooms and the jobs live by polling `/admin/overview.json`.
+
+pub mod jobs;
+pub mod overview;
+pub mod rooms;
+pub mod users;
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{render, see_other, Layout};
+use crate::auth::{csrf, AuthUser, PageUser};
+use crate::db::{self, audit::AuditRow};
+use crate::error::{ApiError, PageError};
+use crate::startup::AppState;
+
+/// The answer for a request the panel refuses (boxed: a response is large).
+pub type Refusal = Box<HttpResponse>;
+
+/// The signed-in admin; otherwise the answer to give: the login page for visitors, 403 for
+/// signed-in users who are not admins.
+pub fn gate(user: Option<AuthUser>) -> Result<AuthUser, Refusal> {
+    match user {
+        None => Err(Box::new(see_other("/login").finish())),
+        Some(user) if user.is_admin() => Ok(user),
+        Some(_) => Err(Box::new(
+            PageError::forbidden("the admin panel is for admins only").error_response(),
+        )),
+    }
+}
+
+/// A form post's CSRF token, checked before anything happens.
+#[derive(Deserialize)]
+pub struct CsrfOnly {
+    #[serde(default)]
+    pub csrf_token: String,
+}
+
+/// The admin behind a form post, once its CSRF token matched.
+pub fn gate_post(
+    req: &HttpRequest,
+    user: Option<AuthUser>,
+    token: &str,
+) -> Result<AuthUser, Refusal> {
+    let user = gate(user)?;
+    if csrf::verify(req, Some(&user), token) {
+        Ok(user)
+    } else {
+        Err(Box::new(
+            PageError::forbidden(&ApiError::CsrfRejected.to_string()).error_response(),
+        ))
+    }
+}
+
+/// An API error from shared logic, shown as an error page.
+pub fn page_error(e: ApiError) -> HttpResponse {
+    let status = e.status_code();
+    if status.is_server_error() {
+        return PageError::internal("an admin action", &e).error_response();
+    }
+    super::error_page(status, &e.to_string())
+}
+
+/// Formats a UTC timestamp for tables.
+pub fn when(t: &chrono::NaiveDateTime) -> String {
+    t.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+#[derive(Template)]
+#[template(path = "admin_audit.html")]
+pub struct AuditPage {
+    pub layout: Layout,
+    pub entries: Vec<AuditRow>,
+}
+
+/// `GET /admin/audit`
+pub async fn audit(
+    state: web::Data<AppState>,
+    PageUser(user): PageUser,
+) -> Result<HttpResponse, PageError> {
+    let user = match gate(user) {
+        Ok(u) => u,
+        Err(res) => return Ok(*res),
+    };
+    let entries = db::blocking(&state.pool, |c| db::audit::recent(c, 200)).await?;
+    let page = AuditPage {
+        layout: Layout::new(Some(user), "Audit log"),
+        entries,
+    };
+    Ok(render(StatusCode::OK, &page.layout, &page))
+}
+
+/// Every admin route, under `/admin`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.route("/admin", web::get().to(overview::dashboard))
+        .route("/admin/overview.json", web::get().to(overview::json))
+        .route("/admin/audit", web::get().to(audit))
+        .route("/admin/jobs", web::get().to(jobs::page))
+        .route("/admin/jobs/{kind}/run", web::post().to(jobs::run_now))
+        .route("/admin/jobs/{kind}/pause", web::post().to(jobs::pause))
+        .route("/admin/jobs/{kind}/resume", web::post().to(jobs::resume))
+        .route("/admin/jobs/runs/{id}/retry", web::post().to(jobs::retry))
+        .route("/admin/rooms", web::get().to(rooms::page))
+        .route("/admin/rooms", web::post().to(rooms::create))
+        .route(
+            "/admin/rooms/{id}/source",
+            web::post().to(rooms::set_source),
+        )
+        .route(
+            "/admin/rooms/{id}/ingest/{action}",
+            web::post().to(rooms::control),
+        )
+        .route("/admin/users", web::get().to(users::page))
+        .route("/admin/users/{id}/role", web::post().to(users::set_role))
+        .route("/admin/users/{id}/disable", web::post().to(users::disable))
+        .route("/admin/users/{id}/enable", web::post().to(users::enable));
+}

@@ -1,0 +1,202 @@
+//! `/admin/users`: search by name, make admin or user, disable (which deletes every session
+//! of theirs and closes their sockets) and enable again. An admin cannot disable or demote
+//! themselves, so the panel never locks out the one using it.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{gate, gate_post, page_error, CsrfOnly, Refusal};
+use crate::auth::{AuthUser, PageUser, SessionService};
+use crate::db::{self, users::User};
+use crate::error::{ApiError, PageError};
+use crate::pages::{render, see_other, Layout};
+use crate::startup::AppState;
+
+/// Users listed per search.
+const LIMIT: i64 = 100;
+
+#[derive(Template)]
+#[template(path = "admin_users.html")]
+pub struct UsersPage {
+    pub layout: Layout,
+    pub query: String,
+    pub users: Vec<User>,
+}
+
+impl UsersPage {
+    pub fn when(&self, t: &chrono::NaiveDateTime) -> String {
+        super::when(t)
+    }
+
+    pub fn is_me(&self, user: &User) -> bool {
+        self.layout
+            .user
+            .as_ref()
+            .is_some_and(|me| me.user_id == user.id)
+    }
+}
+
+#[derive(Deserialize)]
+pub struct Search {
+    #[serde(default)]
+    q: String,
+}
+
+/// `GET /admin/users?q=`
+pub async fn page(
+    state: web::Data<AppState>,
+    PageUser(user): PageUser,
+    search: web::Query<Search>,
+) -> Result<HttpResponse, PageError> {
+    let user = match gate(user) {
+        Ok(u) => u,
+        Err(res) => return Ok(*res),
+    };
+    let query = search
+        .into_inner()
+        .q
+        .trim()
+        .chars()
+        .take(64)
+        .collect::<String>();
+    let q = query.clone();
+    let users = db::blocking(&state.pool, move |c| db::users::search(c, &q, LIMIT)).await?;
+    let page = UsersPage {
+        layout: Layout::new(Some(user), "Users"),
+        query,
+        users,
+    };
+    Ok(render(StatusCode::OK, &page.layout, &page))
+}
+
+fn not_yourself(admin: &AuthUser, id: &str, what: &str) -> Result<(), Refusal> {
+    if admin.user_id == id {
+        Err(Box::new(page_error(ApiError::Forbidden(format!(
+            "you cannot {what} your own account"
+        )))))
+    } else {
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+pub struct RoleForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    role: String,
+}
+
+/// `POST /admin/users/{id}/role` with `role=admin|user`.
+pub async fn set_role(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    sessions: web::Data<SessionService>,
+    PageUser(user): PageUser,
+    id: web::Path<String>,
+    form: web::Form<RoleForm>,
+) -> Result<HttpResponse, PageError> {
+    let admin = match gate_post(&req, user, &form.csrf_token) {
+        Ok(u) => u,
+        Err(res) => return Ok(*res),
+    };
+    let id = id.into_inner();
+    let role = match form.role.as_str() {
+        "admin" | "user" => form.role.clone(),
+        _ => {
+            return Ok(page_error(ApiError::Invalid(
+                "role must be admin or user".into(),
+            )))
+        }
+    };
+    if role == "user" {
+        if let Err(res) = not_yourself(&admin, &id, "demote") {
+            return Ok(*res);
+        }
+    }
+    let (uid, r) = (id.clone(), role.clone());
+    let found = db::blocking(&state.pool, move |c| db::users::set_role_by_id(c, &uid, &r)).await?;
+    if !found {
+        return Err(PageError::not_found());
+    }
+    // Their cached sessions carry the old role.
+    sessions.forget_user(&id);
+    crate::audit::record(&state, &admin, "user.role", &id, &role).await;
+    Ok(see_other("/admin/users").finish())
+}
+
+/// `POST /admin/users/{id}/disable`
+pub async fn disable(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    sessions: web::Data<SessionService>,
+    PageUser(user): PageUser,
+    id: web::Path<String>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    set_disabled(
+        req,
+        state,
+        sessions,
+        user,
+        id.into_inner(),
+        form.into_inner(),
+        true,
+    )
+    .await
+}
+
+/// `POST /admin/users/{id}/enable`
+pub async fn enable(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    sessions: web::Data<SessionService>,
+    PageUser(user): PageUser,
+    id: web::Path<String>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    set_disabled(
+        req,
+        state,
+        sessions,
+        user,
+        id.into_inner(),
+        form.into_inner(),
+        false,
+    )
+    .await
+}
+
+async fn set_disabled(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    sessions: web::Data<SessionService>,
+    user: Option<AuthUser>,
+    id: String,
+    form: CsrfOnly,
+    disabled: bool,
+) -> Result<HttpResponse, PageError> {
+    let admin = match gate_post(&req, user, &form.csrf_token) {
+        Ok(u) => u,
+        Err(res) => return Ok(*res),
+    };
+    if disabled {
+        if let Err(res) = not_yourself(&admin, &id, "disable") {
+            return Ok(*res);
+        }
+    }
+    match crate::accounts::set_disabled(&state.pool, &sessions, &state.rooms, &id, disabled).await {
+        Ok(true) => {}
+        Ok(false) => return Err(PageError::not_found()),
+        Err(e) => return Ok(page_error(e)),
+    }
+    let action = if disabled {
+        "user.disable"
+    } else {
+        "user.enable"
+    };
+    crate::audit::record(&state, &admin, action, &id, "").await;
+    Ok(see_other("/admin/users").finish())
+}
