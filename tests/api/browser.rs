@@ -84,3 +84,26 @@ async fn a_live_room_plays_through_mse_and_hls_and_comes_back_after_its_source_s
     crate::ingest::wait_live(&app, &room, "running").await;
     run_browser_script_on(&app, "live.mjs", &[room, root]).await;
 }
+
+#[actix_web::test]
+async fn an_admin_runs_a_job_and_stops_and_starts_a_source_from_the_panel() {
+    use awc::http::Method;
+
+    let app =
+        crate::helpers::spawn_app_with(Backend::Sqlite, |s| s.ingest.allow_files = true).await;
+    let root = app.signed_in_user("root").await;
+    let mut conn = app.pool.get().unwrap();
+    roomcast::db::users::set_role(&mut conn, "root", "admin").unwrap();
+    drop(conn);
+    let src = crate::media::fixture(crate::media::Fixture::LiveTs);
+    let res = app
+        .json(
+            Method::POST,
+            "/api/rooms",
+            crate::helpers::Auth::Bearer(&root),
+            Some(serde_json::json!({"title": "Panel cam", "source_url": format!("file:{}", src.display())})),
+        )
+        .await;
+    let room = res.body["id"].as_str().unwrap().to_string();
+    run_browser_script_on(&app, "admin.mjs", &[room]).await;
+}
