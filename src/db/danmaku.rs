@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use roomcast_actors::protocol::{Item, Mode};
 use roomcast_actors::store::StoredItem;
 
-use super::schema::{danmaku, room_bans, users};
+use super::schema::{danmaku, room_bans, rooms, users};
 use super::DbConnection;
 
 #[derive(Insertable)]
@@ -136,5 +136,34 @@ pub fn active_bans(
         .filter(room_bans::room_id.eq(room_id))
         .filter(room_bans::until.gt(Utc::now().naive_utc()))
         .select((room_bans::user_id, room_bans::until))
+        .load(conn)
+}
+
+/// A live-room message as moderators see it: with its room's title and its author's name.
+#[derive(Debug, Clone, Queryable)]
+pub struct ModerationRow {
+    pub id: String,
+    pub room_id: String,
+    pub room_title: String,
+    pub author: String,
+    pub text: String,
+    pub created_at: NaiveDateTime,
+}
+
+/// The newest live-room messages across every room, newest first.
+pub fn recent_across_rooms(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<ModerationRow>> {
+    danmaku::table
+        .inner_join(users::table)
+        .inner_join(rooms::table.on(danmaku::room_id.eq(rooms::id.nullable())))
+        .order((danmaku::created_at.desc(), danmaku::id.desc()))
+        .limit(limit)
+        .select((
+            danmaku::id,
+            rooms::id,
+            rooms::title,
+            users::username,
+            danmaku::text,
+            danmaku::created_at,
+        ))
         .load(conn)
 }

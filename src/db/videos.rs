@@ -146,6 +146,17 @@ pub fn list_ready(conn: &mut DbConnection, limit: i64, offset: i64) -> QueryResu
         .load(conn)
 }
 
+/// Every video that is not deleted (processing, ready or failed), newest first.
+pub fn list_all(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<VideoRow>> {
+    videos::table
+        .inner_join(users::table)
+        .filter(videos::status.ne("deleted"))
+        .order((videos::created_at.desc(), videos::id.desc()))
+        .limit(limit)
+        .select(COLUMNS)
+        .load(conn)
+}
+
 pub fn count_ready(conn: &mut DbConnection) -> QueryResult<i64> {
     videos::table
         .filter(videos::status.eq("ready"))

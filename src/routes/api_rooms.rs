@@ -183,7 +183,7 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(RoomJson::load(&state, row, online).await))
 }
 
-async fn find_room(state: &AppState, id: String) -> Result<RoomRow, ApiError> {
+pub async fn find_room(state: &AppState, id: String) -> Result<RoomRow, ApiError> {
     let room_id = id.clone();
     db::blocking(&state.pool, move |c| rooms::find(c, &room_id))
         .await?
@@ -241,7 +241,17 @@ pub async fn retract(
     let (room_id, msg_id) = path.into_inner();
     let room = find_room(&state, room_id).await?;
     require_moderator(&room, &user)?;
-    let (rid, mid) = (room.id.clone(), msg_id.clone());
+    retract_message(&state, &room.id, msg_id).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Deletes a room's message and retracts it on every viewer's screen.
+pub async fn retract_message(
+    state: &AppState,
+    room_id: &str,
+    msg_id: String,
+) -> Result<(), ApiError> {
+    let (rid, mid) = (room_id.to_string(), msg_id.clone());
     let deleted =
         db::blocking(&state.pool, move |c| danmaku::delete_in_room(c, &rid, &mid)).await?;
     if !deleted {
@@ -249,10 +259,16 @@ pub async fn retract(
             "no message {msg_id} in this room"
         )));
     }
-    if let Ok(Some(addr)) = state.rooms.send(FindRoom { id: room.id }).await {
+    if let Ok(Some(addr)) = state
+        .rooms
+        .send(FindRoom {
+            id: room_id.to_string(),
+        })
+        .await
+    {
         addr.do_send(RetractDanmaku { ids: vec![msg_id] });
     }
-    Ok(HttpResponse::NoContent().finish())
+    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -277,6 +293,25 @@ pub async fn ban(
         seconds,
         reason,
     } = body.into_inner();
+    let reason: String = reason.trim().chars().take(500).collect();
+    let (target, until_db) = ban_user(&state, &room, name, seconds, reason.clone()).await?;
+    Ok(HttpResponse::Created().json(serde_json::json!({
+        "room": room.id,
+        "user": target.username,
+        "until": until_db.and_utc().to_rfc3339(),
+        "reason": reason,
+    })))
+}
+
+/// Mutes user `name` in `room` for `seconds`: stored, and their open sockets told.
+/// Returns the user and the end of the ban.
+pub async fn ban_user(
+    state: &AppState,
+    room: &RoomRow,
+    name: String,
+    seconds: u64,
+    reason: String,
+) -> Result<(users::User, chrono::NaiveDateTime), ApiError> {
     if !(1..=MAX_BAN_SECS).contains(&seconds) {
         return Err(ApiError::Invalid(format!(
             "seconds must be 1 to {MAX_BAN_SECS}"
@@ -307,16 +342,11 @@ pub async fn ban(
         .await
     {
         addr.do_send(BanUser {
-            user_id: target.id,
+            user_id: target.id.clone(),
             until,
         });
     }
-    Ok(HttpResponse::Created().json(serde_json::json!({
-        "room": room.id,
-        "user": target.username,
-        "until": until_db.and_utc().to_rfc3339(),
-        "reason": reason,
-    })))
+    Ok((target, until_db))
 }
 
 /// `POST /api/admin/rooms/{id}/ingest/{start,stop,restart}`: admins control a pipeline.

@@ -125,6 +125,14 @@ pub async fn delete(
             "only the owner or an admin may delete a video".into(),
         ));
     }
+    delete_video(&state, &video).await?;
+    log::info!("video {}: deleted by {}", video.id, user.username);
+    Ok(HttpResponse::Accepted().json(serde_json::json!({ "id": video.id, "status": "deleted" })))
+}
+
+/// Marks a video deleted (with its `video_del_rec`, for the cleanup job) and stops serving
+/// it on this node at once.
+pub async fn delete_video(state: &AppState, video: &db::videos::VideoRow) -> Result<(), ApiError> {
     let id = video.id.clone();
     let deleted = db::blocking(&state.pool, move |c| db::videos::mark_deleted(c, &id)).await?;
     state.served.forget(&video.id);
@@ -132,11 +140,11 @@ pub async fn delete(
         state.files.forget(&path);
     }
     state.files.forget(&state.storage.thumbnail(&video.id));
-    if !deleted {
-        return Err(ApiError::NotFound("no such video".into()));
+    if deleted {
+        Ok(())
+    } else {
+        Err(ApiError::NotFound("no such video".into()))
     }
-    log::info!("video {}: deleted by {}", video.id, user.username);
-    Ok(HttpResponse::Accepted().json(serde_json::json!({ "id": video.id, "status": "deleted" })))
 }
 
 #[derive(Deserialize)]

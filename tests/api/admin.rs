@@ -48,6 +48,8 @@ async fn every_admin_page_and_action_is_for_admins_only_and_needs_the_csrf_token
         "/admin/rooms",
         "/admin/jobs",
         "/admin/users",
+        "/admin/moderation",
+        "/admin/videos",
         "/admin/audit",
     ];
     for path in pages {
@@ -77,6 +79,11 @@ async fn every_admin_page_and_action_is_for_admins_only_and_needs_the_csrf_token
         format!("/admin/users/{alice_id}/role"),
         format!("/admin/users/{alice_id}/disable"),
         format!("/admin/users/{alice_id}/enable"),
+        "/admin/rooms/r/source".into(),
+        "/admin/rooms/r/ingest/stop".into(),
+        "/admin/moderation/r/m/remove".into(),
+        "/admin/moderation/r/mute".into(),
+        "/admin/videos/v/delete".into(),
     ];
     let alice_csrf = app.page("/", &[(SESSION, &alice)]).await.csrf_token();
     for path in &actions {
@@ -310,4 +317,132 @@ async fn disabling_a_user_logs_them_out_everywhere_and_closes_their_sockets() {
     let actions: Vec<String> = audit_actions(&app).into_iter().map(|(_, a, _)| a).collect();
     assert!(actions.contains(&"user.disable".to_string()));
     assert!(actions.contains(&"user.enable".to_string()));
+}
+
+#[actix_web::test]
+async fn moderators_remove_mute_and_ban_from_the_panel_and_delete_videos() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let root = admin(&app, "root").await;
+    let alice = app.signed_in_user("alice").await;
+    let room = app.create_room(&root, "Busy room").await;
+    let (mut sender, _) = app.viewer(&room, Some(&alice)).await;
+    let (mut watcher, _) = app.viewer(&room, Some(&root)).await;
+    sender
+        .send_json(serde_json::json!({"type": "send", "text": "<b>rude</b> words"}))
+        .await;
+    let batch = watcher.next_of_type("batch").await;
+    let msg_id = batch["items"][0]["id"].as_str().unwrap().to_string();
+    // Saved by the room's writer shortly after.
+    let mut listed = false;
+    for _ in 0..100 {
+        let mut conn = app.pool.get().unwrap();
+        if !roomcast::db::danmaku::recent_across_rooms(&mut conn, 10)
+            .unwrap()
+            .is_empty()
+        {
+            listed = true;
+            break;
+        }
+        drop(conn);
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(listed, "the message was saved");
+    let cookies = [(SESSION, root.as_str())];
+    let page = app.page("/admin/moderation", &cookies).await;
+    assert_eq!(page.status, 200);
+    assert!(page.html.contains("rude"), "listed");
+    assert!(!page.html.contains("<b>rude</b>"), "markup is escaped");
+    assert!(page.html.contains("Busy room"));
+    let token = csrf(&app, &root).await;
+
+    // Remove: gone from the database and retracted on screens.
+    let res = app
+        .post_form(
+            &format!("/admin/moderation/{room}/{msg_id}/remove"),
+            &cookies,
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    let retract = watcher.next_of_type("retract").await;
+    assert_eq!(retract["ids"][0], msg_id.as_str());
+    let page = app.page("/admin/moderation", &cookies).await;
+    assert!(!page.html.contains("rude"));
+
+    // Mute: the author is told and can no longer send in this room.
+    let mute = format!("/admin/moderation/{room}/mute");
+    let res = app
+        .post_form(
+            &mute,
+            &cookies,
+            &[
+                ("csrf_token", &token),
+                ("user", "alice"),
+                ("seconds", "600"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    let told = sender.next_of_type("error").await;
+    assert_eq!(told["code"], "muted", "{told}");
+    sender
+        .send_json(serde_json::json!({"type": "send", "text": "again"}))
+        .await;
+    let refused = sender.next_of_type("error").await;
+    assert_eq!(refused["code"], "muted", "{refused}");
+    // Admins cannot be banned; a ban needs a sane length.
+    let res = app
+        .post_form(
+            &mute,
+            &cookies,
+            &[("csrf_token", &token), ("user", "root"), ("seconds", "600")],
+        )
+        .await;
+    assert_eq!(res.status, 403);
+    let res = app
+        .post_form(
+            &mute,
+            &cookies,
+            &[("csrf_token", &token), ("user", "alice"), ("seconds", "0")],
+        )
+        .await;
+    assert_eq!(res.status, 400);
+
+    // Videos: listed with their owner, deleted from the panel.
+    let video = app
+        .ready_video(&alice, crate::media::Fixture::Faststart)
+        .await;
+    let id = video["id"].as_str().unwrap();
+    let page = app.page("/admin/videos", &cookies).await;
+    assert!(page.html.contains(&format!("data-video=\"{id}\"")));
+    let res = app
+        .post_form(
+            &format!("/admin/videos/{id}/delete"),
+            &cookies,
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    let res = app
+        .json(
+            awc::http::Method::GET,
+            &format!("/api/videos/{id}"),
+            Auth::None,
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 404);
+    let res = app
+        .post_form(
+            &format!("/admin/videos/{id}/delete"),
+            &cookies,
+            &[("csrf_token", &token)],
+        )
+        .await;
+    assert_eq!(res.status, 404, "already deleted");
+
+    let actions: Vec<String> = audit_actions(&app).into_iter().map(|(_, a, _)| a).collect();
+    for want in ["danmaku.remove", "user.mute", "video.delete"] {
+        assert!(actions.iter().any(|a| a == want), "{want} in {actions:?}");
+    }
 }

@@ -4,9 +4,11 @@
 //! dashboard, the rooms and the jobs live by polling `/admin/overview.json`.
 
 pub mod jobs;
+pub mod moderation;
 pub mod overview;
 pub mod rooms;
 pub mod users;
+pub mod videos;
 
 use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
@@ -118,5 +120,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .route("/admin/users", web::get().to(users::page))
         .route("/admin/users/{id}/role", web::post().to(users::set_role))
         .route("/admin/users/{id}/disable", web::post().to(users::disable))
-        .route("/admin/users/{id}/enable", web::post().to(users::enable));
+        .route("/admin/users/{id}/enable", web::post().to(users::enable))
+        .route("/admin/moderation", web::get().to(moderation::page))
+        .route(
+            "/admin/moderation/{room}/{msg}/remove",
+            web::post().to(moderation::remove),
+        )
+        .route(
+            "/admin/moderation/{room}/mute",
+            web::post().to(moderation::mute),
+        )
+        .route("/admin/videos", web::get().to(videos::page))
+        .route("/admin/videos/{id}/delete", web::post().to(videos::delete));
 }

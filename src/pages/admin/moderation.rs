@@ -1,0 +1,128 @@
+//! `/admin/moderation`: the newest live-room messages across every room, each with its room
+//! and author; remove a message (it is retracted on every screen), mute its author in that
+//! room for ten minutes, or ban them from sending there for thirty days. Disabling an account
+//! is on the users page.
+
+use actix_web::http::StatusCode;
+use actix_web::{web, HttpRequest, HttpResponse};
+use askama::Template;
+use serde::Deserialize;
+
+use super::{gate, gate_post, page_error, CsrfOnly};
+use crate::auth::PageUser;
+use crate::db::{self, danmaku::ModerationRow};
+use crate::error::PageError;
+use crate::pages::{render, see_other, Layout};
+use crate::routes::api_rooms::{ban_user, find_room, retract_message};
+use crate::startup::AppState;
+
+/// Messages listed.
+const RECENT: i64 = 100;
+/// A mute: ten minutes.
+pub const MUTE_SECS: u64 = 600;
+/// A ban: thirty days.
+pub const BAN_SECS: u64 = 30 * 24 * 3600;
+
+#[derive(Template)]
+#[template(path = "admin_moderation.html")]
+pub struct ModerationPage {
+    pub layout: Layout,
+    pub messages: Vec<ModerationRow>,
+    pub mute_secs: u64,
+    pub ban_secs: u64,
+}
+
+impl ModerationPage {
+    pub fn when(&self, t: &chrono::NaiveDateTime) -> String {
+        super::when(t)
+    }
+}
+
+/// `GET /admin/moderation`
+pub async fn page(
+    state: web::Data<AppState>,
+    PageUser(user): PageUser,
+) -> Result<HttpResponse, PageError> {
+    let user = match gate(user) {
+        Ok(u) => u,
+        Err(res) => return Ok(*res),
+    };
+    let messages =
+        db::blocking(&state.pool, |c| db::danmaku::recent_across_rooms(c, RECENT)).await?;
+    let page = ModerationPage {
+        layout: Layout::new(Some(user), "Moderation"),
+        messages,
+        mute_secs: MUTE_SECS,
+        ban_secs: BAN_SECS,
+    };
+    Ok(render(StatusCode::OK, &page.layout, &page))
+}
+
+/// `POST /admin/moderation/{room}/{msg}/remove`
+pub async fn remove(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    PageUser(user): PageUser,
+    path: web::Path<(String, String)>,
+    form: web::Form<CsrfOnly>,
+) -> Result<HttpResponse, PageError> {
+    let admin = match gate_post(&req, user, &form.csrf_token) {
+        Ok(u) => u,
+        Err(res) => return Ok(*res),
+    };
+    let (room, msg) = path.into_inner();
+    if let Err(e) = retract_message(&state, &room, msg.clone()).await {
+        return Ok(page_error(e));
+    }
+    crate::audit::record(
+        &state,
+        &admin,
+        "danmaku.remove",
+        &msg,
+        &format!("room {room}"),
+    )
+    .await;
+    Ok(see_other("/admin/moderation").finish())
+}
+
+#[derive(Deserialize)]
+pub struct MuteForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    user: String,
+    #[serde(default)]
+    seconds: u64,
+}
+
+/// `POST /admin/moderation/{room}/mute` with `user` and `seconds` (a mute or a ban).
+pub async fn mute(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    PageUser(user): PageUser,
+    room: web::Path<String>,
+    form: web::Form<MuteForm>,
+) -> Result<HttpResponse, PageError> {
+    let admin = match gate_post(&req, user, &form.csrf_token) {
+        Ok(u) => u,
+        Err(res) => return Ok(*res),
+    };
+    let form = form.into_inner();
+    let room = match find_room(&state, room.into_inner()).await {
+        Ok(room) => room,
+        Err(e) => return Ok(page_error(e)),
+    };
+    let reason = format!("by {} from the admin panel", admin.username);
+    match ban_user(&state, &room, form.user.clone(), form.seconds, reason).await {
+        Ok(_) => {}
+        Err(e) => return Ok(page_error(e)),
+    }
+    let action = if form.seconds > MUTE_SECS {
+        "user.ban"
+    } else {
+        "user.mute"
+    };
+    let detail = format!("room {} for {} s", room.id, form.seconds);
+    crate::audit::record(&state, &admin, action, &form.user, &detail).await;
+    Ok(see_other("/admin/moderation").finish())
+}
