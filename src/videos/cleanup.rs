@@ -12,7 +12,7 @@ use crate::db::{self, DbPool};
 use crate::media::storage::remove_if_exists;
 use crate::media::Storage;
 
-/// Deletions handled per run; the next run takes the rest.
+/// Deletions read from the database at a time.
 const BATCH: i64 = 500;
 /// Temporary files untouched this long are abandoned uploads.
 const TMP_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
@@ -30,29 +30,38 @@ impl Job for CleanupDeletedVideos {
         "cleanup_deleted_videos"
     }
 
+    /// Works through the whole backlog, a batch at a time; a batch with a failure ends the
+    /// run (failed, for a retry) so that the same rows are not tried again at once.
     fn run(&self, _payload: &str) -> Result<String, String> {
         let mut conn = self.pool.get().map_err(|e| e.to_string())?;
-        let pending = db::videos::pending_deletions(&mut conn, BATCH).map_err(|e| e.to_string())?;
-        let mut failures = Vec::new();
-        for (id, file_name) in &pending {
-            // The record goes only after every file is gone, so a crash or an error here
-            // leaves it for the next run.
-            match self.remove_files(id, file_name) {
-                Ok(()) => db::videos::forget_deletion(&mut conn, id).map_err(|e| e.to_string())?,
-                Err(e) => failures.push(format!("video {id}: {e}")),
+        let mut removed = 0;
+        loop {
+            let pending =
+                db::videos::pending_deletions(&mut conn, BATCH).map_err(|e| e.to_string())?;
+            let mut failures = Vec::new();
+            for (id, file_name) in &pending {
+                // The record goes only after every file is gone, so a crash or an error here
+                // leaves it for the next run.
+                match self.remove_files(id, file_name) {
+                    Ok(()) => {
+                        db::videos::forget_deletion(&mut conn, id).map_err(|e| e.to_string())?;
+                        removed += 1;
+                    }
+                    Err(e) => failures.push(format!("video {id}: {e}")),
+                }
+            }
+            if let Some(first) = failures.first() {
+                return Err(format!(
+                    "{} of {} deletions failed and will be retried; first: {first}",
+                    failures.len(),
+                    pending.len()
+                ));
+            }
+            if (pending.len() as i64) < BATCH {
+                break;
             }
         }
-        if let Some(first) = failures.first() {
-            return Err(format!(
-                "{} of {} deletions failed and will be retried; first: {first}",
-                failures.len(),
-                pending.len()
-            ));
-        }
-        Ok(format!(
-            "removed the files of {} deleted videos",
-            pending.len()
-        ))
+        Ok(format!("removed the files of {removed} deleted videos"))
     }
 }
 
