@@ -270,6 +270,10 @@ pub struct JobSettings {
     pub lease_secs: u64,
     /// How often each node looks for queued jobs when nothing wakes it.
     pub poll_ms: u64,
+    /// The share of one core a long job (a cleanup backlog) may use in CPU time; it rests
+    /// between batches to stay within it. 1 (the default) never rests: job threads already
+    /// run at the lowest priority, which is what keeps traffic first (B5).
+    pub cpu_share: f64,
 }
 
 impl Default for JobSettings {
@@ -283,6 +287,7 @@ impl Default for JobSettings {
             retry_base_ms: 5000,
             lease_secs: 60,
             poll_ms: 1000,
+            cpu_share: 1.0,
         }
     }
 }
@@ -327,6 +332,10 @@ impl Settings {
                 && self.jobs.delete_expired_sessions_secs > 0
                 && self.jobs.purge_live_segments_secs > 0,
             "job intervals must be positive"
+        );
+        anyhow::ensure!(
+            self.jobs.cpu_share > 0.0 && self.jobs.cpu_share <= 1.0,
+            "jobs.cpu_share must be above 0 and at most 1"
         );
         anyhow::ensure!(
             self.jobs.max_attempts > 0 && self.jobs.lease_secs >= 3 && self.jobs.poll_ms > 0,

@@ -65,6 +65,56 @@ pub trait JobQueue: Send + Sync + 'static {
     fn enqueue_due(&self) -> Result<Vec<String>, String>;
 }
 
+/// Keeps a long job's use of the CPU to a share of one core: between units of work, `breathe`
+/// sleeps long enough that the CPU time the thread used since the last breath is at most
+/// `share` of the time. CPU time, not wall time: on a busy machine a unit takes longer to
+/// run but costs the same, and only the cost is paced. A backlog is worked through more
+/// slowly, and traffic on the same cores is not starved.
+pub struct Pace {
+    share: f64,
+    since: Duration,
+}
+
+/// CPU time the calling thread has used.
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec, which lives on this stack frame.
+    let ok = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) } == 0;
+    if ok {
+        Duration::new(ts.tv_sec as u64, ts.tv_nsec as u32)
+    } else {
+        Duration::ZERO
+    }
+}
+
+impl Pace {
+    /// `share` is clamped to (0.01, 1]; 1 never sleeps.
+    pub fn new(share: f64) -> Self {
+        Self {
+            share: share.clamp(0.01, 1.0),
+            since: thread_cpu_time(),
+        }
+    }
+
+    /// How long to rest after `worked`.
+    pub fn rest_after(&self, worked: Duration) -> Duration {
+        worked.mul_f64(1.0 / self.share - 1.0)
+    }
+
+    /// Call between units of work, on the thread that does them (blocking).
+    pub fn breathe(&mut self) {
+        let now = thread_cpu_time();
+        let rest = self.rest_after(now.saturating_sub(self.since));
+        if !rest.is_zero() {
+            std::thread::sleep(rest);
+        }
+        self.since = now;
+    }
+}
+
 /// The delay before attempt `attempts + 1`: `base` doubled per failed attempt, at most an hour.
 pub fn retry_delay(base: Duration, attempts: i32) -> Duration {
     let doublings = attempts.saturating_sub(1).clamp(0, 20) as u32;
@@ -96,6 +146,28 @@ mod tests {
             attempts,
             max_attempts: 3,
         }
+    }
+
+    #[test]
+    fn pace_rests_so_that_work_is_its_share_of_the_time() {
+        let ms = Duration::from_millis;
+        assert_eq!(Pace::new(0.1).rest_after(ms(10)), ms(90));
+        assert_eq!(Pace::new(0.5).rest_after(ms(10)), ms(10));
+        assert_eq!(Pace::new(1.0).rest_after(ms(10)), Duration::ZERO);
+        assert_eq!(Pace::new(0.0).rest_after(ms(1)), ms(99), "at least 1 %");
+    }
+
+    #[test]
+    fn pace_counts_cpu_time_not_sleep() {
+        // Paced by wall time, 30 ms at a 10 % share would rest 270 ms.
+        let mut pace = Pace::new(0.1);
+        std::thread::sleep(Duration::from_millis(30));
+        let before = std::time::Instant::now();
+        pace.breathe();
+        assert!(
+            before.elapsed() < Duration::from_millis(150),
+            "sleeping used no CPU, so there is little to rest for"
+        );
     }
 
     #[test]

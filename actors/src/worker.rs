@@ -2,6 +2,13 @@
 //! and records how it ended. Each kind has its own concurrency limit; the actor's thread only
 //! keeps the books (every query and every job body runs on the blocking pool).
 //!
+//! Each run gets a thread of its own at the lowest CPU priority (nice 19): on a busy node
+//! the kernel gives the request threads the CPU first, so a large cleanup slows down instead
+//! of slowing traffic, and on an idle node it runs at full speed. Jobs keep their database
+//! transactions short, so a job thread that holds SQLite's write lock while it waits for the
+//! CPU makes other writers wait briefly (within the busy time-out), never fail. A job can
+//! also cap its own CPU use with [`crate::queue::Pace`].
+//!
 //! It looks for work every `poll`, at once when woken (`WakeWorker`, sent after an enqueue on
 //! this node), and again whenever a run ends. Leases are renewed every third of their length
 //! while the run goes on, so only a dead worker's lease expires.
@@ -116,7 +123,10 @@ impl JobWorker {
         let worker = self.settings.worker_id.clone();
         let retry_base = self.settings.retry_base;
         let me = ctx.address();
-        tokio::task::spawn_blocking(move || {
+        let name = format!("job-{}", job.kind);
+        let (id, back) = (job.id.clone(), ctx.address());
+        let run = move || {
+            lower_priority();
             let end = if job.attempts > job.max_attempts {
                 // Leased again after its worker died on the last attempt.
                 Outcome::Dead(format!(
@@ -153,7 +163,12 @@ impl JobWorker {
                 Err(e) => log::error!("job {} {}: recording the outcome: {e}", job.kind, job.id),
             }
             me.do_send(Finished { slot, id: job.id });
-        });
+        };
+        if let Err(e) = std::thread::Builder::new().name(name).spawn(run) {
+            // The job stays leased; when its lease runs out it is taken again.
+            log::error!("starting a job thread: {e}");
+            back.do_send(Finished { slot, id });
+        }
     }
 
     fn renew(&mut self) {
@@ -173,6 +188,22 @@ impl JobWorker {
                 log::warn!("renewing job leases: {e}");
             }
         });
+    }
+}
+
+/// Nice value of job threads: the lowest priority.
+const JOB_NICE: libc::c_int = 19;
+
+/// Lowers the calling thread's CPU priority (Linux keeps a nice value per thread).
+fn lower_priority() {
+    // SAFETY: two system calls that read no memory of ours: gettid, then setpriority on the
+    // calling thread only. A failure leaves the priority as it was, which is harmless.
+    let done = unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, JOB_NICE)
+    };
+    if done != 0 {
+        log::debug!("could not lower a job thread's priority");
     }
 }
 

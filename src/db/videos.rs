@@ -255,10 +255,9 @@ pub fn pending_deletions(
 }
 
 /// The files of a deletion are gone: drop its record.
-pub fn forget_deletion(conn: &mut DbConnection, id: &str) -> QueryResult<()> {
-    diesel::delete(video_del_rec::table.filter(video_del_rec::video_id.eq(id)))
-        .execute(conn)
-        .map(drop)
+/// Removes the deletion records of `ids` in one statement (their files are gone).
+pub fn forget_deletions(conn: &mut DbConnection, ids: &[String]) -> QueryResult<usize> {
+    diesel::delete(video_del_rec::table.filter(video_del_rec::video_id.eq_any(ids))).execute(conn)
 }
 
 /// How many deletions are waiting for their files to be removed.

@@ -51,6 +51,7 @@ pub fn kinds(pool: &DbPool, settings: &Settings, storage: &Storage) -> Vec<Kind>
             job: Arc::new(CleanupDeletedVideos {
                 pool: pool.clone(),
                 storage: storage.clone(),
+                cpu_share: jobs.cpu_share,
             }),
             every: secs(jobs.cleanup_deleted_videos_secs),
         },

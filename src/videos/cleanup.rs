@@ -6,13 +6,14 @@ use std::collections::HashSet;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
+use roomcast_actors::queue::Pace;
 use roomcast_actors::Job;
 
 use crate::db::{self, DbPool};
 use crate::media::storage::remove_if_exists;
 use crate::media::Storage;
 
-/// Deletions read from the database at a time.
+/// Deletions read from the database at a time (a unit of work between two breaths).
 const BATCH: i64 = 500;
 /// Temporary files untouched this long are abandoned uploads.
 const TMP_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
@@ -23,6 +24,8 @@ const GRACE: Duration = Duration::from_secs(60);
 pub struct CleanupDeletedVideos {
     pub pool: DbPool,
     pub storage: Storage,
+    /// The share of a core the run may use while it works through a backlog.
+    pub cpu_share: f64,
 }
 
 impl Job for CleanupDeletedVideos {
@@ -35,21 +38,23 @@ impl Job for CleanupDeletedVideos {
     fn run(&self, _payload: &str) -> Result<String, String> {
         let mut conn = self.pool.get().map_err(|e| e.to_string())?;
         let mut removed = 0;
+        let mut pace = Pace::new(self.cpu_share);
         loop {
             let pending =
                 db::videos::pending_deletions(&mut conn, BATCH).map_err(|e| e.to_string())?;
             let mut failures = Vec::new();
+            let mut cleaned = Vec::with_capacity(pending.len());
             for (id, file_name) in &pending {
-                // The record goes only after every file is gone, so a crash or an error here
-                // leaves it for the next run.
                 match self.remove_files(id, file_name) {
-                    Ok(()) => {
-                        db::videos::forget_deletion(&mut conn, id).map_err(|e| e.to_string())?;
-                        removed += 1;
-                    }
+                    Ok(()) => cleaned.push(id.clone()),
                     Err(e) => failures.push(format!("video {id}: {e}")),
                 }
             }
+            // The records go only after their files are gone, a batch in one statement, so
+            // a crash or an error before leaves them for the next run (which finds the
+            // files already gone, and that counts as removed).
+            removed +=
+                db::videos::forget_deletions(&mut conn, &cleaned).map_err(|e| e.to_string())?;
             if let Some(first) = failures.first() {
                 return Err(format!(
                     "{} of {} deletions failed and will be retried; first: {first}",
@@ -60,6 +65,7 @@ impl Job for CleanupDeletedVideos {
             if (pending.len() as i64) < BATCH {
                 break;
             }
+            pace.breathe();
         }
         Ok(format!("removed the files of {removed} deleted videos"))
     }

@@ -4,6 +4,8 @@
 ALTER TABLE jobs ADD COLUMN result TEXT;
 ALTER TABLE jobs ADD COLUMN started_at TIMESTAMP;
 CREATE INDEX jobs_kind_state_run_at ON jobs (kind, state, run_at);
+-- The cleanup reads the deletion outbox oldest first, a batch at a time.
+CREATE INDEX video_del_rec_requested_at ON video_del_rec (requested_at);
 
 CREATE TABLE job_schedules (
     kind TEXT PRIMARY KEY,
