@@ -98,6 +98,44 @@
     });
   }
 
+  // A live preview under a room's row: its HLS, muted (hls.js where Media Source Extensions
+  // exist, else the browser's own HLS). Clicking again closes it.
+  if (rooms) {
+    rooms.addEventListener("click", (event) => {
+      const button = event.target.closest("[data-preview]");
+      if (!button) return;
+      const id = button.dataset.preview;
+      const open = document.getElementById(`preview-${id}`);
+      if (open) {
+        if (open.hls) open.hls.destroy();
+        open.closest("tr").remove();
+        return;
+      }
+      const row = document.createElement("tr");
+      const td = document.createElement("td");
+      td.colSpan = 8;
+      const video = document.createElement("video");
+      video.id = `preview-${id}`;
+      video.className = "preview";
+      video.muted = true;
+      video.autoplay = true;
+      video.playsInline = true;
+      video.controls = true;
+      const url = `/hls/${encodeURIComponent(id)}/index.m3u8`;
+      if (window.Hls && window.Hls.isSupported()) {
+        video.hls = new window.Hls({ enableWorker: false, lowLatencyMode: true });
+        video.hls.loadSource(url);
+        video.hls.attachMedia(video);
+      } else {
+        video.src = url;
+      }
+      td.appendChild(video);
+      row.appendChild(td);
+      document.getElementById(`room-${id}`).after(row);
+      video.play().catch(() => {});
+    });
+  }
+
   // ---------- jobs ----------
   const runs = document.querySelector('#admin-jobs [data-live="runs"]');
   if (runs) {

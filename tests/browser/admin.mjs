@@ -1,7 +1,7 @@
 // The admin panel in a real browser: an admin signs in through the login page, runs the
 // cleanup job from the jobs page and watches its run reach "done" without reloading, then
-// stops and starts a room's source from the rooms page and watches its state follow; the
-// dashboard lists the room.
+// stops and starts a room's source from the rooms page and watches its state follow, and
+// opens the room's live preview; the dashboard lists the room.
 // Usage: node admin.mjs http://127.0.0.1:PORT ROOM_ID   (admin "root", password "password123")
 import { launch, check } from "./lib.mjs";
 
@@ -51,6 +51,13 @@ try {
   await Promise.all([page.waitForURL(/\/admin\/rooms/), page.getByTestId(`start-${room}`).click()]);
   await page.waitForFunction((id) => document.querySelector(`[data-testid="state-${id}"]`).textContent === "running", room, { timeout: 30000 });
   check((await state.textContent()) === "running", "the source runs again");
+
+  // A live preview plays under the room's row.
+  await page.getByTestId(`preview-${room}`).click();
+  await page.waitForFunction((id) => {
+    const v = document.getElementById(`preview-${id}`);
+    return v && v.currentTime > 0.5;
+  }, room, { timeout: 30000 });
 
   // What the admin did is in the audit log.
   await page.getByRole("link", { name: "Audit log" }).click();
