@@ -169,6 +169,24 @@ async fn a_job_that_always_fails_is_dead_visible_and_can_be_retried(backend: Bac
         .await;
     assert_eq!(dead_only.body["recent"].as_array().unwrap().len(), 1);
 
+    // The panel shows it too: the run's row, dead, with its error and a retry button.
+    let page = app
+        .page("/admin/jobs", &[("roomcast_session", root.as_str())])
+        .await;
+    let row = page
+        .html
+        .split(&format!("id=\"job-{id}\""))
+        .nth(1)
+        .and_then(|rest| rest.split("</tr>").next())
+        .expect("the dead job's row on the jobs page")
+        .to_string();
+    assert!(row.contains("data-state=\"dead\""), "{row}");
+    assert!(row.contains("deletions failed"), "{row}");
+    assert!(
+        row.contains(&format!("/admin/jobs/runs/{id}/retry")),
+        "{row}"
+    );
+
     // Fixed and retried: a fresh set of attempts, and it succeeds.
     std::fs::remove_dir_all(&blocker).unwrap();
     let retry = format!("/api/admin/jobs/runs/{id}/retry");
