@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-rows=100000; files=10000; secs=10; viewers=1000; rounds=2
+rows=100000; files=10000; secs=10; viewers=1000; rounds=${B5_ROUNDS:-2}
 [[ "${1:-}" == "--smoke" ]] && { rows=2000; files=200; secs=2; viewers=100; rounds=1; }
 bin=target/release
 cargo build --release -q -p roomcast -p roomcast-bench
