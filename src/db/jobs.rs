@@ -294,6 +294,21 @@ pub fn register_schedule(
     }
 }
 
+/// The schedules of `kinds` (those this version runs), each with its last finished run.
+pub fn schedules_with_last_run(
+    conn: &mut DbConnection,
+    kinds: &[&str],
+) -> QueryResult<Vec<(ScheduleRow, Option<JobRow>)>> {
+    let mut out = Vec::new();
+    for row in schedules(conn)? {
+        if kinds.contains(&row.kind.as_str()) {
+            let last = last_finished(conn, &row.kind)?;
+            out.push((row, last));
+        }
+    }
+    Ok(out)
+}
+
 pub fn schedules(conn: &mut DbConnection) -> QueryResult<Vec<ScheduleRow>> {
     job_schedules::table
         .order(job_schedules::kind.asc())

@@ -64,25 +64,14 @@ pub struct Filter {
 
 /// Schedules, queue depth and recent runs, as the API and the admin panel show them.
 pub async fn overview_json(state: &AppState, filter: Option<String>) -> Result<Value, ApiError> {
-    let kinds: Vec<String> = state.jobs.kinds().iter().map(|k| k.to_string()).collect();
+    let kinds = state.jobs.kinds().to_vec();
     let (schedules, counts, recent) = db::blocking(&state.pool, move |conn| {
-        let mut schedules = Vec::new();
-        for row in db::jobs::schedules(conn)? {
-            if !kinds.contains(&row.kind) {
-                continue; // a kind this version no longer has
-            }
-            let last = db::jobs::last_finished(conn, &row.kind)?;
-            schedules.push((row, last));
-        }
+        let schedules = db::jobs::schedules_with_last_run(conn, &kinds)?;
         let counts = db::jobs::count_by_state(conn)?;
         let recent = db::jobs::recent(conn, filter.as_deref(), RECENT)?;
         Ok((schedules, counts, recent))
     })
     .await?;
-    let mut queue = json!({"queued": 0, "running": 0, "failed": 0, "done": 0, "dead": 0});
-    for (s, n) in counts {
-        queue[s] = json!(n);
-    }
     Ok(json!({
         "worker": state.jobs.worker_id,
         "schedules": schedules.iter().map(|(s, last)| json!({
@@ -92,9 +81,18 @@ pub async fn overview_json(state: &AppState, filter: Option<String>) -> Result<V
             "next_run_at": time(s.next_run_at),
             "last_run": last.as_ref().map(job_json),
         })).collect::<Vec<_>>(),
-        "queue": queue,
+        "queue": queue_json(counts),
         "recent": recent.iter().map(job_json).collect::<Vec<_>>(),
     }))
+}
+
+/// Jobs per state, every state present (0 when none).
+pub fn queue_json(counts: Vec<(String, i64)>) -> Value {
+    let mut queue = json!({"queued": 0, "running": 0, "failed": 0, "done": 0, "dead": 0});
+    for (state, n) in counts {
+        queue[state] = json!(n);
+    }
+    queue
 }
 
 /// `POST /api/admin/jobs/{kind}/run` -> 202 `{job_id}`

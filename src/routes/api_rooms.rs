@@ -103,20 +103,33 @@ pub async fn create(
         .map(|s| SourceUrl::parse(&s, allow_files))
         .transpose()
         .map_err(ApiError::Invalid)?;
+    let row = create_room(&state, &user.user_id, title, source_url, body.on_demand).await?;
+    Ok(HttpResponse::Created().json(RoomJson::load(&state, row, 0).await))
+}
+
+/// Stores a new room and starts its pipeline if it has a source.
+pub async fn create_room(
+    state: &AppState,
+    owner_id: &str,
+    title: RoomTitle,
+    source_url: Option<SourceUrl>,
+    on_demand: bool,
+) -> Result<RoomRow, ApiError> {
+    let owner = owner_id.to_string();
     let row = db::blocking(&state.pool, move |c| {
         let id = rooms::create(
             c,
-            &user.user_id,
+            &owner,
             title.as_str(),
             source_url.as_ref().map(SourceUrl::expose),
-            body.on_demand,
+            on_demand,
         )?;
         rooms::find(c, &id)
     })
     .await?
     .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a new room vanished after insert")))?;
-    ingest::sync_room(&state, &row);
-    Ok(HttpResponse::Created().json(RoomJson::load(&state, row, 0).await))
+    ingest::sync_room(state, &row);
+    Ok(row)
 }
 
 #[derive(Deserialize)]
@@ -168,7 +181,17 @@ pub async fn update(
         },
         on_demand: body.on_demand,
     };
-    let room_id = id.into_inner();
+    let row = update_room(&state, id.into_inner(), changes).await?;
+    let online = online_count(&state, &row.id).await;
+    Ok(HttpResponse::Ok().json(RoomJson::load(&state, row, online).await))
+}
+
+/// Applies `changes` to a room and brings its pipeline in line with its source.
+pub async fn update_room(
+    state: &AppState,
+    room_id: String,
+    changes: rooms::RoomChanges,
+) -> Result<RoomRow, ApiError> {
     let lookup = room_id.clone();
     let row = db::blocking(&state.pool, move |c| {
         if !rooms::update(c, &lookup, &changes)? {
@@ -178,9 +201,8 @@ pub async fn update(
     })
     .await?
     .ok_or_else(|| ApiError::NotFound(format!("no room {room_id}")))?;
-    ingest::sync_room(&state, &row);
-    let online = online_count(&state, &row.id).await;
-    Ok(HttpResponse::Ok().json(RoomJson::load(&state, row, online).await))
+    ingest::sync_room(state, &row);
+    Ok(row)
 }
 
 pub async fn find_room(state: &AppState, id: String) -> Result<RoomRow, ApiError> {
@@ -361,14 +383,27 @@ pub async fn control_ingest(
         ));
     }
     let (room_id, action) = path.into_inner();
-    let action = match action.as_str() {
+    let room = control_pipeline(&state, &user, room_id, &action).await?;
+    let live = ingest::live_json(&state, &room).await;
+    Ok(HttpResponse::Accepted().json(live))
+}
+
+/// Starts, stops or restarts a room's pipeline for an admin, and writes it to the audit
+/// log. 404 for an unknown action or a room without a source.
+pub async fn control_pipeline(
+    state: &AppState,
+    admin: &AuthUser,
+    room_id: String,
+    action: &str,
+) -> Result<RoomRow, ApiError> {
+    let action = match action {
         "start" => IngestAction::Start,
         "stop" => IngestAction::Stop,
         "restart" => IngestAction::Restart,
         other => return Err(ApiError::NotFound(format!("no ingest action {other:?}"))),
     };
-    let room = find_room(&state, room_id).await?;
-    let pipeline = ingest::pipeline(&state, &room.id)
+    let room = find_room(state, room_id).await?;
+    let pipeline = ingest::pipeline(state, &room.id)
         .await
         .ok_or_else(|| ApiError::NotFound("this room has no live source".into()))?;
     pipeline
@@ -376,7 +411,6 @@ pub async fn control_ingest(
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("the pipeline is gone: {e}")))?;
     let verb = format!("ingest.{}", format!("{action:?}").to_lowercase());
-    crate::audit::record(&state, &user, &verb, &room.id, &room.title).await;
-    let live = ingest::live_json(&state, &room).await;
-    Ok(HttpResponse::Accepted().json(live))
+    crate::audit::record(state, admin, &verb, &room.id, &room.title).await;
+    Ok(room)
 }

@@ -42,12 +42,13 @@ fn stale_after(playlist: &[u8]) -> Duration {
 
 /// Reads a live file; a playlist that is stale reads as missing.
 fn read_live(path: &std::path::Path, playlist: bool) -> std::io::Result<Vec<u8>> {
-    let bytes = std::fs::read(path)?;
+    use std::io::Read;
+
+    let mut file = std::fs::File::open(path)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
     if playlist {
-        let age = std::fs::metadata(path)?
-            .modified()?
-            .elapsed()
-            .unwrap_or_default();
+        let age = file.metadata()?.modified()?.elapsed().unwrap_or_default();
         if age > stale_after(&bytes) {
             return Err(std::io::ErrorKind::NotFound.into());
         }

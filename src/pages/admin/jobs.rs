@@ -46,18 +46,18 @@ pub async fn page(
         Ok(u) => u,
         Err(res) => return Ok(*res),
     };
-    let kinds: Vec<String> = state.jobs.kinds().iter().map(|k| k.to_string()).collect();
+    let kinds = state.jobs.kinds().to_vec();
     let (schedules, runs) = db::blocking(&state.pool, move |c| {
-        let mut schedules = Vec::new();
-        for schedule in db::jobs::schedules(c)? {
-            if kinds.contains(&schedule.kind) {
-                let last = db::jobs::last_finished(c, &schedule.kind)?;
-                schedules.push(ScheduleEntry { schedule, last });
-            }
-        }
-        Ok((schedules, db::jobs::recent(c, None, 50)?))
+        Ok((
+            db::jobs::schedules_with_last_run(c, &kinds)?,
+            db::jobs::recent(c, None, 50)?,
+        ))
     })
     .await?;
+    let schedules = schedules
+        .into_iter()
+        .map(|(schedule, last)| ScheduleEntry { schedule, last })
+        .collect();
     let page = JobsPage {
         layout: Layout::new(Some(user), "Jobs"),
         schedules,

@@ -13,7 +13,7 @@ use crate::auth::PageUser;
 use crate::db;
 use crate::error::{ApiError, PageError};
 use crate::pages::{render, Layout};
-use crate::routes::api_jobs::job_json;
+use crate::routes::api_jobs::{job_json, queue_json};
 use crate::startup::AppState;
 
 /// Rooms listed on the dashboard and the rooms page.
@@ -76,16 +76,12 @@ pub async fn overview(state: &AppState) -> Result<Value, ApiError> {
             "live": crate::ingest::live_json(state, room).await,
         }));
     }
-    let mut queue = json!({"queued": 0, "running": 0, "failed": 0, "done": 0, "dead": 0});
-    for (s, n) in counts {
-        queue[s] = json!(n);
-    }
     Ok(json!({
         "uptime_secs": state.started_at.elapsed().as_secs(),
         "rooms": room_list,
         "viewers": state.room_metrics.viewers.get(),
         "messages_total": state.room_metrics.accepted.get(),
-        "queue": queue,
+        "queue": queue_json(counts),
         "failures": failures.iter().map(job_json).collect::<Vec<_>>(),
     }))
 }

@@ -12,11 +12,10 @@ use super::{gate, gate_post, page_error, CsrfOnly};
 use crate::auth::PageUser;
 use crate::db::{self, rooms, rooms::RoomRow};
 use crate::domain::{RoomTitle, SourceUrl};
-use crate::error::{ApiError, PageError};
-use crate::ingest;
+use crate::error::PageError;
 use crate::pages::{render, see_other, Layout};
+use crate::routes::api_rooms::{control_pipeline, create_room, update_room};
 use crate::startup::AppState;
-use roomcast_actors::ingest::pipeline::{ControlIngest, IngestAction};
 
 pub struct RoomEntry {
     pub room: RoomRow,
@@ -117,20 +116,10 @@ pub async fn create(
         }
     };
     let on_demand = form.on_demand.is_some();
-    let owner = user.user_id.clone();
-    let row = db::blocking(&state.pool, move |c| {
-        let id = rooms::create(
-            c,
-            &owner,
-            title.as_str(),
-            source.as_ref().map(SourceUrl::expose),
-            on_demand,
-        )?;
-        rooms::find(c, &id)
-    })
-    .await?
-    .ok_or_else(PageError::not_found)?;
-    ingest::sync_room(&state, &row);
+    let row = match create_room(&state, &user.user_id, title, source, on_demand).await {
+        Ok(row) => row,
+        Err(e) => return Ok(page_error(e)),
+    };
     crate::audit::record(&state, &user, "room.create", &row.id, &row.title).await;
     Ok(see_other("/admin/rooms").finish())
 }
@@ -165,23 +154,17 @@ pub async fn set_source(
             return Ok(render(StatusCode::BAD_REQUEST, &page.layout, &page));
         }
     };
-    let on_demand = form.on_demand.is_some();
-    let id = id.into_inner();
-    let room_id = id.clone();
     let shown = source.as_ref().map(SourceUrl::redacted).unwrap_or_default();
-    let row = db::blocking(&state.pool, move |c| {
-        let changes = rooms::RoomChanges {
-            title: None,
-            source_url: Some(source.as_ref().map(|s| s.expose().to_string())),
-            on_demand: Some(on_demand),
-        };
-        rooms::update(c, &room_id, &changes)?;
-        rooms::find(c, &room_id)
-    })
-    .await?
-    .ok_or_else(PageError::not_found)?;
-    ingest::sync_room(&state, &row);
-    crate::audit::record(&state, &user, "room.source", &id, &shown).await;
+    let changes = rooms::RoomChanges {
+        title: None,
+        source_url: Some(source.as_ref().map(|s| s.expose().to_string())),
+        on_demand: Some(form.on_demand.is_some()),
+    };
+    let row = match update_room(&state, id.into_inner(), changes).await {
+        Ok(row) => row,
+        Err(e) => return Ok(page_error(e)),
+    };
+    crate::audit::record(&state, &user, "room.source", &row.id, &shown).await;
     Ok(see_other("/admin/rooms").finish())
 }
 
@@ -198,23 +181,8 @@ pub async fn control(
         Err(res) => return Ok(*res),
     };
     let (id, action) = path.into_inner();
-    let action = match action.as_str() {
-        "start" => IngestAction::Start,
-        "stop" => IngestAction::Stop,
-        "restart" => IngestAction::Restart,
-        _ => return Err(PageError::not_found()),
-    };
-    let Some(pipeline) = ingest::pipeline(&state, &id).await else {
-        return Ok(page_error(ApiError::NotFound(
-            "this room has no live source".into(),
-        )));
-    };
-    if pipeline.send(ControlIngest { action }).await.is_err() {
-        return Ok(page_error(ApiError::Internal(anyhow::anyhow!(
-            "the pipeline is gone"
-        ))));
+    if let Err(e) = control_pipeline(&state, &user, id.clone(), &action).await {
+        return Ok(page_error(e));
     }
-    let verb = format!("ingest.{}", format!("{action:?}").to_lowercase());
-    crate::audit::record(&state, &user, &verb, &id, "").await;
     Ok(see_other(&format!("/admin/rooms#room-{id}")).finish())
 }
