@@ -25,7 +25,12 @@ groups=()
 cleanup() { for g in "${groups[@]}"; do kill -- "-$g" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
 trap cleanup EXIT
 wait_port() { for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; return 1; }
-ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU ticks of a process; 0 once it is gone (a source that dropped makes ffmpeg restart, and
+# the figure of that round is then low: the run says so).
+ticks() {
+  if [[ -r "/proc/$1/stat" ]]; then awk '{print $14 + $15}' "/proc/$1/stat"; else
+    echo "b3: process $1 ended during a measurement (the source dropped); this figure is low" >&2; echo 0; fi
+}
 hz=$(getconf CLK_TCK)
 children() { for p in /proc/[0-9]*; do awk -v want="$1" '$4 == want {print $1}' "$p/stat" 2>/dev/null; done; }
 
@@ -89,7 +94,10 @@ ws1="ws://127.0.0.1:18203/ws/rooms/$r1/video"
 taskset -c 0 "$bin/video-load" hold "$ws1" "$viewers" $((secs + 4)) >"$work/hold.json" &
 hold=$!
 sleep 3
-child=$(children "$server" | head -1)
+# The server's ffmpeg (waiting out a restart if the source dropped meanwhile).
+child=""
+for _ in $(seq 1 50); do child=$(children "$server" | head -1); [[ -n "$child" ]] && break; sleep 0.2; done
+[[ -n "$child" ]] || { echo "b3: no ffmpeg runs under the server" >&2; exit 1; }
 a=$(( $(ticks "$server") + $(ticks "$child") )); sleep "$secs"; b=$(( $(ticks "$server") + $(ticks "$child") ))
 ours=$(awk -v t=$((b - a)) -v hz="$hz" -v s="$secs" 'BEGIN {printf "%.4f", t / hz / s}')
 wait "$hold"

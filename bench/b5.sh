@@ -25,7 +25,8 @@ json() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
 mkdir -p "$work/data/videos"
 head -c 1024 /dev/urandom >"$work/data/videos/small.mp4"
 db="sqlite://$work/data/roomcast.db"
-read -r _ small_id < <("$bin/seed-videos" "$db" small.mp4)
+# A command substitution waits for seed-videos to exit (and so to close the database).
+small_id=$("$bin/seed-videos" "$db" small.mp4 | awk '{print $2}')
 export ROOMCAST__DATABASE__URL="$db" ROOMCAST__STORAGE__DIR="$work/data" RUST_LOG=warn
 ROOMCAST_PASSWORD="bench-password" "$bin/roomcast" user add bench --admin </dev/null >/dev/null
 (cd "$work" && ROOMCAST__HTTP__ADDR=127.0.0.1:18501 ROOMCAST__HTTP__WORKERS=1 \

@@ -100,9 +100,10 @@ pub async fn login(
     })
 }
 
-/// Disables an account everywhere on this node: no new logins, every session deleted and
-/// forgotten, every danmaku socket of theirs closed ("account disabled"). Enabling lets them
-/// log in again. `false` when there is no such user.
+/// Disables an account everywhere: no new logins, every session deleted and forgotten,
+/// every danmaku socket of theirs closed ("account disabled"), on this node at once and on
+/// the others through the bus. Enabling lets them log in again. `false` when there is no
+/// such user.
 pub async fn set_disabled(
     pool: &DbPool,
     sessions: &SessionService,
@@ -126,6 +127,7 @@ pub async fn set_disabled(
         sessions.forget_user(user_id);
         rooms.do_send(roomcast_actors::registry::DisconnectUserEverywhere {
             user_id: user_id.to_string(),
+            from_bus: false,
         });
     }
     Ok(found)

@@ -1,4 +1,5 @@
-//! The `roomcast` command line: `serve` (the default), `migrate`, `user add NAME [--admin]`.
+//! The `roomcast` command line: `serve` (the default), `migrate`, `user add NAME [--admin]`,
+//! `config`.
 
 use std::io::{BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -28,6 +29,9 @@ enum Command {
     Serve,
     /// Apply pending database migrations and exit.
     Migrate,
+    /// Print the effective configuration (defaults, file, environment) as JSON, with
+    /// passwords in URLs hidden, and exit; fails on an invalid setting.
+    Config,
     /// Manage accounts.
     User {
         #[command(subcommand)]
@@ -53,6 +57,13 @@ impl Cli {
         match self.command.unwrap_or(Command::Serve) {
             Command::Serve => serve(settings),
             Command::Migrate => migrate(&settings),
+            Command::Config => {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&settings.redacted_json())?
+                );
+                Ok(())
+            }
             Command::User {
                 command: UserCommand::Add { name, admin },
             } => add_user(&settings, &name, admin),

@@ -205,6 +205,9 @@ pub struct IngestSettings {
     pub ffprobe: String,
     /// Allow `file:` sources; for tests only.
     pub allow_files: bool,
+    /// With many nodes: how long a node's claim on a source lasts without renewal (it is
+    /// renewed every third of it); another node takes over a dead holder's source after it.
+    pub lease_secs: u64,
 }
 
 impl Default for IngestSettings {
@@ -213,6 +216,7 @@ impl Default for IngestSettings {
             ffmpeg: "ffmpeg".into(),
             ffprobe: "ffprobe".into(),
             allow_files: false,
+            lease_secs: 6,
         }
     }
 }
@@ -223,6 +227,8 @@ pub struct BusSettings {
     /// `local` or `nats`.
     pub kind: String,
     pub nats_url: String,
+    /// Every subject starts with this, so deployments can share a NATS server.
+    pub prefix: String,
 }
 
 impl Default for BusSettings {
@@ -230,6 +236,7 @@ impl Default for BusSettings {
         Self {
             kind: "local".into(),
             nats_url: "nats://127.0.0.1:4222".into(),
+            prefix: "roomcast".into(),
         }
     }
 }
@@ -350,7 +357,27 @@ impl Settings {
             "bus.kind must be \"local\" or \"nats\", not {:?}",
             self.bus.kind
         );
+        anyhow::ensure!(
+            !self.bus.prefix.is_empty()
+                && self.bus.prefix.split('.').all(|t| !t.is_empty()
+                    && t.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')),
+            "bus.prefix must be dot-separated words of letters, digits, '_' and '-', not {:?}",
+            self.bus.prefix
+        );
+        anyhow::ensure!(
+            self.ingest.lease_secs >= 3,
+            "ingest.lease_secs must be at least 3"
+        );
         Ok(())
+    }
+
+    /// Every setting as JSON, with passwords in URLs replaced by `***`.
+    pub fn redacted_json(&self) -> serde_json::Value {
+        let mut value = serde_json::to_value(self).expect("settings always serialise");
+        value["database"]["url"] = self.database.url.redacted().into();
+        value["bus"]["nats_url"] = redact_url_password(&self.bus.nats_url).into();
+        value
     }
 
     /// Worker count with 0 resolved to the number of cores.

@@ -6,6 +6,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use actix::{Actor, Addr, Arbiter};
+use roomcast_actors::bus::Bus;
+use roomcast_actors::cluster::SharedView;
 use roomcast_actors::metrics::RoomMetrics;
 use roomcast_actors::protocol::Item;
 use roomcast_actors::registry::{GetOnlineCounts, RoomRegistry};
@@ -75,9 +77,12 @@ pub fn start_registry(
     settings: &Settings,
     pool: &DbPool,
     metrics: RoomMetrics,
+    bus: &Bus,
+    view: &SharedView,
 ) -> anyhow::Result<Addr<RoomRegistry>> {
     let config = room_config(settings)?;
     let store = Arc::new(DbDanmakuStore { pool: pool.clone() });
     let rooms_arbiter = Arbiter::new().handle();
-    Ok(RoomRegistry::new(config, store, metrics, rooms_arbiter).start())
+    let (bus, view) = (bus.clone(), Arc::clone(view));
+    Ok(RoomRegistry::new(config, store, metrics, rooms_arbiter, bus, view).start())
 }

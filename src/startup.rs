@@ -8,11 +8,13 @@ use std::net::TcpListener;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use actix::Addr;
+use actix::{Actor, Addr};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use prometheus::Gauge;
+use roomcast_actors::bus::{Bus, BusMetrics};
+use roomcast_actors::cluster::{Cluster, Leave, SharedView};
 use roomcast_actors::ingest::supervisor::IngestSupervisor;
 use roomcast_actors::metrics::RoomMetrics;
 use roomcast_actors::registry::RoomRegistry;
@@ -27,7 +29,6 @@ use crate::media::{MediaTools, Storage, StreamLimiter};
 use crate::metrics::{Metrics, RecordMetrics};
 use crate::pages::home::HomeFeed;
 use crate::videos::flood::VideoFlood;
-use crate::videos::processor::VideoProcessor;
 use crate::videos::resumable::ResumableUploads;
 use crate::videos::served::ServedVideos;
 use crate::{ingest, live, routes, security, videos};
@@ -46,12 +47,13 @@ pub struct AppState {
     pub rooms: Addr<RoomRegistry>,
     pub room_metrics: RoomMetrics,
     pub ingest: Addr<IngestSupervisor>,
+    /// This node's link to the others (local when alone).
+    pub bus: Bus,
     pub storage: Storage,
     pub tools: MediaTools,
     pub streams: StreamLimiter,
     pub served: ServedVideos,
     pub files: OpenFiles,
-    pub processor: Addr<VideoProcessor>,
     pub resumable: ResumableUploads,
     /// Flood control for time-anchored danmaku, keyed by user and video.
     pub video_flood: Mutex<VideoFlood>,
@@ -63,6 +65,8 @@ pub struct Application {
     server: Server,
     pool: DbPool,
     jobs: JobSystem,
+    bus: Bus,
+    cluster: Option<Addr<Cluster>>,
 }
 
 impl Application {
@@ -98,19 +102,29 @@ impl Application {
         let metrics = Metrics::new();
         let uptime = Gauge::new("roomcast_uptime_seconds", "Seconds since this node started")?;
         metrics.registry().register(Box::new(uptime.clone()))?;
-        let jobs = JobSystem::start(&pool, &settings, &storage)
+        let jobs = JobSystem::start(&pool, &settings, &storage, &tools)
             .await
             .context("registering the job schedules")?;
-        let processor = videos::processor::start(&pool, &storage, &tools);
-        videos::processor::resume(&pool, &processor).await?;
-        let ingest = ingest::start_supervisor(&pool, &settings).await?;
+        videos::processor::resume(&pool, &jobs).await?;
+        let bus = connect_bus(&settings, &jobs.worker_id, &metrics).await?;
+        let view = SharedView::default();
+        let ingest = ingest::start_supervisor(&pool, &settings, &bus, &view).await?;
         let flood = RateLimit::parse(&settings.danmaku.rate).map_err(anyhow::Error::msg)?;
         let room_metrics = RoomMetrics::new(metrics.registry())?;
-        let rooms = live::start_registry(&settings, &pool, room_metrics.clone())?;
-        let sessions = web::Data::new(SessionService::new(
-            pool.clone(),
-            Duration::from_secs(settings.sessions.ttl_secs),
-        ));
+        let rooms = live::start_registry(&settings, &pool, room_metrics.clone(), &bus, &view)?;
+        let sessions = web::Data::new(
+            SessionService::new(
+                pool.clone(),
+                Duration::from_secs(settings.sessions.ttl_secs),
+            )
+            .with_bus(bus.clone()),
+        );
+        let cluster = bus.is_shared().then(|| {
+            let sessions = sessions.get_ref().clone();
+            let forget: roomcast_actors::cluster::SessionsHook =
+                Box::new(move |stale| sessions.forget_here(stale));
+            Cluster::new(bus.clone(), view, rooms.clone(), ingest.clone(), forget).start()
+        });
         let throttle = web::Data::new(LoginThrottle::default());
         let workers = settings.workers();
         let home_feed = HomeFeed::new(Duration::from_millis(settings.pages.home_cache_ms));
@@ -125,6 +139,7 @@ impl Application {
             rooms,
             room_metrics,
             ingest,
+            bus: bus.clone(),
             streams: StreamLimiter::new(settings.stream.max_connections),
             resumable: ResumableUploads::new(
                 storage.clone(),
@@ -134,7 +149,6 @@ impl Application {
             tools,
             served: ServedVideos::default(),
             files: OpenFiles::default(),
-            processor,
             video_flood: Mutex::new(VideoFlood::new(flood)),
             settings,
         });
@@ -157,6 +171,8 @@ impl Application {
             server,
             pool,
             jobs,
+            bus,
+            cluster,
         })
     }
 
@@ -179,10 +195,41 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until the server is stopped (by its handle or by SIGINT/SIGTERM).
+    /// Serves until the server is stopped (by its handle or by SIGINT/SIGTERM). Then, with
+    /// other nodes, it tells them it left and gives up its sources' leases, so another node
+    /// takes them over at once instead of after the lease runs out.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let served = self.server.await;
+        if let Some(cluster) = self.cluster {
+            let _ = cluster.send(Leave).await;
+            let node = self.bus.node().to_string();
+            match db::blocking(&self.pool, move |c| db::leases::release(c, &node)).await {
+                Ok(n) if n > 0 => log::info!("released {n} source leases"),
+                Ok(_) => {}
+                Err(e) => log::warn!("releasing source leases: {e}"),
+            }
+            // Let the goodbye reach NATS before the process ends.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        served
     }
+}
+
+/// The node's bus: NATS when `bus.kind = "nats"` (failing now if it cannot be reached),
+/// otherwise local.
+async fn connect_bus(settings: &Settings, node: &str, metrics: &Metrics) -> anyhow::Result<Bus> {
+    let bus_metrics = BusMetrics::new(metrics.registry())?;
+    if settings.bus.kind != "nats" {
+        return Ok(Bus::local(node));
+    }
+    Bus::connect_nats(
+        &settings.bus.nats_url,
+        &settings.bus.prefix,
+        node,
+        bus_metrics,
+    )
+    .await
+    .map_err(anyhow::Error::msg)
 }
 
 /// Connects (failing fast with the real cause) and applies pending migrations.

@@ -9,10 +9,13 @@
 //! - [`registry`], [`room`], [`hub`], [`viewer`]: the danmaku engine. One `RoomRegistry`
 //!   per node starts a `Room` per active room; each viewer socket is a `ViewerSession`; a
 //!   `WorkerHub` per worker thread fans a room's frames out to its local viewers.
+//! - [`bus`], [`cluster`]: NATS between nodes, and what each node knows of the others.
 //! - [`store`], [`metrics`]: persistence as a trait, and Prometheus metrics.
 //! - [`scheduler`]: the `Scheduler` actor, which runs periodic jobs off its own thread.
 //! - [`jobs`]: one small, idempotent job type per file.
 
+pub mod bus;
+pub mod cluster;
 pub mod danmaku;
 pub mod hub;
 pub mod ingest;

@@ -13,6 +13,11 @@ pub trait Job: Send + Sync + 'static {
     fn concurrency(&self) -> usize {
         1
     }
+    /// Background work runs at the lowest CPU priority, so traffic goes first. Work someone
+    /// waits for (an upload becoming playable) answers `false` and runs at normal priority.
+    fn background(&self) -> bool {
+        true
+    }
     /// Does the work once for `payload` (JSON, `{}` for scheduled runs). Returns a one-line
     /// summary, or the error that makes the run count as failed.
     fn run(&self, payload: &str) -> Result<String, String>;

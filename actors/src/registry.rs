@@ -4,10 +4,14 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use std::time::{SystemTime, UNIX_EPOCH};
+
 use actix::prelude::*;
 
+use crate::bus::Bus;
+use crate::cluster::{self, NodeEvent, SharedView};
 use crate::metrics::RoomMetrics;
-use crate::room::{GetOnline, Room, RoomConfig};
+use crate::room::{BanUser, GetOnline, RetractDanmaku, Room, RoomConfig, RoomEvent};
 use crate::store::{DanmakuStore, DanmakuWriter};
 
 /// The address of a room's actor, started if it is not running.
@@ -26,7 +30,7 @@ pub struct FindRoom {
     pub id: String,
 }
 
-/// Online counts of these rooms (0 for rooms without an actor).
+/// Online counts of these rooms over every live node.
 #[derive(Message)]
 #[rtype(result = "HashMap<String, u64>")]
 pub struct GetOnlineCounts {
@@ -51,15 +55,20 @@ pub struct RoomRegistry {
     writer: Addr<DanmakuWriter>,
     metrics: RoomMetrics,
     arbiter: ArbiterHandle,
+    bus: Bus,
+    view: SharedView,
 }
 
 impl RoomRegistry {
     /// Rooms run on `arbiter`; their messages are saved through `store` on a writer thread.
+    /// Rooms talk to other nodes through `bus`; `view` holds what the other nodes report.
     pub fn new(
         config: RoomConfig,
         store: Arc<dyn DanmakuStore>,
         metrics: RoomMetrics,
         arbiter: ArbiterHandle,
+        bus: Bus,
+        view: SharedView,
     ) -> Self {
         let writer_store = Arc::clone(&store);
         let writer = SyncArbiter::start(1, move || DanmakuWriter {
@@ -72,6 +81,8 @@ impl RoomRegistry {
             writer,
             metrics,
             arbiter,
+            bus,
+            view,
         }
     }
 }
@@ -95,9 +106,10 @@ impl Handler<GetRoom> for RoomRegistry {
             ctx.address(),
             self.metrics.clone(),
         );
+        let (bus, view) = (self.bus.clone(), Arc::clone(&self.view));
         let room_id = Arc::clone(&id);
         let addr = Room::start_in_arbiter(&self.arbiter, move |_| {
-            Room::new(room_id, config, store, writer, registry, metrics)
+            Room::new(room_id, config, store, writer, registry, metrics).on_bus(bus, view)
         });
         self.rooms.insert(id, addr.clone());
         MessageResult(addr)
@@ -125,17 +137,29 @@ impl Handler<RoomStopped> for RoomRegistry {
     }
 }
 
-/// Closes every connection of a user in every room on this node.
+/// Closes every connection of a user in every room on this node and, unless the request
+/// came from another node, on every other node.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct DisconnectUserEverywhere {
     pub user_id: String,
+    /// Another node sent it: act here only.
+    pub from_bus: bool,
 }
 
 impl Handler<DisconnectUserEverywhere> for RoomRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: DisconnectUserEverywhere, _: &mut Context<Self>) {
+        if !msg.from_bus {
+            cluster::publish(
+                &self.bus,
+                &NodeEvent::UserDisabled {
+                    node: self.bus.node().to_string(),
+                    user_id: msg.user_id.clone(),
+                },
+            );
+        }
         let each = crate::room::DisconnectUser {
             user_id: msg.user_id,
         };
@@ -157,16 +181,104 @@ impl Handler<GetOnlineCounts> for RoomRegistry {
                 (id, addr)
             })
             .collect();
+        let view = Arc::clone(&self.view);
         Box::pin(async move {
             let mut counts = HashMap::new();
             for (id, addr) in rooms {
-                let online = match addr {
+                let local = match addr {
                     Some(addr) => addr.send(GetOnline).await.unwrap_or(0),
                     None => 0,
                 };
-                counts.insert(id, online);
+                let remote = cluster::read(&view).remote_online(&id);
+                counts.insert(id, local + remote);
             }
             counts
         })
+    }
+}
+
+/// This node's own online count per room, for its heartbeat (rooms with none left out).
+#[derive(Message)]
+#[rtype(result = "HashMap<String, u64>")]
+pub struct LocalCounts;
+
+impl Handler<LocalCounts> for RoomRegistry {
+    type Result = ResponseFuture<HashMap<String, u64>>;
+
+    fn handle(&mut self, _: LocalCounts, _: &mut Context<Self>) -> Self::Result {
+        let rooms: Vec<(Arc<str>, Addr<Room>)> = self
+            .rooms
+            .iter()
+            .map(|(id, addr)| (Arc::clone(id), addr.clone()))
+            .collect();
+        Box::pin(async move {
+            let mut counts = HashMap::new();
+            for (id, addr) in rooms {
+                match addr.send(GetOnline).await {
+                    Ok(n) if n > 0 => {
+                        counts.insert(id.to_string(), n);
+                    }
+                    _ => {}
+                }
+            }
+            counts
+        })
+    }
+}
+
+/// Removes messages from a room on every node.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RetractEverywhere {
+    pub room: String,
+    pub ids: Vec<String>,
+}
+
+impl Handler<RetractEverywhere> for RoomRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: RetractEverywhere, _: &mut Context<Self>) {
+        if let Some(room) = self.rooms.get(msg.room.as_str()) {
+            room.do_send(RetractDanmaku {
+                ids: msg.ids.clone(),
+            });
+        }
+        let event = RoomEvent::Retract {
+            node: self.bus.node().to_string(),
+            ids: msg.ids,
+        };
+        crate::room::publish(&self.bus, &msg.room, &event);
+    }
+}
+
+/// Mutes a user in a room on every node.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct BanEverywhere {
+    pub room: String,
+    pub user_id: String,
+    pub until: SystemTime,
+}
+
+impl Handler<BanEverywhere> for RoomRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: BanEverywhere, _: &mut Context<Self>) {
+        if let Some(room) = self.rooms.get(msg.room.as_str()) {
+            room.do_send(BanUser {
+                user_id: msg.user_id.clone(),
+                until: msg.until,
+            });
+        }
+        let until_ms = msg
+            .until
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let event = RoomEvent::Ban {
+            node: self.bus.node().to_string(),
+            user_id: msg.user_id,
+            until_ms,
+        };
+        crate::room::publish(&self.bus, &msg.room, &event);
     }
 }

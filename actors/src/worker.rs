@@ -2,7 +2,8 @@
 //! and records how it ended. Each kind has its own concurrency limit; the actor's thread only
 //! keeps the books (every query and every job body runs on the blocking pool).
 //!
-//! Each run gets a thread of its own at the lowest CPU priority (nice 19): on a busy node
+//! Each run gets a thread of its own, for background kinds at the lowest CPU priority
+//! (nice 19; see [`crate::queue::Job::background`]): on a busy node
 //! the kernel gives the request threads the CPU first, so a large cleanup slows down instead
 //! of slowing traffic, and on an idle node it runs at full speed. Jobs keep their database
 //! transactions short, so a job thread that holds SQLite's write lock while it waits for the
@@ -125,8 +126,11 @@ impl JobWorker {
         let me = ctx.address();
         let name = format!("job-{}", job.kind);
         let (id, back) = (job.id.clone(), ctx.address());
+        let background = body.background();
         let run = move || {
-            lower_priority();
+            if background {
+                lower_priority();
+            }
             let end = if job.attempts > job.max_attempts {
                 // Leased again after its worker died on the last attempt.
                 Outcome::Dead(format!(

@@ -2,14 +2,17 @@
 //!
 //! A session is checked against the database and then cached in memory for a few seconds,
 //! so most requests cost a hash and a map lookup. Logout removes the cache entry at once;
-//! expiry is checked on every lookup; other changes (a session deleted by another node, a
-//! disabled user) are seen within `REVALIDATE_AFTER`.
+//! expiry is checked on every lookup. With many nodes, a logout, a role change or a disabled
+//! account is announced on the bus and every node drops the cached entries at once; anything
+//! else that changes a session behind the cache's back is seen within `REVALIDATE_AFTER`.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use chrono::{NaiveDateTime, Utc};
+use roomcast_actors::bus::Bus;
+use roomcast_actors::cluster::{self, NodeEvent, StaleSessions};
 
 use super::token::{hash_token, random_token};
 use crate::db::{self, sessions, DbError, DbPool};
@@ -48,6 +51,7 @@ pub struct SessionService {
     pool: DbPool,
     ttl: chrono::Duration,
     cache: Arc<Mutex<HashMap<String, CachedSession>>>,
+    bus: Option<Bus>,
 }
 
 /// A session just created: the token goes to the client, never into logs.
@@ -62,6 +66,30 @@ impl SessionService {
             pool,
             ttl: chrono::Duration::from_std(ttl).unwrap_or(chrono::Duration::days(1)),
             cache: Arc::default(),
+            bus: None,
+        }
+    }
+
+    /// Announces logouts and forgotten users to the other nodes on `bus`.
+    pub fn with_bus(mut self, bus: Bus) -> Self {
+        self.bus = bus.is_shared().then_some(bus);
+        self
+    }
+
+    fn announce(&self, event: impl FnOnce(String) -> NodeEvent) {
+        if let Some(bus) = &self.bus {
+            cluster::publish(bus, &event(bus.node().to_string()));
+        }
+    }
+
+    /// Drops cached sessions another node says are stale (does not announce).
+    pub fn forget_here(&self, stale: StaleSessions) {
+        let mut cache = self.cache.lock().expect("session cache lock");
+        match stale {
+            StaleSessions::User(user_id) => cache.retain(|_, s| s.user.user_id != user_id),
+            StaleSessions::Token(token_hash) => {
+                cache.remove(&token_hash);
+            }
         }
     }
 
@@ -147,10 +175,12 @@ impl SessionService {
     /// Ends the session behind `token`, in the cache and in the database.
     pub async fn revoke(&self, token: &str) -> Result<(), DbError> {
         let token_hash = hash_token(token);
-        self.cache
-            .lock()
-            .expect("session cache lock")
-            .remove(&token_hash);
+        self.forget_here(StaleSessions::Token(token_hash.clone()));
+        let announced = token_hash.clone();
+        self.announce(|node| NodeEvent::ForgetToken {
+            node,
+            token_hash: announced,
+        });
         db::blocking(&self.pool, move |conn| {
             sessions::delete_by_token_hash(conn, &token_hash)
         })
@@ -159,12 +189,13 @@ impl SessionService {
     }
 
     /// Forgets every cached session of a user (their sessions were deleted or their role
-    /// changed), so the next request asks the database.
+    /// changed) on every node, so the next request asks the database.
     pub fn forget_user(&self, user_id: &str) {
-        self.cache
-            .lock()
-            .expect("session cache lock")
-            .retain(|_, s| s.user.user_id != user_id);
+        self.forget_here(StaleSessions::User(user_id.to_string()));
+        self.announce(|node| NodeEvent::ForgetUser {
+            node,
+            user_id: user_id.to_string(),
+        });
     }
 
     fn cached(&self, token_hash: &str, now: NaiveDateTime) -> Option<CachedSession> {

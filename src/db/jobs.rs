@@ -328,6 +328,17 @@ pub fn set_paused(conn: &mut DbConnection, kind: &str, paused: bool) -> QueryRes
 /// can run), and moves each on by its period. The move is a compare-and-set on
 /// `next_run_at`, so when several nodes tick at once exactly one enqueues. A kind that
 /// still has a job waiting or running gets no second one. Returns the kinds enqueued.
+/// True when a run of `kind` with `payload` is waiting or running.
+pub fn has_pending(conn: &mut DbConnection, kind: &str, payload: &str) -> QueryResult<bool> {
+    let pending: i64 = jobs::table
+        .filter(jobs::kind.eq(kind))
+        .filter(jobs::payload.eq(payload))
+        .filter(jobs::state.eq_any(["queued", "failed", "running"]))
+        .count()
+        .get_result(conn)?;
+    Ok(pending > 0)
+}
+
 pub fn enqueue_due(
     conn: &mut DbConnection,
     kinds: &[&str],

@@ -10,6 +10,7 @@ pub mod comments;
 pub mod danmaku;
 pub mod home;
 pub mod jobs;
+pub mod leases;
 pub mod rooms;
 pub mod schema;
 pub mod sessions;
@@ -119,10 +120,12 @@ impl DbManager {
                 }
                 let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
                 // WAL lets readers run beside the one writer; the busy timeout makes a
-                // second writer wait instead of failing with SQLITE_BUSY.
+                // second writer wait instead of failing with SQLITE_BUSY. It comes first:
+                // switching to WAL needs a lock too, and another process closing the
+                // database (its last connection checkpoints) holds one for a moment.
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                 )?;
                 Ok(DbConnection::Sqlite(conn))
             }

@@ -154,4 +154,13 @@ diesel::allow_tables_to_appear_in_same_query!(
     job_schedules,
     audit_log,
     room_bans,
+    ingest_leases,
 );
+
+diesel::table! {
+    ingest_leases (room_id) {
+        room_id -> Text,
+        node_id -> Text,
+        expires_at -> Timestamp,
+    }
+}

@@ -17,8 +17,9 @@ use roomcast_actors::{
 
 use crate::config::Settings;
 use crate::db::{self, jobs::Finish, DbError, DbPool};
-use crate::media::Storage;
+use crate::media::{MediaTools, Storage};
 use crate::videos::cleanup::{CleanupDeletedVideos, SweepOrphanFiles};
+use crate::videos::processor::ProcessUpload;
 pub use purge_live::PurgeLiveSegments;
 
 /// How often the scheduler looks for due schedules.
@@ -39,11 +40,16 @@ impl SessionStore for DbSessionStore {
 /// A job kind and, for periodic ones, its period.
 pub struct Kind {
     pub job: Arc<dyn Job>,
-    pub every: Duration,
+    pub every: Option<Duration>,
 }
 
 /// Every job kind this node runs, each with its period.
-pub fn kinds(pool: &DbPool, settings: &Settings, storage: &Storage) -> Vec<Kind> {
+pub fn kinds(
+    pool: &DbPool,
+    settings: &Settings,
+    storage: &Storage,
+    tools: &MediaTools,
+) -> Vec<Kind> {
     let secs = Duration::from_secs;
     let jobs = &settings.jobs;
     vec![
@@ -53,20 +59,20 @@ pub fn kinds(pool: &DbPool, settings: &Settings, storage: &Storage) -> Vec<Kind>
                 storage: storage.clone(),
                 cpu_share: jobs.cpu_share,
             }),
-            every: secs(jobs.cleanup_deleted_videos_secs),
+            every: Some(secs(jobs.cleanup_deleted_videos_secs)),
         },
         Kind {
             job: Arc::new(DeleteExpiredSessions {
                 store: Arc::new(DbSessionStore { pool: pool.clone() }),
             }),
-            every: secs(jobs.delete_expired_sessions_secs),
+            every: Some(secs(jobs.delete_expired_sessions_secs)),
         },
         Kind {
             job: Arc::new(PurgeLiveSegments {
                 pool: pool.clone(),
                 storage: storage.clone(),
             }),
-            every: secs(jobs.purge_live_segments_secs),
+            every: Some(secs(jobs.purge_live_segments_secs)),
         },
         Kind {
             job: Arc::new(SweepOrphanFiles {
@@ -74,7 +80,15 @@ pub fn kinds(pool: &DbPool, settings: &Settings, storage: &Storage) -> Vec<Kind>
                 storage: storage.clone(),
                 resumable_expiry: secs(settings.upload.resumable_expiry_secs),
             }),
-            every: secs(jobs.sweep_orphan_files_secs),
+            every: Some(secs(jobs.sweep_orphan_files_secs)),
+        },
+        Kind {
+            job: Arc::new(ProcessUpload {
+                pool: pool.clone(),
+                storage: storage.clone(),
+                tools: tools.clone(),
+            }),
+            every: None,
         },
     ]
 }
@@ -163,11 +177,12 @@ impl JobSystem {
         pool: &DbPool,
         settings: &Settings,
         storage: &Storage,
+        tools: &MediaTools,
     ) -> Result<Self, DbError> {
-        let kinds = kinds(pool, settings, storage);
+        let kinds = kinds(pool, settings, storage, tools);
         let schedules: Vec<(&'static str, i64)> = kinds
             .iter()
-            .map(|k| (k.job.kind(), k.every.as_secs() as i64))
+            .filter_map(|k| Some((k.job.kind(), k.every?.as_secs() as i64)))
             .collect();
         db::blocking(pool, move |conn| {
             for (kind, every) in &schedules {

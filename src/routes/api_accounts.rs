@@ -74,3 +74,30 @@ pub async fn me(CurrentUser(user): CurrentUser) -> HttpResponse {
         "role": user.role,
     }))
 }
+
+/// `POST /api/admin/users/{id}/disable` and `/enable`: the panel's action for API clients.
+/// Disabling deletes every session of the user and closes their sockets on every node.
+pub async fn set_disabled(
+    state: web::Data<AppState>,
+    sessions: web::Data<SessionService>,
+    CurrentUser(admin): CurrentUser,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    if !admin.is_admin() {
+        return Err(ApiError::Forbidden("only admins manage users".into()));
+    }
+    let (id, action) = path.into_inner();
+    let disabled = match action.as_str() {
+        "disable" => true,
+        "enable" => false,
+        _ => return Err(ApiError::NotFound(format!("no action {action}"))),
+    };
+    if disabled && id == admin.user_id {
+        return Err(ApiError::Forbidden("you cannot disable yourself".into()));
+    }
+    if !accounts::set_disabled(&state.pool, &sessions, &state.rooms, &id, disabled).await? {
+        return Err(ApiError::NotFound(format!("no user {id}")));
+    }
+    crate::audit::record(&state, &admin, &format!("user.{action}"), &id, "").await;
+    Ok(HttpResponse::NoContent().finish())
+}

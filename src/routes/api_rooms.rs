@@ -5,8 +5,7 @@ use std::time::{Duration, SystemTime};
 use actix_web::{web, HttpResponse};
 use chrono::Utc;
 use roomcast_actors::ingest::pipeline::{ControlIngest, IngestAction};
-use roomcast_actors::registry::FindRoom;
-use roomcast_actors::room::{BanUser, RetractDanmaku};
+use roomcast_actors::registry::{BanEverywhere, RetractEverywhere};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{AuthUser, CurrentUser};
@@ -281,15 +280,10 @@ pub async fn retract_message(
             "no message {msg_id} in this room"
         )));
     }
-    if let Ok(Some(addr)) = state
-        .rooms
-        .send(FindRoom {
-            id: room_id.to_string(),
-        })
-        .await
-    {
-        addr.do_send(RetractDanmaku { ids: vec![msg_id] });
-    }
+    state.rooms.do_send(RetractEverywhere {
+        room: room_id.to_string(),
+        ids: vec![msg_id],
+    });
     Ok(())
 }
 
@@ -356,18 +350,11 @@ pub async fn ban_user(
         danmaku::ban(c, &rid, &uid, until_db, &why)
     })
     .await?;
-    if let Ok(Some(addr)) = state
-        .rooms
-        .send(FindRoom {
-            id: room.id.clone(),
-        })
-        .await
-    {
-        addr.do_send(BanUser {
-            user_id: target.id.clone(),
-            until,
-        });
-    }
+    state.rooms.do_send(BanEverywhere {
+        room: room.id.clone(),
+        user_id: target.id.clone(),
+        until,
+    });
     Ok((target, until_db))
 }
 

@@ -11,16 +11,25 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
-/// The node can do useful work: its database answers.
+/// The node can do useful work: its database answers. The bus's state is reported but does
+/// not make a node unready: without NATS a node still serves its own viewers, and taking
+/// every node out of the load balancer during a NATS outage would serve nobody.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
+    let bus = match (state.bus.is_shared(), state.bus.is_connected()) {
+        (false, _) => "local",
+        (true, true) => "connected",
+        (true, false) => "disconnected",
+    };
+    let node = state.bus.node();
     match db::blocking(&state.pool, |conn| conn.batch_execute("SELECT 1")).await {
-        Ok(()) => {
-            HttpResponse::Ok().json(serde_json::json!({ "status": "ready", "database": "ok" }))
-        }
+        Ok(()) => HttpResponse::Ok().json(serde_json::json!({
+            "status": "ready", "database": "ok", "bus": bus, "node": node,
+        })),
         Err(e) => {
             log::warn!("readiness: database unreachable: {e}");
-            HttpResponse::ServiceUnavailable()
-                .json(serde_json::json!({ "status": "not ready", "database": e.to_string() }))
+            HttpResponse::ServiceUnavailable().json(serde_json::json!({
+                "status": "not ready", "database": e.to_string(), "bus": bus, "node": node,
+            }))
         }
     }
 }

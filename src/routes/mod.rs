@@ -97,6 +97,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/uploads",
                     web::method(Method::OPTIONS).to(uploads::options),
                 )
+                .route(
+                    "/admin/users/{id}/{action}",
+                    web::post().to(api_accounts::set_disabled),
+                )
                 .route("/admin/jobs", web::get().to(api_jobs::overview))
                 .route("/admin/jobs/runs/{id}", web::get().to(api_jobs::show_run))
                 .route(

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use chrono::Utc;
 
 use super::incoming::blocking;
-use super::processor::ProcessVideo;
+use super::processor;
 use crate::db::{self, videos::NewVideo, videos::VideoRow};
 use crate::domain::{VideoDescription, VideoTitle};
 use crate::error::ApiError;
@@ -105,7 +105,14 @@ pub async fn accept(state: &AppState, upload: Arrived) -> Result<VideoRow, ApiEr
         }
     };
     log::info!("video {id}: uploaded ({} bytes), processing", upload.size);
-    state.processor.do_send(ProcessVideo { id });
+    // If this fails the video stays `processing`, and the next start of any node enqueues it.
+    if let Err(e) = state
+        .jobs
+        .enqueue(processor::KIND, &processor::payload(&id))
+        .await
+    {
+        log::error!("video {id}: enqueueing its processing: {e}");
+    }
     Ok(video)
 }
 

@@ -1,15 +1,18 @@
-//! `VideoProcessor`: turns a probed upload into a served video, on its own threads.
+//! `ProcessUpload`: turns a probed upload into a served video, as a job of the queue.
 //!
-//! For each video in `processing` it remuxes MP4 files whose index (`moov`) sits after the
-//! media to faststart, makes a poster frame, and renames the file into `videos/`; then it
-//! marks the video `ready`, or `failed` with the reason. Every step is blocking (ffmpeg,
-//! file I/O, queries), which is why this is a `SyncArbiter` actor. Videos left in
-//! `processing` by a crash are sent again at start-up.
+//! For the video in its payload (`{"video": id}`, enqueued when the upload is accepted) it
+//! remuxes MP4 files whose index (`moov`) sits after the media to faststart, makes a poster
+//! frame, and renames the file into `videos/`; then it marks the video `ready`, or `failed`
+//! with the reason. Every step is blocking (ffmpeg, file I/O, queries), so it runs on a job
+//! thread. Being a job makes it safe with many nodes: one node holds the lease, and a node
+//! that dies mid-way leaves the job to another once the lease expires. It is idempotent: a
+//! run after a crash that had already moved the file only marks the video ready.
 
 use std::fs::File;
 use std::time::Duration;
 
-use actix::prelude::*;
+use roomcast_actors::Job;
+use serde_json::json;
 
 use crate::db::{self, DbPool};
 use crate::media::mp4::{moov_placement, MoovPlacement};
@@ -22,85 +25,103 @@ const REMUX_LIMIT: Duration = Duration::from_secs(30 * 60);
 const THUMBNAIL_LIMIT: Duration = Duration::from_secs(120);
 /// Width of poster frames; the height keeps the aspect ratio.
 const THUMBNAIL_WIDTH: u32 = 640;
+/// The job kind.
+pub const KIND: &str = "process_upload";
 
-/// Processes the upload of this video.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct ProcessVideo {
-    /// The video's id; its upload is `tmp/{id}.upload`.
-    pub id: String,
+/// The payload of the job for video `id`.
+pub fn payload(id: &str) -> String {
+    json!({ "video": id }).to_string()
 }
 
-pub struct VideoProcessor {
+pub struct ProcessUpload {
     pub pool: DbPool,
     pub storage: Storage,
     pub tools: MediaTools,
 }
 
-impl Actor for VideoProcessor {
-    type Context = SyncContext<Self>;
+/// Why processing stopped: the video cannot be served, or the database failed us (the job
+/// is retried and the upload kept).
+enum Failure {
+    Video(String),
+    Database(String),
 }
 
-impl Handler<ProcessVideo> for VideoProcessor {
-    type Result = ();
+impl Job for ProcessUpload {
+    fn kind(&self) -> &'static str {
+        KIND
+    }
 
-    fn handle(&mut self, msg: ProcessVideo, _: &mut SyncContext<Self>) {
-        let id = msg.id;
-        match self.process(&id) {
-            Ok(Some(size)) => log::info!("video {id}: ready ({size} bytes)"),
-            Ok(None) => log::info!("video {id}: no longer waiting for processing"),
-            Err(reason) => {
+    fn concurrency(&self) -> usize {
+        2
+    }
+
+    /// The uploader waits for it.
+    fn background(&self) -> bool {
+        false
+    }
+
+    fn run(&self, payload: &str) -> Result<String, String> {
+        let parsed: serde_json::Value = serde_json::from_str(payload).unwrap_or_default();
+        let Some(id) = parsed["video"].as_str() else {
+            return Ok("no video given: uploads enqueue their own runs".into());
+        };
+        match self.process(id) {
+            Ok(Some(size)) => Ok(format!("video {id}: ready ({size} bytes)")),
+            Ok(None) => Ok(format!("video {id}: no longer waiting for processing")),
+            Err(Failure::Database(e)) => Err(format!("video {id}: database: {e}")),
+            Err(Failure::Video(reason)) => {
                 log::warn!("video {id}: processing failed: {reason}");
-                self.discard(&id);
-                match self.pool.get() {
-                    Ok(mut conn) => {
-                        if let Err(e) = db::videos::mark_failed(&mut conn, &id, &reason) {
-                            log::error!("video {id}: recording the failure: {e}");
-                        }
-                    }
-                    Err(e) => log::error!("video {id}: recording the failure: {e}"),
-                }
+                self.discard(id);
+                let mut conn = self.pool.get().map_err(|e| e.to_string())?;
+                db::videos::mark_failed(&mut conn, id, &reason).map_err(|e| e.to_string())?;
+                Ok(format!("video {id}: failed: {reason}"))
             }
         }
     }
 }
 
-impl VideoProcessor {
+impl ProcessUpload {
     /// Returns the served size, `None` if the video is not waiting (deleted meanwhile), or
     /// the reason it failed.
-    fn process(&self, id: &str) -> Result<Option<u64>, String> {
-        let mut conn = self.pool.get().map_err(|e| format!("database: {e}"))?;
-        let Some(video) = db::videos::find(&mut conn, id).map_err(|e| format!("database: {e}"))?
-        else {
+    fn process(&self, id: &str) -> Result<Option<u64>, Failure> {
+        let db_err = |e: &dyn std::fmt::Display| Failure::Database(e.to_string());
+        let mut conn = self.pool.get().map_err(|e| db_err(&e))?;
+        let Some(video) = db::videos::find(&mut conn, id).map_err(|e| db_err(&e))? else {
             return Ok(None);
         };
         if video.status != "processing" {
             return Ok(None);
         }
         drop(conn);
-        let input = self.storage.upload_input(id);
-        if !input.exists() {
-            return Err("the upload was lost before it could be processed".into());
-        }
         let container = match video.mime.as_str() {
             "video/webm" => Container::WebM,
             "video/x-matroska" => Container::Matroska,
             _ => Container::Mp4,
         };
-        if container == Container::Mp4 {
-            self.make_faststart(id)?;
-        }
-        let at_ms = video.duration_ms.unwrap_or(0).clamp(0, 2000) / 2;
-        self.make_thumbnail(id, at_ms)?;
         let file_name = format!("{id}.{}", container.extension());
         let target = self.storage.videos_dir().join(&file_name);
-        std::fs::rename(&input, &target).map_err(|e| format!("moving the file into place: {e}"))?;
+        let input = self.storage.upload_input(id);
+        if !input.exists() && !target.exists() {
+            return Err(Failure::Video(
+                "the upload was lost before it could be processed".into(),
+            ));
+        }
+        // A run that died after moving the file into place left only the marking to do.
+        if input.exists() {
+            if container == Container::Mp4 {
+                self.make_faststart(id).map_err(Failure::Video)?;
+            }
+            let at_ms = video.duration_ms.unwrap_or(0).clamp(0, 2000) / 2;
+            self.make_thumbnail(id, at_ms).map_err(Failure::Video)?;
+            std::fs::rename(&input, &target)
+                .map_err(|e| Failure::Video(format!("moving the file into place: {e}")))?;
+        }
         let size = std::fs::metadata(&target)
-            .map_err(|e| format!("reading the stored file: {e}"))?
+            .map_err(|e| Failure::Video(format!("reading the stored file: {e}")))?
             .len();
-        let mut conn = self.pool.get().map_err(|e| format!("database: {e}"))?;
+        let mut conn = self.pool.get().map_err(|e| db_err(&e))?;
         let ready = db::videos::mark_ready(&mut conn, id, &file_name, size as i64)
-            .map_err(|e| format!("database: {e}"))?;
+            .map_err(|e| db_err(&e))?;
         if !ready {
             // Deleted while we worked: what we just made must not outlive the row.
             let _ = remove_if_exists(&target);
@@ -202,21 +223,22 @@ impl VideoProcessor {
     }
 }
 
-/// Starts the processor on its own thread.
-pub fn start(pool: &DbPool, storage: &Storage, tools: &MediaTools) -> Addr<VideoProcessor> {
-    let (pool, storage, tools) = (pool.clone(), storage.clone(), tools.clone());
-    SyncArbiter::start(1, move || VideoProcessor {
-        pool: pool.clone(),
-        storage: storage.clone(),
-        tools: tools.clone(),
+/// Enqueues processing for every video left in `processing` that has no run waiting or
+/// running (uploads accepted before processing was a job, or a lost enqueue).
+pub async fn resume(pool: &DbPool, jobs: &crate::jobs::JobSystem) -> Result<(), db::DbError> {
+    let orphans = db::blocking(pool, |conn| {
+        let mut orphans = Vec::new();
+        for id in db::videos::processing_ids(conn)? {
+            if !db::jobs::has_pending(conn, KIND, &payload(&id))? {
+                orphans.push(id);
+            }
+        }
+        Ok(orphans)
     })
-}
-
-/// Sends every video a previous run left in `processing` to the processor again.
-pub async fn resume(pool: &DbPool, processor: &Addr<VideoProcessor>) -> Result<(), db::DbError> {
-    for id in db::blocking(pool, db::videos::processing_ids).await? {
+    .await?;
+    for id in orphans {
         log::info!("video {id}: resuming processing");
-        processor.do_send(ProcessVideo { id });
+        jobs.enqueue(KIND, &payload(&id)).await?;
     }
     Ok(())
 }

@@ -38,9 +38,14 @@ async fn run_browser_script_on(app: &crate::helpers::TestApp, script: &str, args
     .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
+    // The error line goes first: summaries of a run keep only the panic's first lines.
+    let reason = stderr
+        .lines()
+        .find(|line| line.contains("Error"))
+        .unwrap_or("no error line");
     assert!(
         out.status.success(),
-        "browser script failed\n{stdout}\n{stderr}"
+        "browser script failed: {reason}\n{stdout}\n{stderr}"
     );
     assert!(stdout.contains("ok"), "{stdout}");
 }

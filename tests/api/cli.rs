@@ -116,7 +116,7 @@ async fn migrate_applies_the_migrations_once() {
         );
         String::from_utf8(out.stdout).unwrap()
     };
-    assert!(run().starts_with("applied 3 migrations"));
+    assert!(run().starts_with("applied 4 migrations"));
     assert!(run().starts_with("applied 0 migrations"));
 }
 

@@ -461,20 +461,27 @@ impl TestApp {
         token: Option<&str>,
         origin: Option<&str>,
     ) -> Result<WsClient, awc::error::WsClientError> {
-        let url = format!(
-            "{}/ws/rooms/{room}",
-            self.address.replace("http://", "ws://")
-        );
-        let mut req = awc::Client::new().ws(url).max_frame_size(1 << 20);
-        if let Some(token) = token {
-            req = req.bearer_auth(token);
-        }
-        if let Some(origin) = origin {
-            req = req.origin(origin);
-        }
-        let (_, framed) = req.connect().await?;
-        Ok(WsClient { framed })
+        ws_connect_at(&self.address, &format!("/ws/rooms/{room}"), token, origin).await
     }
+}
+
+/// Opens the WebSocket at `path` on the server at `address`.
+pub async fn ws_connect_at(
+    address: &str,
+    path: &str,
+    token: Option<&str>,
+    origin: Option<&str>,
+) -> Result<WsClient, awc::error::WsClientError> {
+    let url = format!("{}{path}", address.replace("http://", "ws://"));
+    let mut req = awc::Client::new().ws(url).max_frame_size(4 << 20);
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    if let Some(origin) = origin {
+        req = req.origin(origin);
+    }
+    let (_, framed) = req.connect().await?;
+    Ok(WsClient { framed })
 }
 
 impl WsClient {

@@ -207,6 +207,7 @@ async fn a_job_that_always_fails_is_dead_visible_and_can_be_retried(backend: Bac
 crate::on_both_backends!(
     a_job_that_fails_twice_then_succeeds_ends_done_after_three_attempts,
     a_job_that_always_fails_is_dead_visible_and_can_be_retried,
+    uploads_are_processed_as_leased_jobs_that_survive_a_crash_and_a_restart,
 );
 
 #[actix_web::test]
@@ -516,4 +517,63 @@ async fn a_job_whose_server_is_killed_mid_run_completes_once_after_its_lease_exp
         roomcast::db::videos::pending_deletion_count(&mut conn).unwrap(),
         0
     );
+}
+
+/// Upload processing is a job: each upload gets a run, a run after a crash that had already
+/// moved the file into place only marks the video ready, and a video left `processing` with
+/// no run waiting gets one when a node starts.
+async fn uploads_are_processed_as_leased_jobs_that_survive_a_crash_and_a_restart(backend: Backend) {
+    use diesel::prelude::*;
+    use roomcast::db::schema::{jobs, videos};
+
+    let mut app = spawn_app_with(backend, |_| {}).await;
+    let token = app.signed_in_user("alice").await;
+    let video = app.ready_video(&token, Fixture::LateMoov).await;
+    let id = video["id"].as_str().unwrap().to_string();
+    let payload = roomcast::videos::processor::payload(&id);
+    let runs = |app: &TestApp| -> Vec<(String, Option<String>)> {
+        let mut conn = app.pool.get().unwrap();
+        jobs::table
+            .filter(jobs::kind.eq("process_upload"))
+            .filter(jobs::payload.eq(&payload))
+            .select((jobs::state, jobs::result))
+            .load(&mut conn)
+            .unwrap()
+    };
+    let first = runs(&app);
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(first[0].0, "done");
+    assert!(
+        first[0].1.as_deref().unwrap().contains("ready"),
+        "{first:?}"
+    );
+
+    // A node died after moving the file into place, before marking the video: the row is
+    // still processing, the upload is gone, the served file is there.
+    let set_processing = |app: &TestApp| {
+        let mut conn = app.pool.get().unwrap();
+        diesel::update(videos::table.find(&id))
+            .set(videos::status.eq("processing"))
+            .execute(&mut conn)
+            .unwrap();
+    };
+    set_processing(&app);
+    let job = app
+        .jobs
+        .enqueue("process_upload", &payload)
+        .await
+        .unwrap()
+        .unwrap();
+    let done = app.wait_job(&job, &["done", "dead"]).await;
+    assert_eq!(done["state"], "done", "{done}");
+    let shown = app.wait_processed(&token, &id).await;
+    assert_eq!(shown["status"], "ready", "{shown}");
+
+    // Left processing with no run waiting (an enqueue that never happened): a restart
+    // enqueues one.
+    set_processing(&app);
+    app.restart().await;
+    let shown = app.wait_processed(&token, &id).await;
+    assert_eq!(shown["status"], "ready", "{shown}");
+    assert_eq!(runs(&app).len(), 3);
 }

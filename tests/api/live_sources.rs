@@ -14,7 +14,7 @@ use crate::helpers::{spawn_app_with, Auth, Backend, TestApp};
 use crate::ingest::wait_live;
 
 /// A peer process, killed when the test ends.
-struct Peer(Child);
+pub struct Peer(Child);
 
 impl Drop for Peer {
     fn drop(&mut self) {
@@ -25,7 +25,7 @@ impl Drop for Peer {
     }
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -63,7 +63,7 @@ fn free_udp_port() -> u16 {
 
 /// ffmpeg serving a live test picture to each client that connects to `url`: its listener
 /// takes one client, so a shell loop starts a new one after each (as an encoder would).
-fn ffmpeg_listener(url: &str, format: &str, video_codec: &str) -> Peer {
+pub fn ffmpeg_listener(url: &str, format: &str, video_codec: &str) -> Peer {
     ffmpeg_serving(video_codec, &format!("-f {format} -listen 1 '{url}'"))
 }
 

@@ -6,6 +6,8 @@ mod accounts;
 mod admin;
 mod browser;
 mod cli;
+mod cluster;
+mod deploy;
 mod health;
 mod ingest;
 mod jobs;

@@ -100,6 +100,10 @@ pub fn arguments(spec: &IngestSpec, transcode: Transcode) -> Vec<String> {
     } else {
         args.extend(["-c:a", "copy"].map(String::from));
     }
+    // HLS segments are numbered from the clock (`epoch`), so a restarted run, or the run of
+    // another node that took the source over, continues the media sequence instead of
+    // starting again at 0 under names players already fetched; `discont_start` tells them
+    // the timestamps start afresh.
     // A failing output stops ffmpeg (onfail=abort), so the pipeline restarts it rather than
     // running on with one output dead. `delay_moov` writes the init segment once the first
     // fragment is cut, when the audio's configuration (from aac_adtstoasc) is known. The tags make copied MPEG-TS streams acceptable to the MP4 muxer; ADTS audio from TS
@@ -107,8 +111,8 @@ pub fn arguments(spec: &IngestSpec, transcode: Transcode) -> Vec<String> {
     args.extend(["-tag:v", "avc1", "-tag:a", "mp4a"].map(String::from));
     let tee = format!(
         "[f=hls:onfail=abort:hls_time={HLS_SEGMENT_SECS}:hls_list_size={HLS_LIST_SIZE}:\
-         hls_flags=delete_segments+omit_endlist+independent_segments:\
-         hls_segment_filename=seg%d.ts]index.m3u8|\
+         hls_flags=delete_segments+omit_endlist+independent_segments+discont_start:\
+         hls_start_number_source=epoch:hls_segment_filename=seg%d.ts]index.m3u8|\
          [f=mp4:onfail=abort:bsfs/a=aac_adtstoasc:movflags=frag_keyframe+empty_moov+delay_moov+default_base_moof:\
          frag_duration={FRAGMENT_US}]pipe:1"
     );

@@ -8,6 +8,7 @@
 //! - [`pipeline`]: `IngestPipeline`, one actor per source.
 //! - [`supervisor`]: `IngestSupervisor`, one per node, owning the pipelines.
 //! - [`viewer`]: `VideoViewer`, one per video WebSocket.
+//! - [`wire`]: live video packets between nodes.
 
 pub mod backoff;
 pub mod child;
@@ -16,3 +17,4 @@ pub mod fmp4;
 pub mod pipeline;
 pub mod supervisor;
 pub mod viewer;
+pub mod wire;

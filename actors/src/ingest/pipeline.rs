@@ -2,12 +2,21 @@
 //! the back-off ladder when it exits or stalls), the fMP4 init segment and the fragments
 //! since the last keyframe (so a joining viewer starts at once), and the video viewers the
 //! fragments go to. `on_demand` sources run only while someone watches.
+//!
+//! When nodes share a bus, every node has a pipeline per source but only one, the holder of
+//! the source's lease, runs ffmpeg. It publishes the init segment and every fragment on
+//! `{prefix}.video.{room}` and answers snapshot requests (init segment and fragments since
+//! the last keyframe) on `{prefix}.video.{room}.snapshot`. The other nodes' pipelines are
+//! followers: while they have video viewers they subscribe, ask for a snapshot so a joiner
+//! starts at once, and relay what arrives. A follower becomes the holder (keeping its
+//! viewers) when the supervisor wins the lease.
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use bytes::Bytes;
+use serde::{Deserialize, Serialize};
 
 use super::backoff::Backoff;
 use super::child::{
@@ -15,6 +24,9 @@ use super::child::{
     ProgressReported,
 };
 use super::command::{IngestSpec, Transcode};
+use super::wire::{Packet, PacketBody};
+use crate::bus::{Bus, BusMessage, Subscription};
+use crate::cluster::{self, NodeEvent, SharedView};
 
 /// A run with no progress for this long is killed and restarted.
 pub const STALL_AFTER: Duration = Duration::from_secs(10);
@@ -23,6 +35,12 @@ pub const ON_DEMAND_LINGER: Duration = Duration::from_secs(10);
 /// Fragments kept since the last keyframe, at most (a source without keyframes must not
 /// grow the cache without limit).
 const MAX_GOP_FRAGMENTS: usize = 600;
+/// A follower keeps at most this many packets while it waits for a snapshot.
+const MAX_PENDING_PACKETS: usize = 64;
+/// A follower waits this long for a snapshot before relaying live packets without one.
+const SNAPSHOT_WAIT: Duration = Duration::from_millis(2500);
+/// Another node's demand for an on-demand source counts for this long.
+const DEMAND_FOR: Duration = Duration::from_secs(3);
 
 /// One binary frame for video viewers: the init segment or a fragment.
 #[derive(Message, Clone)]
@@ -55,7 +73,8 @@ pub struct LeaveVideo {
 }
 
 /// What an admin can do to a pipeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum IngestAction {
     Start,
     Stop,
@@ -69,12 +88,43 @@ pub struct ControlIngest {
     pub action: IngestAction,
 }
 
+/// An admin's control sent by another node; only the holder acts on it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RemoteControl {
+    pub action: IngestAction,
+}
+
+/// The supervisor let the pipeline go (its source changed or was removed, or the node is
+/// stopping): it stops its ffmpeg and leaves the bus, on this node only.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Retire;
+
+/// Makes this node the source's puller (`true`) or a follower of another node (`false`).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetRole {
+    pub holder: bool,
+}
+
+/// Another node has video viewers for this on-demand source.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Demanded;
+
+/// What the node's heartbeat says about this pipeline: its local video viewers and, if it
+/// pulls the source, its status.
+#[derive(Message)]
+#[rtype(result = "(usize, Option<IngestStatus>)")]
+pub struct GetReport;
+
 /// The pipeline's state for the API and the admin panel.
 #[derive(Message)]
 #[rtype(result = "IngestStatus")]
 pub struct GetIngestStatus;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum IngestState {
     Starting,
@@ -83,8 +133,10 @@ pub enum IngestState {
     Stopped,
 }
 
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct IngestStatus {
+    /// The node pulling the source.
+    pub node: Option<String>,
     pub state: IngestState,
     pub restarts: u64,
     pub last_error: Option<String>,
@@ -97,6 +149,18 @@ pub struct IngestStatus {
     /// The process id of the running ffmpeg, if any.
     #[serde(skip)]
     pub pid: Option<i32>,
+}
+
+/// A follower's view of the holder's stream.
+#[derive(Default)]
+struct Following {
+    subscription: Option<Subscription>,
+    stream: Option<u64>,
+    last_seq: u64,
+    /// A keyframe of `stream` has been relayed: fragments can be decoded.
+    synced: bool,
+    awaiting_snapshot: bool,
+    pending: Vec<Packet>,
 }
 
 pub struct IngestPipeline {
@@ -120,12 +184,36 @@ pub struct IngestPipeline {
     init: Option<Bytes>,
     gop: Vec<Bytes>,
     viewers: HashMap<u64, Recipient<VideoFrame>>,
+    bus: Bus,
+    view: SharedView,
+    holder: bool,
+    /// This run's stream id and fragment count, for the bus.
+    stream: u64,
+    fragment_seq: u64,
+    snapshot_requests: Option<Subscription>,
+    following: Following,
+    demanded_until: Option<Instant>,
+    /// An admin stopped the source: viewers already watching do not start it again (a new
+    /// viewer, here or on another node, does).
+    held_off: bool,
+    /// Let go by the supervisor: it plays no role any more.
+    retired: bool,
 }
 
 impl IngestPipeline {
     pub fn new(spec: IngestSpec) -> Self {
         let now = Instant::now();
         Self {
+            bus: Bus::local("local"),
+            view: SharedView::default(),
+            holder: true,
+            stream: 0,
+            fragment_seq: 0,
+            snapshot_requests: None,
+            following: Following::default(),
+            demanded_until: None,
+            held_off: false,
+            retired: false,
             wanted: !spec.on_demand,
             spec,
             transcode: Transcode::default(),
@@ -147,11 +235,247 @@ impl IngestPipeline {
         }
     }
 
+    /// Shares the source with other nodes through `bus`; `holder` says whether this node
+    /// pulls it.
+    pub fn on_bus(mut self, bus: Bus, view: SharedView, holder: bool) -> Self {
+        self.bus = bus;
+        self.view = view;
+        self.holder = holder;
+        if !holder {
+            self.wanted = false;
+        }
+        self
+    }
+
+    fn video_subject(&self) -> String {
+        self.bus.subject(&format!("video.{}", self.spec.room_id))
+    }
+
+    fn publish_packet(&self, seq: u64, body: PacketBody) {
+        if self.bus.is_shared() {
+            let packet = Packet {
+                stream: self.stream,
+                seq,
+                body,
+            };
+            self.bus.publish(self.video_subject(), packet.encode());
+        }
+    }
+
+    /// Viewers here and elsewhere, plus a recent demand from another node.
+    fn demand(&self) -> u64 {
+        let remote = cluster::read(&self.view).remote_video_viewers(&self.spec.room_id);
+        let asked = self.demanded_until.is_some_and(|t| t > Instant::now());
+        self.viewers.len() as u64 + remote + u64::from(asked)
+    }
+
+    /// Starts an on-demand source someone watches; stops it `ON_DEMAND_LINGER` after the
+    /// last viewer on any node left.
+    fn review_demand(&mut self, ctx: &mut Context<Self>) {
+        if !self.spec.on_demand || !self.holder {
+            return;
+        }
+        if self.demand() > 0 {
+            if let Some(linger) = self.linger.take() {
+                ctx.cancel_future(linger);
+            }
+            if !self.wanted && !self.held_off {
+                log::info!(
+                    "room {}: a video viewer came, starting the source",
+                    self.spec.room_id
+                );
+                self.wanted = true;
+                self.backoff.reset();
+                self.start_run(ctx);
+            }
+        } else if self.wanted && self.linger.is_none() {
+            self.linger = Some(ctx.run_later(ON_DEMAND_LINGER, |act, ctx| {
+                act.linger = None;
+                if act.demand() == 0 {
+                    log::info!(
+                        "room {}: no video viewers, stopping the source",
+                        act.spec.room_id
+                    );
+                    act.stop_source(ctx);
+                }
+            }));
+        }
+    }
+
+    fn stop_source(&mut self, ctx: &mut Context<Self>) {
+        self.wanted = false;
+        if let Some(retry) = self.retry.take() {
+            ctx.cancel_future(retry);
+        }
+        self.stop_child();
+        if self.child.is_none() {
+            self.state = IngestState::Stopped;
+        }
+    }
+
+    /// A follower with viewers: subscribe to the holder's stream and ask for a snapshot.
+    fn follow(&mut self, ctx: &mut Context<Self>) {
+        if self.holder || self.following.subscription.is_some() || !self.bus.is_shared() {
+            return;
+        }
+        let to = ctx.address().recipient();
+        self.following = Following {
+            subscription: self.bus.subscribe(self.video_subject(), to.clone()),
+            awaiting_snapshot: true,
+            ..Following::default()
+        };
+        self.bus.request(
+            format!("{}.snapshot", self.video_subject()),
+            Bytes::new(),
+            to,
+        );
+        if self.spec.on_demand {
+            cluster::publish(
+                &self.bus,
+                &NodeEvent::Demand {
+                    node: self.bus.node().to_string(),
+                    room: self.spec.room_id.clone(),
+                },
+            );
+        }
+        ctx.run_later(SNAPSHOT_WAIT, |act, _| {
+            if act.following.awaiting_snapshot {
+                act.following.awaiting_snapshot = false;
+                for packet in std::mem::take(&mut act.following.pending) {
+                    act.relay(packet);
+                }
+            }
+        });
+    }
+
+    fn unfollow(&mut self) {
+        self.following = Following::default();
+        self.init = None;
+        self.gop.clear();
+    }
+
+    /// A follower's packet from the holder.
+    fn relay(&mut self, packet: Packet) {
+        let f = &mut self.following;
+        match packet.body {
+            PacketBody::Snapshot { init, gop } => {
+                f.awaiting_snapshot = false;
+                if f.stream == Some(packet.stream) && f.synced {
+                    return;
+                }
+                f.stream = Some(packet.stream);
+                f.last_seq = packet.seq;
+                f.synced = !gop.is_empty();
+                let pending = std::mem::take(&mut f.pending);
+                self.take_init(init);
+                for (i, fragment) in gop.into_iter().enumerate() {
+                    self.take_fragment(fragment, i == 0, None);
+                }
+                for p in pending {
+                    self.relay(p);
+                }
+            }
+            PacketBody::Init(init) => {
+                f.stream = Some(packet.stream);
+                f.last_seq = packet.seq;
+                f.synced = false;
+                self.take_init(init);
+            }
+            PacketBody::Fragment { bytes, keyframe } => {
+                if f.stream != Some(packet.stream) {
+                    if f.awaiting_snapshot && f.pending.len() < MAX_PENDING_PACKETS {
+                        f.pending.push(Packet {
+                            body: PacketBody::Fragment { bytes, keyframe },
+                            ..packet
+                        });
+                    }
+                    return;
+                }
+                if packet.seq <= f.last_seq {
+                    return;
+                }
+                f.last_seq = packet.seq;
+                f.synced |= keyframe;
+                if f.synced {
+                    self.take_fragment(bytes, keyframe, Some(Instant::now()));
+                }
+            }
+        }
+    }
+
+    /// A new init segment (a new stream): cached and sent to every viewer.
+    fn take_init(&mut self, init: Bytes) {
+        self.gop.clear();
+        self.init = Some(init.clone());
+        self.send_to_viewers(VideoFrame {
+            bytes: init,
+            init: true,
+            keyframe: false,
+            read_at: None,
+        });
+    }
+
+    /// A new fragment: kept in the keyframe cache and sent to every viewer.
+    fn take_fragment(&mut self, bytes: Bytes, keyframe: bool, read_at: Option<Instant>) {
+        if keyframe || self.gop.len() >= MAX_GOP_FRAGMENTS {
+            self.gop.clear();
+        }
+        if keyframe || !self.gop.is_empty() {
+            self.gop.push(bytes.clone());
+        }
+        self.send_to_viewers(VideoFrame {
+            bytes,
+            init: false,
+            keyframe,
+            read_at,
+        });
+    }
+
+    /// The holder's answer to a snapshot request: the init segment and the fragments since
+    /// the last keyframe, or the init segment alone if they do not fit in one message.
+    fn answer_snapshot(&self, reply: String) {
+        let Some(init) = &self.init else { return };
+        let mut packet = Packet {
+            stream: self.stream,
+            seq: self.fragment_seq,
+            body: PacketBody::Snapshot {
+                init: init.clone(),
+                gop: self.gop.clone(),
+            },
+        };
+        let mut encoded = packet.encode();
+        if encoded.len() > self.bus.max_payload() {
+            packet.body = PacketBody::Snapshot {
+                init: init.clone(),
+                gop: Vec::new(),
+            };
+            encoded = packet.encode();
+        }
+        self.bus.publish(reply, encoded);
+    }
+
+    fn status(&self) -> IngestStatus {
+        let remote = cluster::read(&self.view).remote_video_viewers(&self.spec.room_id);
+        IngestStatus {
+            node: Some(self.bus.node().to_string()),
+            state: self.state,
+            restarts: self.restarts,
+            last_error: self.last_error.clone(),
+            fps: self.progress.map(|p| p.0),
+            bitrate_kbps: self.progress.map(|p| p.1),
+            speed: self.progress.map(|p| p.2),
+            video_viewers: self.viewers.len() + remote as usize,
+            transcoding: self.transcode.video || self.transcode.audio,
+            on_demand: self.spec.on_demand,
+            pid: self.child.as_ref().map(ChildHandle::pid),
+        }
+    }
+
     fn start_run(&mut self, ctx: &mut Context<Self>) {
         if let Some(retry) = self.retry.take() {
             ctx.cancel_future(retry);
         }
-        if self.child.is_some() || !self.wanted {
+        if self.child.is_some() || !self.wanted || !self.holder {
             return;
         }
         if let Err(e) = std::fs::create_dir_all(&self.spec.hls_dir) {
@@ -242,8 +566,13 @@ impl Actor for IngestPipeline {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        ctx.run_interval(Duration::from_secs(1), |act, _| act.check_stall());
-        self.start_run(ctx);
+        ctx.run_interval(Duration::from_secs(1), |act, ctx| {
+            act.check_stall();
+            act.review_demand(ctx);
+        });
+        if self.holder {
+            self.hold(ctx);
+        }
     }
 
     fn stopping(&mut self, _: &mut Context<Self>) -> Running {
@@ -260,14 +589,10 @@ impl Handler<InitReady> for IngestPipeline {
         if msg.run != self.run {
             return;
         }
-        self.gop.clear();
-        self.init = Some(msg.init.clone());
-        self.send_to_viewers(VideoFrame {
-            bytes: msg.init,
-            init: true,
-            keyframe: false,
-            read_at: None,
-        });
+        self.stream = rand_stream_id();
+        self.fragment_seq = 0;
+        self.publish_packet(0, PacketBody::Init(msg.init.clone()));
+        self.take_init(msg.init);
     }
 }
 
@@ -283,18 +608,15 @@ impl Handler<FragmentReady> for IngestPipeline {
             log::info!("room {}: live", self.spec.room_id);
             self.state = IngestState::Running;
         }
-        if msg.keyframe || self.gop.len() >= MAX_GOP_FRAGMENTS {
-            self.gop.clear();
-        }
-        if msg.keyframe || !self.gop.is_empty() {
-            self.gop.push(msg.bytes.clone());
-        }
-        self.send_to_viewers(VideoFrame {
-            bytes: msg.bytes,
-            init: false,
-            keyframe: msg.keyframe,
-            read_at: Some(msg.read_at),
-        });
+        self.fragment_seq += 1;
+        self.publish_packet(
+            self.fragment_seq,
+            PacketBody::Fragment {
+                bytes: msg.bytes.clone(),
+                keyframe: msg.keyframe,
+            },
+        );
+        self.take_fragment(msg.bytes, msg.keyframe, Some(msg.read_at));
     }
 }
 
@@ -377,9 +699,6 @@ impl Handler<JoinVideo> for IngestPipeline {
     type Result = ();
 
     fn handle(&mut self, msg: JoinVideo, ctx: &mut Context<Self>) {
-        if let Some(linger) = self.linger.take() {
-            ctx.cancel_future(linger);
-        }
         if let Some(init) = &self.init {
             msg.to.do_send(VideoFrame {
                 bytes: init.clone(),
@@ -397,14 +716,11 @@ impl Handler<JoinVideo> for IngestPipeline {
             }
         }
         self.viewers.insert(msg.viewer, msg.to);
-        if self.spec.on_demand && !self.wanted {
-            log::info!(
-                "room {}: first video viewer, starting the source",
-                self.spec.room_id
-            );
-            self.wanted = true;
-            self.backoff.reset();
-            self.start_run(ctx);
+        if self.holder {
+            self.held_off = false;
+            self.review_demand(ctx);
+        } else {
+            self.follow(ctx);
         }
     }
 }
@@ -415,22 +731,10 @@ impl Handler<LeaveVideo> for IngestPipeline {
     fn handle(&mut self, msg: LeaveVideo, ctx: &mut Context<Self>) {
         self.viewers.remove(&msg.viewer);
         self.viewers.retain(|_, to| to.connected());
-        if self.spec.on_demand && self.viewers.is_empty() && self.linger.is_none() {
-            self.linger = Some(ctx.run_later(ON_DEMAND_LINGER, |act, ctx| {
-                act.linger = None;
-                if act.viewers.is_empty() {
-                    log::info!(
-                        "room {}: no video viewers, stopping the source",
-                        act.spec.room_id
-                    );
-                    act.handle(
-                        ControlIngest {
-                            action: IngestAction::Stop,
-                        },
-                        ctx,
-                    );
-                }
-            }));
+        if self.holder {
+            self.review_demand(ctx);
+        } else if self.viewers.is_empty() {
+            self.unfollow();
         }
     }
 }
@@ -439,22 +743,28 @@ impl Handler<ControlIngest> for IngestPipeline {
     type Result = ();
 
     fn handle(&mut self, msg: ControlIngest, ctx: &mut Context<Self>) {
+        if self.retired {
+            return;
+        }
+        if !self.holder {
+            cluster::publish(
+                &self.bus,
+                &NodeEvent::IngestControl {
+                    node: self.bus.node().to_string(),
+                    room: self.spec.room_id.clone(),
+                    action: msg.action,
+                },
+            );
+            return;
+        }
+        self.held_off = msg.action == IngestAction::Stop;
         match msg.action {
             IngestAction::Start => {
                 self.wanted = true;
                 self.backoff.reset();
                 self.start_run(ctx);
             }
-            IngestAction::Stop => {
-                self.wanted = false;
-                if let Some(retry) = self.retry.take() {
-                    ctx.cancel_future(retry);
-                }
-                self.stop_child();
-                if self.child.is_none() {
-                    self.state = IngestState::Stopped;
-                }
-            }
+            IngestAction::Stop => self.stop_source(ctx),
             IngestAction::Restart => {
                 self.wanted = true;
                 self.backoff.reset();
@@ -473,17 +783,141 @@ impl Handler<GetIngestStatus> for IngestPipeline {
     type Result = MessageResult<GetIngestStatus>;
 
     fn handle(&mut self, _: GetIngestStatus, _: &mut Context<Self>) -> Self::Result {
-        MessageResult(IngestStatus {
-            state: self.state,
-            restarts: self.restarts,
-            last_error: self.last_error.clone(),
-            fps: self.progress.map(|p| p.0),
-            bitrate_kbps: self.progress.map(|p| p.1),
-            speed: self.progress.map(|p| p.2),
-            video_viewers: self.viewers.len(),
-            transcoding: self.transcode.video || self.transcode.audio,
-            on_demand: self.spec.on_demand,
-            pid: self.child.as_ref().map(ChildHandle::pid),
+        if self.holder {
+            return MessageResult(self.status());
+        }
+        let reported = cluster::read(&self.view).ingest(&self.spec.room_id);
+        MessageResult(match reported {
+            Some((_, status)) => status,
+            None => IngestStatus {
+                node: None,
+                state: IngestState::Starting,
+                restarts: 0,
+                last_error: Some("waiting for a node to take the source".into()),
+                fps: None,
+                bitrate_kbps: None,
+                speed: None,
+                video_viewers: self.viewers.len(),
+                transcoding: false,
+                on_demand: self.spec.on_demand,
+                pid: None,
+            },
         })
     }
+}
+
+impl IngestPipeline {
+    /// Becomes the source's puller: answer snapshots and run ffmpeg if it is wanted.
+    fn hold(&mut self, ctx: &mut Context<Self>) {
+        self.holder = true;
+        self.following = Following::default();
+        let subject = format!("{}.snapshot", self.video_subject());
+        self.snapshot_requests = self.bus.subscribe(subject, ctx.address().recipient());
+        self.wanted = !self.spec.on_demand || self.demand() > 0;
+        self.backoff.reset();
+        self.start_run(ctx);
+    }
+}
+
+impl Handler<SetRole> for IngestPipeline {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetRole, ctx: &mut Context<Self>) {
+        if msg.holder == self.holder || self.retired {
+            return;
+        }
+        if msg.holder {
+            log::info!("room {}: this node now pulls the source", self.spec.room_id);
+            self.hold(ctx);
+            return;
+        }
+        log::info!("room {}: another node pulls the source", self.spec.room_id);
+        self.holder = false;
+        self.snapshot_requests = None;
+        self.wanted = false;
+        if let Some(retry) = self.retry.take() {
+            ctx.cancel_future(retry);
+        }
+        if let Some(linger) = self.linger.take() {
+            ctx.cancel_future(linger);
+        }
+        self.stop_child();
+        self.state = IngestState::Stopped;
+        self.unfollow();
+        if !self.viewers.is_empty() {
+            self.follow(ctx);
+        }
+    }
+}
+
+impl Handler<Retire> for IngestPipeline {
+    type Result = ();
+
+    fn handle(&mut self, _: Retire, ctx: &mut Context<Self>) {
+        self.stop_source(ctx);
+        if let Some(linger) = self.linger.take() {
+            ctx.cancel_future(linger);
+        }
+        self.holder = false;
+        self.snapshot_requests = None;
+        self.following = Following::default();
+        self.retired = true;
+    }
+}
+
+impl Handler<RemoteControl> for IngestPipeline {
+    type Result = ();
+
+    fn handle(&mut self, msg: RemoteControl, ctx: &mut Context<Self>) {
+        if self.holder {
+            self.handle(ControlIngest { action: msg.action }, ctx);
+        }
+    }
+}
+
+impl Handler<Demanded> for IngestPipeline {
+    type Result = ();
+
+    fn handle(&mut self, _: Demanded, ctx: &mut Context<Self>) {
+        self.demanded_until = Some(Instant::now() + DEMAND_FOR);
+        self.held_off = false;
+        self.review_demand(ctx);
+    }
+}
+
+impl Handler<GetReport> for IngestPipeline {
+    type Result = MessageResult<GetReport>;
+
+    fn handle(&mut self, _: GetReport, _: &mut Context<Self>) -> Self::Result {
+        let status = self.holder.then(|| self.status());
+        MessageResult((self.viewers.len(), status))
+    }
+}
+
+impl Handler<BusMessage> for IngestPipeline {
+    type Result = ();
+
+    fn handle(&mut self, msg: BusMessage, _: &mut Context<Self>) {
+        if self.retired {
+            return;
+        }
+        if let Some(reply) = msg.reply {
+            if self.holder {
+                self.answer_snapshot(reply);
+            }
+            return;
+        }
+        if self.holder {
+            return;
+        }
+        match Packet::decode(msg.payload) {
+            Some(packet) => self.relay(packet),
+            None => log::warn!("room {}: unreadable video packet", self.spec.room_id),
+        }
+    }
+}
+
+/// A random id for a new stream.
+fn rand_stream_id() -> u64 {
+    uuid::Uuid::new_v4().as_u64_pair().0
 }

@@ -1,13 +1,40 @@
 //! `IngestSupervisor`: one per node. It owns a pipeline per room with a source, replaces it
 //! when the room's source changes, finds it for viewers and admins, and stops them all (and
 //! so every ffmpeg) when it stops.
+//!
+//! When nodes share a bus, each source is pulled by one node at a time: the holder of the
+//! source's lease in the database. Every `renew_every` the supervisor renews its leases,
+//! takes free or expired ones while it holds no more than its share (sources divided by
+//! live nodes), learns every source and its holder, and gives each pipeline its role. A
+//! holder that dies stops renewing; another node takes the lease once it expires.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 
 use super::command::IngestSpec;
-use super::pipeline::IngestPipeline;
+use super::pipeline::{
+    Demanded, GetReport, IngestAction, IngestPipeline, IngestStatus, RemoteControl, Retire, SetRole,
+};
+use crate::bus::Bus;
+use crate::cluster::{self, SharedView};
+
+/// A source and the node that holds its lease (if any).
+#[derive(Debug, Clone)]
+pub struct ClaimedSource {
+    pub spec: IngestSpec,
+    pub holder: Option<String>,
+}
+
+/// The sources' leases, kept by the app in its database.
+pub trait SourceLeases: Send + Sync {
+    /// Renews `node`'s leases, takes free or expired ones while `node` holds fewer than
+    /// its share (all sources divided by `nodes`, rounded up), and returns every source
+    /// with its holder.
+    fn claim(&self, node: &str, nodes: usize) -> Result<Vec<ClaimedSource>, String>;
+}
 
 /// Starts the room's pipeline, or replaces it if the source or its settings changed.
 #[derive(Message)]
@@ -30,53 +57,182 @@ pub struct FindIngest {
     pub room_id: String,
 }
 
-#[derive(Default)]
+/// What this node's heartbeat says about its pipelines.
+#[derive(Debug, Default)]
+pub struct NodeReport {
+    /// Local video viewers per room (rooms with none left out).
+    pub video_viewers: HashMap<String, u64>,
+    /// The sources this node pulls.
+    pub ingest: HashMap<String, IngestStatus>,
+}
+
+#[derive(Message)]
+#[rtype(result = "NodeReport")]
+pub struct ClusterReport;
+
+/// An admin's control of a source, sent by another node.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct NodeControl {
+    pub room: String,
+    pub action: IngestAction,
+}
+
+/// Another node has viewers for an on-demand source.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RemoteDemand {
+    pub room: String,
+}
+
+/// The outcome of a lease round.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Claimed(Vec<ClaimedSource>);
+
 pub struct IngestSupervisor {
     pipelines: HashMap<String, (IngestSpec, Addr<IngestPipeline>)>,
+    bus: Bus,
+    view: SharedView,
+    leases: Option<(Arc<dyn SourceLeases>, Duration)>,
+    claiming: bool,
+}
+
+impl Default for IngestSupervisor {
+    fn default() -> Self {
+        Self {
+            pipelines: HashMap::new(),
+            bus: Bus::local("local"),
+            view: SharedView::default(),
+            leases: None,
+            claiming: false,
+        }
+    }
+}
+
+impl IngestSupervisor {
+    /// A supervisor whose node shares its sources with others through `bus`, taking
+    /// `leases` every `renew_every`.
+    pub fn shared(
+        bus: Bus,
+        view: SharedView,
+        leases: Arc<dyn SourceLeases>,
+        renew_every: Duration,
+    ) -> Self {
+        Self {
+            bus,
+            view,
+            leases: Some((leases, renew_every)),
+            ..Self::default()
+        }
+    }
+
+    fn ensure(&mut self, spec: IngestSpec, holder: bool) -> Addr<IngestPipeline> {
+        let room = spec.room_id.clone();
+        if let Some((old, pipeline)) = self.pipelines.get(&room) {
+            if *old == spec && pipeline.connected() {
+                return pipeline.clone();
+            }
+            pipeline.do_send(Retire);
+        }
+        log::info!("room {room}: source {}", spec.redacted);
+        let (bus, view) = (self.bus.clone(), Arc::clone(&self.view));
+        let pipeline = IngestPipeline::new(spec.clone())
+            .on_bus(bus, view, holder)
+            .start();
+        self.pipelines.insert(room, (spec, pipeline.clone()));
+        pipeline
+    }
+
+    fn claim(&mut self, ctx: &mut Context<Self>) {
+        let Some((leases, _)) = &self.leases else {
+            return;
+        };
+        if self.claiming {
+            return;
+        }
+        self.claiming = true;
+        let leases = Arc::clone(leases);
+        let node = self.bus.node().to_string();
+        let nodes = 1 + cluster::read(&self.view).live_nodes();
+        let round = tokio::task::spawn_blocking(move || leases.claim(&node, nodes));
+        ctx.spawn(
+            actix::fut::wrap_future(round).map(|outcome, act: &mut Self, ctx| {
+                act.claiming = false;
+                match outcome {
+                    Ok(Ok(sources)) => ctx.notify(Claimed(sources)),
+                    Ok(Err(e)) => log::warn!("ingest leases: {e}"),
+                    Err(e) => log::error!("ingest leases: {e}"),
+                }
+            }),
+        );
+    }
 }
 
 impl Actor for IngestSupervisor {
     type Context = Context<Self>;
 
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        if let Some((_, every)) = &self.leases {
+            // The first round waits a heartbeat so the node knows how many others share.
+            ctx.run_later(Duration::from_millis(1500), |act, ctx| act.claim(ctx));
+            ctx.run_interval(*every, |act, ctx| act.claim(ctx));
+        }
+    }
+
     fn stopping(&mut self, _: &mut Context<Self>) -> Running {
         for (_, (_, pipeline)) in self.pipelines.drain() {
-            pipeline.do_send(super::pipeline::ControlIngest {
-                action: super::pipeline::IngestAction::Stop,
-            });
+            pipeline.do_send(Retire);
         }
         Running::Stop
+    }
+}
+
+impl Handler<Claimed> for IngestSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: Claimed, _: &mut Context<Self>) {
+        let me = self.bus.node().to_string();
+        let mut listed = std::collections::HashSet::new();
+        for source in msg.0 {
+            let holder = source.holder.as_deref() == Some(me.as_str());
+            listed.insert(source.spec.room_id.clone());
+            let pipeline = self.ensure(source.spec, holder);
+            pipeline.do_send(SetRole { holder });
+        }
+        self.pipelines.retain(|room, (_, pipeline)| {
+            let keep = listed.contains(room);
+            if !keep {
+                log::info!("room {room}: source removed");
+                pipeline.do_send(Retire);
+            }
+            keep
+        });
     }
 }
 
 impl Handler<EnsureIngest> for IngestSupervisor {
     type Result = ();
 
-    fn handle(&mut self, msg: EnsureIngest, _: &mut Context<Self>) {
-        let room = msg.spec.room_id.clone();
-        if let Some((spec, pipeline)) = self.pipelines.get(&room) {
-            if *spec == msg.spec && pipeline.connected() {
-                return;
-            }
-            pipeline.do_send(super::pipeline::ControlIngest {
-                action: super::pipeline::IngestAction::Stop,
-            });
+    fn handle(&mut self, msg: EnsureIngest, ctx: &mut Context<Self>) {
+        if self.leases.is_some() {
+            // Who pulls it is the leases' call: a round now settles it.
+            self.claim(ctx);
+            return;
         }
-        log::info!("room {room}: source {}", msg.spec.redacted);
-        let pipeline = IngestPipeline::new(msg.spec.clone()).start();
-        self.pipelines.insert(room, (msg.spec, pipeline));
+        self.ensure(msg.spec, true);
     }
 }
 
 impl Handler<RemoveIngest> for IngestSupervisor {
     type Result = ();
 
-    fn handle(&mut self, msg: RemoveIngest, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: RemoveIngest, ctx: &mut Context<Self>) {
         if let Some((_, pipeline)) = self.pipelines.remove(&msg.room_id) {
             log::info!("room {}: source removed", msg.room_id);
-            pipeline.do_send(super::pipeline::ControlIngest {
-                action: super::pipeline::IngestAction::Stop,
-            });
+            pipeline.do_send(Retire);
         }
+        self.claim(ctx);
     }
 }
 
@@ -85,5 +241,52 @@ impl Handler<FindIngest> for IngestSupervisor {
 
     fn handle(&mut self, msg: FindIngest, _: &mut Context<Self>) -> Self::Result {
         self.pipelines.get(&msg.room_id).map(|(_, p)| p.clone())
+    }
+}
+
+impl Handler<ClusterReport> for IngestSupervisor {
+    type Result = ResponseFuture<NodeReport>;
+
+    fn handle(&mut self, _: ClusterReport, _: &mut Context<Self>) -> Self::Result {
+        let pipelines: Vec<(String, Addr<IngestPipeline>)> = self
+            .pipelines
+            .iter()
+            .map(|(room, (_, p))| (room.clone(), p.clone()))
+            .collect();
+        Box::pin(async move {
+            let mut report = NodeReport::default();
+            for (room, pipeline) in pipelines {
+                let Ok((viewers, status)) = pipeline.send(GetReport).await else {
+                    continue;
+                };
+                if viewers > 0 {
+                    report.video_viewers.insert(room.clone(), viewers as u64);
+                }
+                if let Some(status) = status {
+                    report.ingest.insert(room, status);
+                }
+            }
+            report
+        })
+    }
+}
+
+impl Handler<NodeControl> for IngestSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: NodeControl, _: &mut Context<Self>) {
+        if let Some((_, pipeline)) = self.pipelines.get(&msg.room) {
+            pipeline.do_send(RemoteControl { action: msg.action });
+        }
+    }
+}
+
+impl Handler<RemoteDemand> for IngestSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: RemoteDemand, _: &mut Context<Self>) {
+        if let Some((_, pipeline)) = self.pipelines.get(&msg.room) {
+            pipeline.do_send(Demanded);
+        }
     }
 }

@@ -4,6 +4,12 @@
 //! Accepted messages collect in the current window; when it closes (after `window`, or at
 //! `MAX_BATCH_ITEMS`) the room serialises ONE `batch` frame and sends those bytes once to
 //! every worker hub that has its viewers. An idle room sends nothing.
+//!
+//! Across nodes: while a room has viewers on this node it subscribes to
+//! `{prefix}.room.{id}`. It publishes each message it accepts there at once, and merges the
+//! messages other nodes accepted into its own window, so every node's viewers get one frame
+//! per window with a `seq` of that node's own. Retractions and bans travel the same way; the
+//! online count it shows is its own plus what the other live nodes report.
 
 mod limits;
 
@@ -13,11 +19,13 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use bytestring::ByteString;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 pub use limits::{FloodControl, RateLimit, Verdict, FLOOD_MUTE};
 
+use crate::bus::{Bus, BusMessage, Subscription};
+use crate::cluster::{self, SharedView};
 use crate::hub::{DeliverFrame, DeliverToUser, DisconnectUserHere, WelcomeViewer, WorkerHub};
 use crate::metrics::RoomMetrics;
 use crate::protocol::{ErrorCode, Item, Mode, ServerFrame};
@@ -127,6 +135,51 @@ impl Rejection {
     }
 }
 
+/// What a room tells the same room on other nodes, on `{prefix}.room.{id}`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum RoomEvent {
+    /// A message accepted (and saved) by `node`.
+    Danmaku {
+        node: String,
+        item: Item,
+    },
+    Retract {
+        node: String,
+        ids: Vec<String>,
+    },
+    Ban {
+        node: String,
+        user_id: String,
+        /// Unix milliseconds.
+        until_ms: u64,
+    },
+}
+
+/// Sends `event` to the room `room_id` on the other nodes (nothing on the local bus).
+pub fn publish(bus: &Bus, room_id: &str, event: &RoomEvent) {
+    if bus.is_shared() {
+        let payload = serde_json::to_vec(event).expect("room events always serialise");
+        bus.publish(bus.subject(&format!("room.{room_id}")), payload.into());
+    }
+}
+
+/// A message in the open window: accepted here (saved when the window closes) or merged
+/// from another node (saved there).
+enum Pending {
+    Local(StoredItem),
+    Remote(Item),
+}
+
+impl Pending {
+    fn item(&self) -> &Item {
+        match self {
+            Pending::Local(s) => &s.item,
+            Pending::Remote(i) => i,
+        }
+    }
+}
+
 struct HubEntry {
     addr: Addr<WorkerHub>,
     viewers: u64,
@@ -152,13 +205,16 @@ pub struct Room {
     loaded: bool,
     waiting: Vec<(JoinRoom, oneshot::Sender<()>)>,
     history: VecDeque<Item>,
-    window: Vec<StoredItem>,
+    window: Vec<Pending>,
     window_opened: Option<Instant>,
     window_generation: u64,
     seq: u64,
     last_accepted_us: i64,
     flood: FloodControl,
     muted_until: HashMap<String, SystemTime>,
+    bus: Bus,
+    view: SharedView,
+    subscription: Option<Subscription>,
 }
 
 impl Room {
@@ -192,7 +248,31 @@ impl Room {
             last_accepted_us: 0,
             flood,
             muted_until: HashMap::new(),
+            bus: Bus::local("local"),
+            view: SharedView::default(),
+            subscription: None,
         }
+    }
+
+    /// The room talks to the same room on other nodes through `bus`.
+    pub fn on_bus(mut self, bus: Bus, view: SharedView) -> Self {
+        self.bus = bus;
+        self.view = view;
+        self
+    }
+
+    fn subscribe(&mut self, ctx: &mut Context<Self>) {
+        let subject = self.bus.subject(&format!("room.{}", self.id));
+        self.subscription = self.bus.subscribe(subject, ctx.address().recipient());
+    }
+
+    fn publish(&self, event: &RoomEvent) {
+        publish(&self.bus, &self.id, event);
+    }
+
+    /// Viewers here and on every other live node.
+    fn total_online(&self) -> u64 {
+        self.online + cluster::read(&self.view).remote_online(&self.id)
     }
 
     fn load(&self, ctx: &mut Context<Self>) {
@@ -216,8 +296,14 @@ impl Room {
                     history: Vec::new(),
                     bans: Vec::new(),
                 });
-                act.history = loaded.history.into();
-                act.muted_until = loaded.bans.into_iter().collect();
+                // Messages merged while loading stay, after the stored ones.
+                let merged = std::mem::replace(&mut act.history, loaded.history.into());
+                for item in merged {
+                    if !act.history.iter().any(|i| i.id == item.id) {
+                        act.push_history(item);
+                    }
+                }
+                act.muted_until.extend(loaded.bans);
                 act.loaded = true;
                 for (join, done) in std::mem::take(&mut act.waiting) {
                     act.admit(join);
@@ -238,7 +324,7 @@ impl Room {
         self.metrics.viewers.inc();
         let hello = ServerFrame::Hello {
             room: self.id.to_string(),
-            online: self.online,
+            online: self.total_online(),
             history: self.history.iter().cloned().collect(),
         };
         join.hub.do_send(WelcomeViewer {
@@ -271,23 +357,77 @@ impl Room {
         let frame = BatchFrame {
             kind: "batch",
             seq: self.seq,
-            items: stored.iter().map(|s| &s.item),
+            items: stored.iter().map(Pending::item),
         };
         let json = serde_json::to_string(&frame).expect("batches always serialise");
         self.metrics.batch_size.observe(stored.len() as f64);
         self.broadcast(json.into(), true, since);
-        for s in &stored {
-            if self.history.len() == self.config.history {
-                self.history.pop_front();
-            }
-            if self.config.history > 0 {
-                self.history.push_back(s.item.clone());
+        let mut to_save = Vec::with_capacity(stored.len());
+        for p in stored {
+            self.push_history(p.item().clone());
+            if let Pending::Local(s) = p {
+                to_save.push(s);
             }
         }
-        self.writer.do_send(SaveDanmaku {
-            room_id: self.id.to_string(),
-            items: stored,
-        });
+        if !to_save.is_empty() {
+            self.writer.do_send(SaveDanmaku {
+                room_id: self.id.to_string(),
+                items: to_save,
+            });
+        }
+    }
+
+    fn push_history(&mut self, item: Item) {
+        if self.config.history == 0 {
+            return;
+        }
+        if self.history.len() >= self.config.history {
+            self.history.pop_front();
+        }
+        self.history.push_back(item);
+    }
+
+    /// Adds a message to the window, opening it (and its timer) if it was empty.
+    fn push_to_window(&mut self, pending: Pending, ctx: &mut Context<Self>) {
+        if self.window.is_empty() {
+            self.window_opened = Some(Instant::now());
+            let generation = self.window_generation;
+            ctx.run_later(self.config.window, move |act, _| {
+                if act.window_generation == generation {
+                    act.flush();
+                }
+            });
+        }
+        self.window.push(pending);
+        if self.window.len() >= MAX_BATCH_ITEMS {
+            self.flush();
+        }
+    }
+
+    fn retract(&mut self, ids: Vec<String>) {
+        self.history.retain(|i| !ids.contains(&i.id));
+        self.window.retain(|p| !ids.contains(&p.item().id));
+        let frame = ServerFrame::Retract { ids }.to_json();
+        self.broadcast(frame.into(), false, None);
+    }
+
+    fn ban(&mut self, user_id: String, until: SystemTime) {
+        self.muted_until.insert(user_id.clone(), until);
+        let left = until.duration_since(SystemTime::now()).unwrap_or_default();
+        let frame = ServerFrame::Error {
+            code: ErrorCode::Muted,
+            message: "a moderator muted you in this room".into(),
+            retry_after_ms: Some(left.as_millis() as u64),
+        }
+        .to_json();
+        let frame: ByteString = frame.into();
+        for hub in self.hubs.values() {
+            hub.addr.do_send(DeliverToUser {
+                room: Arc::clone(&self.id),
+                user_id: user_id.clone(),
+                frame: frame.clone(),
+            });
+        }
     }
 
     fn muted(&mut self, user_id: &str) -> Option<Duration> {
@@ -302,9 +442,10 @@ impl Room {
     }
 
     fn tick(&mut self, ctx: &mut Context<Self>) {
-        if self.online != self.online_sent {
-            self.online_sent = self.online;
-            let frame = ServerFrame::Online { count: self.online }.to_json();
+        let online = self.total_online();
+        if online != self.online_sent && self.online > 0 {
+            self.online_sent = online;
+            let frame = ServerFrame::Online { count: online }.to_json();
             self.broadcast(frame.into(), true, None);
         }
         self.flood.prune(Instant::now());
@@ -341,6 +482,7 @@ impl Actor for Room {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         self.metrics.rooms.inc();
+        self.subscribe(ctx);
         self.load(ctx);
         ctx.run_interval(ONLINE_EVERY, |act, ctx| act.tick(ctx));
     }
@@ -358,7 +500,13 @@ impl Actor for Room {
 impl Handler<JoinRoom> for Room {
     type Result = ResponseFuture<Result<(), RoomGone>>;
 
-    fn handle(&mut self, msg: JoinRoom, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, msg: JoinRoom, ctx: &mut Context<Self>) -> Self::Result {
+        if self.bus.is_shared() && self.subscription.is_none() {
+            // Back from no viewers: what other nodes did meanwhile was not heard here.
+            self.subscribe(ctx);
+            self.loaded = false;
+            self.load(ctx);
+        }
         if self.loaded {
             self.admit(msg);
             return Box::pin(async { Ok(()) });
@@ -382,6 +530,7 @@ impl Handler<LeaveRoom> for Room {
             self.metrics.viewers.dec();
             if self.online == 0 {
                 self.empty_since = Some(Instant::now());
+                self.subscription = None;
             }
         }
     }
@@ -441,23 +590,16 @@ impl Handler<SendDanmaku> for Room {
             mode: msg.mode,
             at: self.last_accepted_us / 1000,
         };
-        if self.window.is_empty() {
-            self.window_opened = Some(Instant::now());
-            let generation = self.window_generation;
-            ctx.run_later(self.config.window, move |act, _| {
-                if act.window_generation == generation {
-                    act.flush();
-                }
-            });
-        }
-        self.window.push(StoredItem {
+        self.publish(&RoomEvent::Danmaku {
+            node: self.bus.node().to_string(),
+            item: item.clone(),
+        });
+        let stored = StoredItem {
             item,
             author_id: msg.user_id,
             accepted_us: self.last_accepted_us,
-        });
-        if self.window.len() >= MAX_BATCH_ITEMS {
-            self.flush();
-        }
+        };
+        self.push_to_window(Pending::Local(stored), ctx);
         Ok(())
     }
 }
@@ -466,10 +608,7 @@ impl Handler<RetractDanmaku> for Room {
     type Result = ();
 
     fn handle(&mut self, msg: RetractDanmaku, _: &mut Context<Self>) {
-        self.history.retain(|i| !msg.ids.contains(&i.id));
-        self.window.retain(|s| !msg.ids.contains(&s.item.id));
-        let frame = ServerFrame::Retract { ids: msg.ids }.to_json();
-        self.broadcast(frame.into(), false, None);
+        self.retract(msg.ids);
     }
 }
 
@@ -477,25 +616,7 @@ impl Handler<BanUser> for Room {
     type Result = ();
 
     fn handle(&mut self, msg: BanUser, _: &mut Context<Self>) {
-        self.muted_until.insert(msg.user_id.clone(), msg.until);
-        let left = msg
-            .until
-            .duration_since(SystemTime::now())
-            .unwrap_or_default();
-        let frame = ServerFrame::Error {
-            code: ErrorCode::Muted,
-            message: "a moderator muted you in this room".into(),
-            retry_after_ms: Some(left.as_millis() as u64),
-        }
-        .to_json();
-        let frame: ByteString = frame.into();
-        for hub in self.hubs.values() {
-            hub.addr.do_send(DeliverToUser {
-                room: Arc::clone(&self.id),
-                user_id: msg.user_id.clone(),
-                frame: frame.clone(),
-            });
-        }
+        self.ban(msg.user_id, msg.until);
     }
 }
 
@@ -517,5 +638,33 @@ impl Handler<GetOnline> for Room {
 
     fn handle(&mut self, _: GetOnline, _: &mut Context<Self>) -> u64 {
         self.online
+    }
+}
+
+impl Handler<BusMessage> for Room {
+    type Result = ();
+
+    fn handle(&mut self, msg: BusMessage, ctx: &mut Context<Self>) {
+        let event: RoomEvent = match serde_json::from_slice(&msg.payload) {
+            Ok(e) => e,
+            Err(e) => {
+                log::warn!("room {}: unreadable bus event: {e}", self.id);
+                return;
+            }
+        };
+        match event {
+            RoomEvent::Danmaku { node, item } if node != self.bus.node() => {
+                self.push_to_window(Pending::Remote(item), ctx);
+            }
+            RoomEvent::Retract { node, ids } if node != self.bus.node() => self.retract(ids),
+            RoomEvent::Ban {
+                node,
+                user_id,
+                until_ms,
+            } if node != self.bus.node() => {
+                self.ban(user_id, UNIX_EPOCH + Duration::from_millis(until_ms));
+            }
+            _ => {}
+        }
     }
 }

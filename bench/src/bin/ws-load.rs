@@ -6,7 +6,10 @@
 //! sockets turn the first stamp of each frame into a latency sample.
 //!
 //! Usage: ws-load --url URL[,URL...] --conns N --senders S --rate MSGS_PER_S
-//!   --secs D [--token T] [--slow-pct P] [--churn J] [--idle] [--pid SERVER_PID]
+//!   --secs D [--token T] [--slow-pct P] [--churn J] [--idle] [--pid PID[,PID...]]
+//! With several URLs (rooms, or one room on several nodes), connection i uses URL i mod n,
+//! senders included; sampled viewers then also report latency by whether the message came
+//! through their own node (URL) or another.
 //! Prints one JSON line with the totals; with `--pid`, also the server's CPU seconds over
 //! the measured period and its resident memory before and after connecting.
 
@@ -23,6 +26,10 @@ struct Totals {
     frames: u64,
     messages: u64,
     latencies_us: Vec<u64>,
+    /// With several URLs (nodes): every sampled message's latency, by whether it was sent
+    /// through the viewer's own node or another one.
+    same_node_us: Vec<u64>,
+    cross_node_us: Vec<u64>,
     connect_errors: u64,
     closed: u64,
 }
@@ -37,7 +44,8 @@ struct Args {
     slow_pct: usize,
     churn: u64,
     idle: bool,
-    pid: Option<u32>,
+    /// The server processes (one per node) whose CPU and memory are summed.
+    pids: Vec<u32>,
 }
 
 fn parse_args() -> Args {
@@ -51,7 +59,7 @@ fn parse_args() -> Args {
         slow_pct: 0,
         churn: 0,
         idle: false,
-        pid: None,
+        pids: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -66,7 +74,7 @@ fn parse_args() -> Args {
             "--slow-pct" => a.slow_pct = val().parse().unwrap(),
             "--churn" => a.churn = val().parse().unwrap(),
             "--idle" => a.idle = true,
-            "--pid" => a.pid = Some(val().parse().unwrap()),
+            "--pid" => a.pids = val().split(',').map(|p| p.parse().unwrap()).collect(),
             other => panic!("unknown flag {other}"),
         }
     }
@@ -74,9 +82,12 @@ fn parse_args() -> Args {
     a
 }
 
-/// User + system CPU seconds of a process.
-fn cpu_secs(pid: Option<u32>) -> f64 {
-    let Some(pid) = pid else { return 0.0 };
+/// User + system CPU seconds of the processes.
+fn cpu_secs(pids: &[u32]) -> f64 {
+    pids.iter().map(|&p| cpu_secs_of(p)).sum()
+}
+
+fn cpu_secs_of(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
     let after_name = stat.rsplit(')').next().unwrap_or("");
     let fields: Vec<&str> = after_name.split_whitespace().collect();
@@ -90,9 +101,12 @@ fn cpu_secs(pid: Option<u32>) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
-/// Resident memory of a process in KiB.
-fn rss_kb(pid: Option<u32>) -> u64 {
-    let Some(pid) = pid else { return 0 };
+/// Resident memory of the processes in KiB.
+fn rss_kb(pids: &[u32]) -> u64 {
+    pids.iter().map(|&p| rss_kb_of(p)).sum()
+}
+
+fn rss_kb_of(pid: u32) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .unwrap_or_default()
         .lines()
@@ -143,11 +157,23 @@ fn scan(text: &str) -> (u64, Option<u128>) {
     (count, first)
 }
 
-/// Reads a socket until it closes or `stop`; a slow socket never reads at all.
+/// Every `bench:{ns}:n{node}:` stamp in a frame.
+fn stamps(text: &str) -> impl Iterator<Item = (u128, usize)> + '_ {
+    text.split("bench:").skip(1).filter_map(|s| {
+        let mut parts = s.split(':');
+        let sent = parts.next()?.parse().ok()?;
+        let node = parts.next()?.strip_prefix('n')?.parse().ok()?;
+        Some((sent, node))
+    })
+}
+
+/// Reads a socket until it closes or `stop`; a slow socket never reads at all. A sampled
+/// socket on node `node` (of several) also sorts each message's latency by sender's node.
 async fn read_loop(
     mut ws: futures_util::stream::SplitStream<Socket>,
     totals: Rc<RefCell<Totals>>,
     sample: bool,
+    node: Option<usize>,
     stop: Rc<tokio::sync::Notify>,
 ) {
     loop {
@@ -159,9 +185,23 @@ async fn read_loop(
                     t.frames += 1;
                     t.messages += n;
                     if let (true, Some(sent)) = (sample, stamp) {
-                        let lat = now_ns().saturating_sub(sent) / 1000;
+                        let now = now_ns();
+                        let lat = now.saturating_sub(sent) / 1000;
                         if t.latencies_us.len() < 2_000_000 {
                             t.latencies_us.push(lat as u64);
+                        }
+                        if let Some(me) = node {
+                            for (sent, from) in stamps(text.as_str()) {
+                                let lat = (now.saturating_sub(sent) / 1000) as u64;
+                                let bucket = if from == me {
+                                    &mut t.same_node_us
+                                } else {
+                                    &mut t.cross_node_us
+                                };
+                                if bucket.len() < 2_000_000 {
+                                    bucket.push(lat);
+                                }
+                            }
                         }
                     }
                 }
@@ -181,6 +221,7 @@ async fn open_viewer(
     token: Option<&str>,
     slow: bool,
     sample: bool,
+    node: Option<usize>,
     totals: &Rc<RefCell<Totals>>,
     stop: &Rc<tokio::sync::Notify>,
 ) -> Option<futures_util::stream::SplitSink<Socket, Message>> {
@@ -197,6 +238,7 @@ async fn open_viewer(
             stream,
             Rc::clone(totals),
             sample,
+            node,
             Rc::clone(stop),
         ));
     }
@@ -222,7 +264,9 @@ async fn run(args: Args) {
         100 / args.slow_pct
     };
     let mut sinks = Vec::with_capacity(args.conns);
-    let rss_before = rss_kb(args.pid);
+    let rss_before = rss_kb(&args.pids);
+    let nodes = args.urls.len();
+    let node_of = |i: usize| (nodes > 1).then_some(i % nodes);
     let connect_started = Instant::now();
     for chunk_start in (0..args.conns).step_by(250) {
         let end = (chunk_start + 250).min(args.conns);
@@ -235,7 +279,7 @@ async fn run(args: Args) {
                 None
             };
             let sample = i < 200;
-            open_viewer(url, token, slow, sample, &totals, &stop)
+            open_viewer(url, token, slow, sample, node_of(i), &totals, &stop)
         }))
         .await;
         sinks.extend(opened);
@@ -247,7 +291,7 @@ async fn run(args: Args) {
         let server = Server {
             cpu_secs: 0.0,
             rss_before_kb: rss_before,
-            rss_after_kb: rss_kb(args.pid),
+            rss_after_kb: rss_kb(&args.pids),
         };
         report(
             &args,
@@ -265,13 +309,17 @@ async fn run(args: Args) {
         t.frames = 0;
         t.messages = 0;
         t.latencies_us.clear();
+        t.same_node_us.clear();
+        t.cross_node_us.clear();
     }
     let started = Instant::now();
-    let cpu_start = cpu_secs(args.pid);
+    let cpu_start = cpu_secs(&args.pids);
     let deadline = started + Duration::from_secs(args.secs);
+    // Each sender with the index of its node (its connection's URL).
     let mut senders: Vec<_> = sinks
         .drain(..args.senders.min(sinks.len()))
-        .flatten()
+        .enumerate()
+        .filter_map(|(i, s)| Some((s?, i % nodes)))
         .collect();
     let interval = Duration::from_nanos(1_000_000_000 / args.rate.max(1));
     let mut next_send = Instant::now();
@@ -288,9 +336,10 @@ async fn run(args: Args) {
         // Send everything that is due (a busy client catches up in bursts).
         while next_send <= now && !senders.is_empty() {
             let idx = (sent as usize) % senders.len();
-            let text = format!("bench:{}:{}", now_ns(), "m".repeat(40));
+            let text = format!("bench:{}:n{}:{}", now_ns(), senders[idx].1, "m".repeat(36));
             let frame = serde_json::json!({ "type": "send", "text": text }).to_string();
             if senders[idx]
+                .0
                 .send(Message::Text(frame.into()))
                 .await
                 .is_err()
@@ -309,7 +358,7 @@ async fn run(args: Args) {
                         let _ = s.close().await;
                     }
                     let url = &args.urls[churn_i % args.urls.len()];
-                    sinks[i] = open_viewer(url, None, false, false, &totals, &stop).await;
+                    sinks[i] = open_viewer(url, None, false, false, None, &totals, &stop).await;
                     churn_i += 1;
                 }
                 next_churn += every;
@@ -319,14 +368,16 @@ async fn run(args: Args) {
     }
     let secs = started.elapsed().as_secs_f64();
     let server = Server {
-        cpu_secs: cpu_secs(args.pid) - cpu_start,
+        cpu_secs: cpu_secs(&args.pids) - cpu_start,
         rss_before_kb: rss_before,
-        rss_after_kb: rss_kb(args.pid),
+        rss_after_kb: rss_kb(&args.pids),
     };
     stop.notify_waiters();
     let mut t = totals.borrow_mut();
     eprintln!("sent {sent} messages");
     t.latencies_us.sort_unstable();
+    t.same_node_us.sort_unstable();
+    t.cross_node_us.sort_unstable();
     report(&args, &t, secs, connect_secs, &server);
 }
 
@@ -368,6 +419,11 @@ fn report(args: &Args, t: &Totals, secs: f64, connect_secs: f64, server: &Server
         "messages_per_s": t.messages as f64 / secs,
         "p50_ms": percentile(&t.latencies_us, 0.50),
         "p99_ms": percentile(&t.latencies_us, 0.99),
+        "same_node_p50_ms": percentile(&t.same_node_us, 0.50),
+        "same_node_p99_ms": percentile(&t.same_node_us, 0.99),
+        "cross_node_p50_ms": percentile(&t.cross_node_us, 0.50),
+        "cross_node_p99_ms": percentile(&t.cross_node_us, 0.99),
+        "cross_node_samples": t.cross_node_us.len(),
         "connect_errors": t.connect_errors,
         "closed": t.closed,
     });

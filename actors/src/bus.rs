@@ -1,0 +1,288 @@
+//! `Bus`: how a node's rooms, pipelines and cluster view reach the other nodes.
+//!
+//! With `bus.kind = "local"` a node is alone: publishing does nothing and nobody is
+//! subscribed. With `bus.kind = "nats"` every node connects to one NATS server. The client
+//! lives on an arbiter of its own that never runs blocking work (a blocked thread would
+//! delay every delivery). Publications go through one bounded queue and one task, so a
+//! node's messages leave in the order they were published; when the queue is full (NATS
+//! unreachable for long) new publications are dropped and counted, never buffered without
+//! limit. Subscriptions deliver each message to an actor as a [`BusMessage`]; dropping the
+//! [`Subscription`] unsubscribes. After a reconnect the client subscribes again by itself.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::prelude::*;
+use bytes::Bytes;
+use futures_util::future::{AbortHandle, Abortable};
+use futures_util::StreamExt;
+use prometheus::{IntCounter, IntGauge, Registry};
+use tokio::sync::{mpsc, oneshot};
+
+/// Publications waiting for the connection, at most.
+const OUT_QUEUE: usize = 65_536;
+/// A reply to a request arrives within this long, or not at all.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// One message from another node (or a reply to a request).
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct BusMessage {
+    pub subject: String,
+    pub payload: Bytes,
+    /// Where an answer goes, for requests.
+    pub reply: Option<String>,
+}
+
+/// Bus traffic counters, registered in the node's Prometheus registry.
+#[derive(Clone)]
+pub struct BusMetrics {
+    pub connected: IntGauge,
+    pub published: IntCounter,
+    pub dropped: IntCounter,
+    pub received: IntCounter,
+}
+
+impl BusMetrics {
+    pub fn new(registry: &Registry) -> prometheus::Result<Self> {
+        let m = Self::unregistered();
+        registry.register(Box::new(m.connected.clone()))?;
+        registry.register(Box::new(m.published.clone()))?;
+        registry.register(Box::new(m.dropped.clone()))?;
+        registry.register(Box::new(m.received.clone()))?;
+        Ok(m)
+    }
+
+    pub fn unregistered() -> Self {
+        let counter = |name: &str, help: &str| IntCounter::new(name, help).expect("valid metric");
+        Self {
+            connected: IntGauge::new(
+                "roomcast_bus_connected",
+                "1 while the node is connected to NATS (always 0 with the local bus)",
+            )
+            .expect("valid metric"),
+            published: counter("roomcast_bus_published_total", "Messages published to NATS"),
+            dropped: counter(
+                "roomcast_bus_dropped_total",
+                "Messages dropped because the publish queue was full or too large for NATS",
+            ),
+            received: counter("roomcast_bus_received_total", "Messages received from NATS"),
+        }
+    }
+}
+
+struct Outgoing {
+    subject: String,
+    payload: Bytes,
+}
+
+struct Nats {
+    arbiter: ArbiterHandle,
+    client: async_nats::Client,
+    out: mpsc::Sender<Outgoing>,
+    connected: Arc<AtomicBool>,
+    metrics: BusMetrics,
+}
+
+/// A node's handle on the bus. Cheap to clone; usable from any thread.
+#[derive(Clone)]
+pub struct Bus {
+    node: Arc<str>,
+    prefix: Arc<str>,
+    nats: Option<Arc<Nats>>,
+}
+
+/// Unsubscribes when dropped.
+pub struct Subscription(AbortHandle);
+
+impl Drop for Subscription {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+impl Bus {
+    /// A node on its own.
+    pub fn local(node: &str) -> Self {
+        Self {
+            node: node.into(),
+            prefix: "roomcast".into(),
+            nats: None,
+        }
+    }
+
+    /// Connects to NATS at `url` (one server, or several comma-separated) on an arbiter of
+    /// its own. Subjects start with `prefix`.
+    /// Fails when the server cannot be reached now; later outages are reconnected forever.
+    pub async fn connect_nats(
+        url: &str,
+        prefix: &str,
+        node: &str,
+        metrics: BusMetrics,
+    ) -> Result<Self, String> {
+        let arbiter = Arbiter::new().handle();
+        let connected = Arc::new(AtomicBool::new(false));
+        let (tx, rx) = oneshot::channel();
+        let (url_owned, name) = (url.to_string(), format!("roomcast {node}"));
+        let (flag, gauge) = (Arc::clone(&connected), metrics.connected.clone());
+        arbiter.spawn(async move {
+            let options = async_nats::ConnectOptions::new()
+                .name(name)
+                .connection_timeout(Duration::from_secs(5))
+                .reconnect_delay_callback(|attempts| {
+                    Duration::from_millis((attempts as u64 * 250).min(2_000))
+                })
+                .event_callback(move |event| {
+                    let (flag, gauge) = (Arc::clone(&flag), gauge.clone());
+                    async move {
+                        match event {
+                            async_nats::Event::Connected => {
+                                log::info!("bus: connected to NATS");
+                                flag.store(true, Ordering::Relaxed);
+                                gauge.set(1);
+                            }
+                            async_nats::Event::Disconnected => {
+                                log::warn!("bus: disconnected from NATS, reconnecting");
+                                flag.store(false, Ordering::Relaxed);
+                                gauge.set(0);
+                            }
+                            other => log::warn!("bus: {other}"),
+                        }
+                    }
+                });
+            // Several servers (a NATS cluster) may be listed, comma-separated.
+            let servers: Vec<String> = url_owned
+                .split(',')
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+                .collect();
+            let _ = tx.send(options.connect(servers).await);
+        });
+        let client = rx
+            .await
+            .map_err(|_| "the bus arbiter stopped".to_string())?
+            .map_err(|e| format!("cannot reach NATS at {url}: {e}"))?;
+        connected.store(true, Ordering::Relaxed);
+        metrics.connected.set(1);
+        let (out, mut queue) = mpsc::channel::<Outgoing>(OUT_QUEUE);
+        let publisher = client.clone();
+        let counters = metrics.clone();
+        arbiter.spawn(async move {
+            while let Some(o) = queue.recv().await {
+                match publisher.publish(o.subject, o.payload).await {
+                    Ok(()) => counters.published.inc(),
+                    Err(e) => {
+                        counters.dropped.inc();
+                        log::warn!("bus: publish failed: {e}");
+                    }
+                }
+            }
+        });
+        log::info!("bus: NATS at {url}, node {node}");
+        Ok(Self {
+            node: node.into(),
+            prefix: prefix.into(),
+            nats: Some(Arc::new(Nats {
+                arbiter,
+                client,
+                out,
+                connected,
+                metrics,
+            })),
+        })
+    }
+
+    /// This node's id (unique per process).
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+
+    /// True when other nodes may exist (NATS).
+    pub fn is_shared(&self) -> bool {
+        self.nats.is_some()
+    }
+
+    /// True with the local bus, and with NATS while connected.
+    pub fn is_connected(&self) -> bool {
+        self.nats
+            .as_ref()
+            .is_none_or(|n| n.connected.load(Ordering::Relaxed))
+    }
+
+    /// The largest message NATS accepts (unlimited on the local bus).
+    pub fn max_payload(&self) -> usize {
+        self.nats
+            .as_ref()
+            .map_or(usize::MAX, |n| n.client.max_payload())
+    }
+
+    /// `{prefix}.{rest}`.
+    pub fn subject(&self, rest: &str) -> String {
+        format!("{}.{rest}", self.prefix)
+    }
+
+    /// Sends `payload` to every subscriber of `subject` on other nodes (and this one).
+    pub fn publish(&self, subject: String, payload: Bytes) {
+        let Some(nats) = &self.nats else { return };
+        if payload.len() > nats.client.max_payload() {
+            nats.metrics.dropped.inc();
+            log::warn!(
+                "bus: {} bytes for {subject} exceed NATS max_payload; dropped",
+                payload.len()
+            );
+            return;
+        }
+        if nats.out.try_send(Outgoing { subject, payload }).is_err() {
+            nats.metrics.dropped.inc();
+        }
+    }
+
+    /// Delivers every message on `subject` to `to` until the subscription is dropped.
+    /// `None` on the local bus.
+    pub fn subscribe(&self, subject: String, to: Recipient<BusMessage>) -> Option<Subscription> {
+        let nats = self.nats.as_ref()?;
+        let (abort, registration) = AbortHandle::new_pair();
+        let (client, received) = (nats.client.clone(), nats.metrics.received.clone());
+        let task = async move {
+            let mut subscriber = match client.subscribe(subject.clone()).await {
+                Ok(s) => s,
+                Err(e) => {
+                    log::error!("bus: cannot subscribe to {subject}: {e}");
+                    return;
+                }
+            };
+            while let Some(m) = subscriber.next().await {
+                received.inc();
+                to.do_send(BusMessage {
+                    subject: m.subject.to_string(),
+                    payload: m.payload,
+                    reply: m.reply.map(|r| r.to_string()),
+                });
+            }
+        };
+        nats.arbiter.spawn(async move {
+            let _ = Abortable::new(task, registration).await;
+        });
+        Some(Subscription(abort))
+    }
+
+    /// Asks whoever answers on `subject`; the answer (if one comes within two seconds)
+    /// reaches `to` as a `BusMessage` on `subject`.
+    pub fn request(&self, subject: String, payload: Bytes, to: Recipient<BusMessage>) {
+        let Some(nats) = &self.nats else { return };
+        let client = nats.client.clone();
+        nats.arbiter.spawn(async move {
+            let asked = client.request(subject.clone(), payload);
+            match tokio::time::timeout(REQUEST_TIMEOUT, asked).await {
+                Ok(Ok(answer)) => to.do_send(BusMessage {
+                    subject,
+                    payload: answer.payload,
+                    reply: None,
+                }),
+                Ok(Err(e)) => log::debug!("bus: request on {subject}: {e}"),
+                Err(_) => log::debug!("bus: request on {subject} timed out"),
+            }
+        });
+    }
+}

@@ -1,0 +1,836 @@
+//! Many nodes: three `roomcast serve` processes on one PostgreSQL database, one NATS server
+//! and one storage directory. Danmaku, online counts, retractions, bans and disabled
+//! accounts cross nodes; a live source is pulled by one node and plays on every node; when
+//! a node dies its viewers' counts drop out and its source moves; NATS can restart.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use awc::http::Method;
+use serde_json::{json, Value};
+
+use crate::cli::roomcast;
+use crate::helpers::{ws_connect_at, PgDatabase, WsClient};
+use crate::live_sources::{ffmpeg_listener, free_port};
+
+const PASSWORD: &str = "password123";
+
+/// PostgreSQL and NATS from the environment; `None` (reported) when the suite was not asked
+/// to use them. CI always sets both.
+fn services() -> Option<(String, String)> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    match (
+        var("ROOMCAST_TEST_DATABASE_URL"),
+        var("ROOMCAST_TEST_NATS_URL"),
+    ) {
+        (Some(db), Some(nats)) => Some((db, nats)),
+        _ => {
+            eprintln!(
+                "ROOMCAST_TEST_DATABASE_URL and ROOMCAST_TEST_NATS_URL are not both set: \
+                 multi-node test not run"
+            );
+            None
+        }
+    }
+}
+
+/// A `roomcast serve` process; its log goes to the test's output, prefixed with its name.
+struct Node {
+    name: &'static str,
+    address: String,
+    child: Child,
+}
+
+impl Node {
+    /// SIGTERM, and waits (up to 15 s) for the process to end.
+    fn terminate(&mut self) {
+        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("node {} did not stop on SIGTERM", self.name);
+    }
+
+    /// SIGKILL: no goodbye, no lease released.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Node {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Nodes sharing a database, a storage directory and a NATS subject prefix of their own
+/// (so tests running side by side on one NATS server do not hear each other).
+struct Cluster {
+    dir: tempfile::TempDir,
+    db_url: String,
+    nats_url: String,
+    prefix: String,
+    _pg: PgDatabase,
+}
+
+impl Cluster {
+    fn new(pg_server: &str, nats_url: &str) -> Self {
+        let (pg, db_url) = PgDatabase::create(pg_server);
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            db_url,
+            nats_url: nats_url.to_string(),
+            prefix: format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+            _pg: pg,
+        }
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = roomcast(self.dir.path());
+        cmd.env("ROOMCAST__DATABASE__URL", &self.db_url)
+            .env("ROOMCAST__DATABASE__POOL_SIZE", "4")
+            .env("ROOMCAST__HTTP__WORKERS", "2")
+            .env("ROOMCAST__STORAGE__DIR", self.dir.path().join("data"))
+            .env("ROOMCAST__BUS__KIND", "nats")
+            .env("ROOMCAST__BUS__NATS_URL", &self.nats_url)
+            .env("ROOMCAST__BUS__PREFIX", &self.prefix)
+            .env("ROOMCAST__INGEST__ALLOW_FILES", "false")
+            .env("ROOMCAST__INGEST__LEASE_SECS", "3")
+            .env("RUST_LOG", "info,actix_server=warn");
+        cmd
+    }
+
+    fn start(&self, name: &'static str) -> Node {
+        let mut child = self
+            .command()
+            .arg("serve")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut tx = Some(tx);
+            for line in lines.map_while(Result::ok) {
+                eprintln!("[{name}] {line}");
+                if let Some(rest) = line.split("listening on http://127.0.0.1:").nth(1) {
+                    let port: u16 = rest.split_whitespace().next().unwrap().parse().unwrap();
+                    if let Some(tx) = tx.take() {
+                        let _ = tx.send(port);
+                    }
+                }
+            }
+        });
+        let port = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("node {name} did not start"));
+        Node {
+            name,
+            address: format!("http://127.0.0.1:{port}"),
+            child,
+        }
+    }
+
+    fn add_user(&self, name: &str, admin: bool) {
+        let mut cmd = self.command();
+        cmd.args(["user", "add", name]);
+        if admin {
+            cmd.arg("--admin");
+        }
+        let out = cmd
+            .env("ROOMCAST_PASSWORD", PASSWORD)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+async fn call(
+    node: &Node,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, Value) {
+    let client = awc::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .finish();
+    let mut req = client.request(method, format!("{}{path}", node.address));
+    if let Some(token) = token {
+        req = req.bearer_auth(token);
+    }
+    let mut res = match body {
+        Some(body) => req.send_json(&body).await,
+        None => req.send().await,
+    }
+    .unwrap_or_else(|e| panic!("{}: {path}: {e}", node.name));
+    let bytes = res.body().limit(4 << 20).await.unwrap();
+    let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    (res.status().as_u16(), value)
+}
+
+async fn login(node: &Node, name: &str) -> String {
+    let body = json!({ "username": name, "password": PASSWORD });
+    let (status, res) = call(node, Method::POST, "/api/sessions", None, Some(body)).await;
+    assert_eq!(status, 201, "{res}");
+    res["token"].as_str().unwrap().to_string()
+}
+
+async fn node_id(node: &Node) -> String {
+    let (_, ready) = call(node, Method::GET, "/readyz", None, None).await;
+    ready["node"].as_str().unwrap().to_string()
+}
+
+/// A danmaku viewer that checks every batch's `seq` follows the one before.
+struct Viewer {
+    ws: WsClient,
+    seq: Option<u64>,
+    online: u64,
+}
+
+impl Viewer {
+    async fn join(node: &Node, room: &str, token: Option<&str>) -> Self {
+        let mut ws = ws_connect_at(&node.address, &format!("/ws/rooms/{room}"), token, None)
+            .await
+            .expect("the socket opens");
+        let hello = ws.next_json().await;
+        assert_eq!(hello["type"], "hello", "{hello}");
+        Self {
+            ws,
+            seq: None,
+            online: hello["online"].as_u64().unwrap(),
+        }
+    }
+
+    /// The next frame within `wait`, with batch sequence and online count tracked.
+    async fn next(&mut self, wait: Duration) -> Option<Value> {
+        let frame = self.ws.try_next_json(wait).await?;
+        match frame["type"].as_str() {
+            Some("batch") => {
+                let seq = frame["seq"].as_u64().unwrap();
+                if let Some(before) = self.seq {
+                    assert_eq!(seq, before + 1, "batch seq has a gap: {frame}");
+                }
+                self.seq = Some(seq);
+            }
+            Some("online") => self.online = frame["count"].as_u64().unwrap(),
+            _ => {}
+        }
+        Some(frame)
+    }
+
+    /// Reads until the online count is `n` (within 10 s).
+    async fn until_online(&mut self, n: u64) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while self.online != n {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                self.next(left).await.is_some(),
+                "online stayed {} instead of {n}",
+                self.online
+            );
+        }
+    }
+
+    /// Reads frames (for up to 5 s) until `pick` finds what it looks for in one.
+    async fn until(&mut self, what: &str, pick: impl Fn(&Value) -> Option<Value>) -> Value {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let frame = self
+                .next(left)
+                .await
+                .unwrap_or_else(|| panic!("{what} did not arrive"));
+            if let Some(found) = pick(&frame) {
+                return found;
+            }
+        }
+    }
+
+    /// Reads until a batch carries `text`; returns the item.
+    async fn until_message(&mut self, text: &str) -> Value {
+        self.until(&format!("{text:?}"), |frame| {
+            let items = frame["items"].as_array()?;
+            items.iter().find(|i| i["text"] == text).cloned()
+        })
+        .await
+    }
+
+    /// Reads until a frame of `kind` arrives.
+    async fn until_type(&mut self, kind: &str) -> Value {
+        self.until(&format!("a {kind} frame"), |frame| {
+            (frame["type"] == kind).then(|| frame.clone())
+        })
+        .await
+    }
+
+    async fn send(&mut self, text: &str) {
+        self.ws
+            .send_json(json!({"type": "send", "text": text}))
+            .await;
+    }
+}
+
+/// Asserts `node` answers `token` with 401 within 4 s of `since` (its session cache alone
+/// would trust it for 10 s).
+async fn refused_within_4s(node: &Node, token: &str, since: Instant, what: &str) {
+    loop {
+        let (status, _) = call(node, Method::GET, "/api/users/me", Some(token), None).await;
+        if status == 401 {
+            return;
+        }
+        assert!(
+            since.elapsed() < Duration::from_secs(4),
+            "{} still accepts {what}",
+            node.name
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn online_via_api(node: &Node, room: &str) -> u64 {
+    let (status, body) = call(node, Method::GET, &format!("/api/rooms/{room}"), None, None).await;
+    assert_eq!(status, 200, "{body}");
+    body["online"].as_u64().unwrap()
+}
+
+#[actix_web::test]
+async fn danmaku_counts_and_moderation_cross_nodes_and_a_dead_node_drops_out() {
+    let Some((pg, nats)) = services() else { return };
+    let cluster = Cluster::new(&pg, &nats);
+    let a = cluster.start("a");
+    let mut b = cluster.start("b");
+    let c = cluster.start("c");
+    cluster.add_user("root", true);
+    for name in ["alice", "carol", "mallory"] {
+        cluster.add_user(name, false);
+    }
+    let alice = login(&a, "alice").await;
+    let root = login(&b, "root").await;
+    let carol = login(&c, "carol").await;
+    let mallory = login(&c, "mallory").await;
+    let body = json!({"title": "Across"});
+    let (status, room) = call(&a, Method::POST, "/api/rooms", Some(&alice), Some(body)).await;
+    assert_eq!(status, 201, "{room}");
+    let room = room["id"].as_str().unwrap().to_string();
+
+    let mut on_a = Viewer::join(&a, &room, Some(&alice)).await;
+    let mut on_b = Viewer::join(&b, &room, None).await;
+    let mut on_c = Viewer::join(&c, &room, Some(&carol)).await;
+    let mut mallory_on_c = Viewer::join(&c, &room, Some(&mallory)).await;
+    for viewer in [&mut on_a, &mut on_b, &mut on_c] {
+        viewer.until_online(4).await;
+    }
+    for node in [&a, &b, &c] {
+        assert_eq!(online_via_api(node, &room).await, 4, "node {}", node.name);
+    }
+
+    // A message sent on A reaches B and C in their next batch, and the other way round.
+    on_a.send("hello from a").await;
+    let item = on_b.until_message("hello from a").await;
+    assert_eq!(item["user"], "alice");
+    on_c.until_message("hello from a").await;
+    on_a.until_message("hello from a").await;
+    on_c.send("hello from c").await;
+    on_a.until_message("hello from c").await;
+    on_b.until_message("hello from c").await;
+
+    // A retraction issued on B (a node where neither author nor these viewers are).
+    let path = format!("/api/rooms/{room}/danmaku/{}", item["id"].as_str().unwrap());
+    let (status, _) = call(&b, Method::DELETE, &path, Some(&root), None).await;
+    assert_eq!(status, 204);
+    for viewer in [&mut on_a, &mut on_c] {
+        let retract = viewer.until_type("retract").await;
+        assert_eq!(retract["ids"], json!([item["id"]]));
+    }
+
+    // A ban issued on B mutes carol on C: she is told, and her next message is refused.
+    let ban = json!({"user": "carol", "seconds": 60});
+    let (status, res) = call(
+        &b,
+        Method::POST,
+        &format!("/api/rooms/{room}/bans"),
+        Some(&root),
+        Some(ban),
+    )
+    .await;
+    assert_eq!(status, 201, "{res}");
+    let told = on_c.until_type("error").await;
+    assert_eq!(told["code"], "muted", "{told}");
+    on_c.send("still here?").await;
+    let refused = on_c.until_type("error").await;
+    assert_eq!(refused["code"], "muted", "{refused}");
+
+    // A logout on B ends the session on A at once, though A had just cached it.
+    let second = login(&c, "root").await;
+    let (status, _) = call(&a, Method::GET, "/api/users/me", Some(&second), None).await;
+    assert_eq!(status, 200);
+    let (status, _) = call(
+        &b,
+        Method::DELETE,
+        "/api/sessions/current",
+        Some(&second),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let logged_out = Instant::now();
+    refused_within_4s(&a, &second, logged_out, "a session logged out on B").await;
+
+    // Disabling mallory on B closes her socket on C and ends her session on A at once, not
+    // when A's session cache would have looked again (10 s).
+    let (status, _) = call(&a, Method::GET, "/api/users/me", Some(&mallory), None).await;
+    assert_eq!(status, 200, "mallory's session is now cached on A");
+    let (_, me) = call(&c, Method::GET, "/api/users/me", Some(&mallory), None).await;
+    let path = format!("/api/admin/users/{}/disable", me["id"].as_str().unwrap());
+    let (status, _) = call(&b, Method::POST, &path, Some(&root), None).await;
+    assert_eq!(status, 204);
+    let disabled_at = Instant::now();
+    assert_eq!(
+        mallory_on_c.ws.closed_with(Duration::from_secs(5)).await,
+        Some(1008)
+    );
+    refused_within_4s(&a, &mallory, disabled_at, "a disabled user's session").await;
+    for viewer in [&mut on_a, &mut on_b, &mut on_c] {
+        viewer.until_online(3).await;
+    }
+
+    // B dies: A and C lose nothing, and B's viewer drops out of their counts.
+    b.kill();
+    on_a.until_online(2).await;
+    on_c.until_online(2).await;
+    for node in [&a, &c] {
+        assert_eq!(online_via_api(node, &room).await, 2, "node {}", node.name);
+    }
+    for n in 0..3 {
+        let text = format!("after b died {n}");
+        on_a.send(&text).await;
+        on_c.until_message(&text).await;
+        on_a.until_message(&text).await;
+    }
+}
+
+/// Reads binary frames of the video socket until `want` is satisfied (pings answered).
+async fn video_frames(ws: &mut WsClient, wait: Duration, mut want: impl FnMut(&[u8]) -> bool) {
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match ws.next_frame(left).await {
+            Some(awc::ws::Frame::Binary(b)) => {
+                if want(&b) {
+                    return;
+                }
+            }
+            Some(awc::ws::Frame::Ping(p)) => ws.send(awc::ws::Message::Pong(p)).await,
+            Some(awc::ws::Frame::Close(r)) => panic!("the video socket closed: {r:?}"),
+            Some(_) => {}
+            None => panic!("the video stopped"),
+        }
+    }
+}
+
+/// Opens the room's video socket on `node` and reads its first `n` frames; returns the
+/// socket and each frame's first box type (`ftyp` for the init segment, `moof` after).
+async fn watch(node: &Node, room: &str, n: usize, wait: Duration) -> (WsClient, Vec<Vec<u8>>) {
+    let path = format!("/ws/rooms/{room}/video");
+    let mut video = ws_connect_at(&node.address, &path, None, None)
+        .await
+        .expect("the video socket opens");
+    let mut seen = Vec::new();
+    video_frames(&mut video, wait, |f| {
+        seen.push(f[4..8].to_vec());
+        seen.len() >= n
+    })
+    .await;
+    (video, seen)
+}
+
+/// Reads until a new init segment arrives followed by two fragments (a new stream).
+async fn until_new_stream(video: &mut WsClient, wait: Duration) {
+    let mut after = Vec::new();
+    video_frames(video, wait, |f| {
+        let kind = f[4..8].to_vec();
+        if kind == b"ftyp" {
+            after.clear();
+        }
+        after.push(kind);
+        after.first().is_some_and(|k| k == b"ftyp") && after.len() >= 3
+    })
+    .await;
+}
+
+/// Polls the room on `node` until some node reports the source running; returns the live
+/// object.
+async fn running_on(node: &Node, room: &str, not: Option<&str>) -> Value {
+    let what = format!("the source running elsewhere than {not:?}");
+    live_until(node, room, &what, |l| {
+        l["state"] == "running" && l["node"].as_str() != not
+    })
+    .await
+}
+
+#[actix_web::test]
+async fn a_source_pulled_by_one_node_plays_on_every_node_and_moves_when_it_dies() {
+    let Some((pg, nats)) = services() else { return };
+    let source = format!("rtmp://127.0.0.1:{}/live/cam", free_port());
+    let _camera = ffmpeg_listener(&source, "flv", "libx264");
+    let cluster = Cluster::new(&pg, &nats);
+    let mut nodes = vec![cluster.start("a"), cluster.start("b"), cluster.start("c")];
+    cluster.add_user("root", true);
+    let root = login(&nodes[0], "root").await;
+    let body = json!({"title": "Gate", "source_url": source});
+    let (status, room) = call(
+        &nodes[0],
+        Method::POST,
+        "/api/rooms",
+        Some(&root),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 201, "{room}");
+    let room = room["id"].as_str().unwrap().to_string();
+
+    // Every node names the same puller.
+    let holder = running_on(&nodes[0], &room, None).await["node"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for node in &nodes {
+        assert_eq!(running_on(node, &room, None).await["node"], holder.as_str());
+    }
+    let mut ids = Vec::new();
+    for node in &nodes {
+        ids.push(node_id(node).await);
+    }
+    let holder_at = ids
+        .iter()
+        .position(|id| *id == holder)
+        .expect("the holder is one of ours");
+    // Of the other two, the first watches; the second will stop cleanly.
+    let mut holder_node = nodes.remove(holder_at);
+    let mut bystander = nodes.remove(1);
+    let follower = &nodes[0];
+
+    // The follower's video socket: init segment first, then fragments.
+    let (mut video, seen) = watch(follower, &room, 4, Duration::from_secs(10)).await;
+    assert_eq!(seen[0], b"ftyp", "the init segment comes first");
+    assert!(seen[1..].iter().all(|b| b == b"moof"), "then fragments");
+
+    // Its HLS: the shared storage directory holds the puller's segments.
+    let before = hls_segments(follower, &room).await;
+    assert!(!before.is_empty(), "the follower serves the playlist");
+
+    // A node that does not pull the source stops cleanly (SIGTERM): letting go of its own
+    // pipelines must not stop the source for everyone else.
+    bystander.terminate();
+    let mut more = 0;
+    video_frames(&mut video, Duration::from_secs(10), |_| {
+        more += 1;
+        more >= 15
+    })
+    .await;
+    let live = running_on(follower, &room, None).await;
+    assert_eq!(live["node"], holder.as_str());
+
+    // An admin on the puller switches the room to another camera: every node replaces its
+    // pipeline (the puller at once, the follower at its next lease round), the puller pulls
+    // the new source, and it keeps running: a replaced pipeline lets go on its own node
+    // only, it does not stop the source for everyone.
+    let second = format!("rtmp://127.0.0.1:{}/live/cam2", free_port());
+    let _second_camera = ffmpeg_listener(&second, "flv", "libx264");
+    let patch = json!({ "source_url": second });
+    let path = format!("/api/rooms/{room}");
+    let (status, body) = call(&holder_node, Method::PATCH, &path, Some(&root), Some(patch)).await;
+    assert_eq!(status, 200, "{body}");
+    actix_web::rt::time::sleep(Duration::from_secs(4)).await;
+    let live = running_on(follower, &room, None).await;
+    assert_eq!(live["node"], holder.as_str());
+    let (mut video, seen) = watch(follower, &room, 3, Duration::from_secs(15)).await;
+    assert_eq!(seen[0], b"ftyp", "the new source's init segment first");
+    let (_, body) = call(
+        follower,
+        Method::GET,
+        &format!("/api/rooms/{room}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(body["live"]["state"], "running", "{body}");
+
+    // The puller dies: another node takes the source, and the follower's viewer gets a new
+    // init segment and fragments without reconnecting.
+    holder_node.kill();
+    let taken = Instant::now();
+    let live = running_on(follower, &room, Some(&holder)).await;
+    let new_holder = live["node"].as_str().unwrap();
+    assert!(ids.iter().any(|id| id == new_holder), "{live}");
+    until_new_stream(&mut video, Duration::from_secs(30)).await;
+    eprintln!(
+        "playback resumed {:?} after the puller died",
+        taken.elapsed()
+    );
+
+    // HLS on the follower carries on with the new puller's segments, numbered after the old
+    // ones (players continue the sequence instead of seeing it start again).
+    let last_before = *before.iter().max().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let now = hls_segments(follower, &room).await;
+        if now.first().is_some_and(|first| *first > last_before) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "HLS did not move on from {before:?}: {now:?}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+/// The segment numbers of a room's HLS playlist on `node`, each fetched (200, not empty);
+/// empty when there is no playlist.
+async fn hls_segments(node: &Node, room: &str) -> Vec<u64> {
+    let client = awc::Client::new();
+    let mut res = client
+        .get(format!("{}/hls/{room}/index.m3u8", node.address))
+        .send()
+        .await
+        .unwrap();
+    if res.status() != 200 {
+        return Vec::new();
+    }
+    let playlist = String::from_utf8(res.body().await.unwrap().to_vec()).unwrap();
+    let mut numbers = Vec::new();
+    for name in playlist.lines().filter(|l| l.ends_with(".ts")) {
+        let mut seg = client
+            .get(format!("{}/hls/{room}/{name}", node.address))
+            .send()
+            .await
+            .unwrap();
+        if seg.status() != 200 {
+            // Rolled off between the playlist and the request.
+            continue;
+        }
+        assert!(!seg.body().limit(64 << 20).await.unwrap().is_empty());
+        numbers.push(
+            name.trim_start_matches("seg")
+                .trim_end_matches(".ts")
+                .parse()
+                .unwrap(),
+        );
+    }
+    numbers
+}
+
+/// A NATS server of the test's own on `port`, so it can be stopped and started again.
+struct NatsServer(Child);
+
+impl NatsServer {
+    fn start(port: u16) -> Self {
+        let bin = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .unwrap_or("nats-server");
+        let child = Command::new(bin)
+            .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("nats-server runs (apt-get install nats-server)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "nats-server did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Self(child)
+    }
+}
+
+impl Drop for NatsServer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn bus_state(node: &Node) -> String {
+    let (_, ready) = call(node, Method::GET, "/readyz", None, None).await;
+    ready["bus"].as_str().unwrap_or_default().to_string()
+}
+
+#[actix_web::test]
+async fn nodes_reconnect_after_nats_restarts_and_traffic_resumes() {
+    let Some((pg, _)) = services() else { return };
+    let port = free_port();
+    let nats = NatsServer::start(port);
+    let cluster = Cluster::new(&pg, &format!("nats://127.0.0.1:{port}"));
+    let a = cluster.start("a");
+    let b = cluster.start("b");
+    let c = cluster.start("c");
+    cluster.add_user("alice", false);
+    let alice = login(&a, "alice").await;
+    let (_, room) = call(
+        &a,
+        Method::POST,
+        "/api/rooms",
+        Some(&alice),
+        Some(json!({"title": "R"})),
+    )
+    .await;
+    let room = room["id"].as_str().unwrap().to_string();
+    let mut on_a = Viewer::join(&a, &room, Some(&alice)).await;
+    let mut on_b = Viewer::join(&b, &room, None).await;
+    let mut on_c = Viewer::join(&c, &room, None).await;
+    for v in [&mut on_a, &mut on_b, &mut on_c] {
+        v.until_online(3).await;
+    }
+    on_a.send("before").await;
+    on_c.until_message("before").await;
+
+    drop(nats);
+    for node in [&a, &b, &c] {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while bus_state(node).await != "disconnected" {
+            assert!(
+                Instant::now() < deadline,
+                "node {} did not notice",
+                node.name
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // Without NATS each node counts only its own viewers.
+    actix_web::rt::time::sleep(Duration::from_millis(3500)).await;
+    assert_eq!(online_via_api(&a, &room).await, 1);
+    let _nats = NatsServer::start(port);
+    for node in [&a, &b, &c] {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while bus_state(node).await != "connected" {
+            assert!(
+                Instant::now() < deadline,
+                "node {} did not reconnect",
+                node.name
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // Subscriptions come back with the connection: messages and counts cross again.
+    on_a.send("after").await;
+    on_b.until_message("after").await;
+    on_c.until_message("after").await;
+    for node in [&a, &b, &c] {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while online_via_api(node, &room).await != 3 {
+            assert!(
+                Instant::now() < deadline,
+                "counts on {} did not recover",
+                node.name
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+/// Polls the room on `node` until its `live` satisfies `want`; returns it.
+async fn live_until(node: &Node, room: &str, what: &str, want: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, body) = call(node, Method::GET, &format!("/api/rooms/{room}"), None, None).await;
+        if want(&body["live"]) {
+            return body["live"].clone();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{} never showed {what}: {}",
+            node.name,
+            body["live"]
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+#[actix_web::test]
+async fn an_on_demand_source_wakes_for_a_viewer_on_another_node_and_any_node_controls_it() {
+    let Some((pg, nats)) = services() else { return };
+    let source = format!("rtmp://127.0.0.1:{}/live/door", free_port());
+    let _camera = ffmpeg_listener(&source, "flv", "libx264");
+    let cluster = Cluster::new(&pg, &nats);
+    let nodes = [cluster.start("a"), cluster.start("b")];
+    cluster.add_user("root", true);
+    let root = login(&nodes[0], "root").await;
+    let body = json!({"title": "Door", "source_url": source, "on_demand": true});
+    let (status, room) = call(
+        &nodes[0],
+        Method::POST,
+        "/api/rooms",
+        Some(&root),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 201, "{room}");
+    let room = room["id"].as_str().unwrap().to_string();
+
+    // Some node holds it, idle: nobody watches.
+    let live = live_until(&nodes[1], &room, "a stopped source with a puller", |l| {
+        l["node"].is_string() && l["state"] == "stopped"
+    })
+    .await;
+    let holder = live["node"].as_str().unwrap().to_string();
+    let follower = if node_id(&nodes[0]).await == holder {
+        &nodes[1]
+    } else {
+        &nodes[0]
+    };
+
+    // A video viewer on the other node wakes it; the picture reaches that viewer.
+    let (mut video, seen) = watch(follower, &room, 3, Duration::from_secs(20)).await;
+    assert_eq!(seen[0], b"ftyp");
+    live_until(follower, &room, "running", |l| l["state"] == "running").await;
+
+    // An admin on the follower stops it: the puller stops though a viewer still watches...
+    let control = |action: &'static str| {
+        let (follower, root, room) = (follower, root.clone(), room.clone());
+        async move {
+            let path = format!("/api/admin/rooms/{room}/ingest/{action}");
+            let (status, body) = call(follower, Method::POST, &path, Some(&root), None).await;
+            assert_eq!(status, 202, "{body}");
+        }
+    };
+    control("stop").await;
+    live_until(follower, &room, "stopped", |l| l["state"] == "stopped").await;
+    actix_web::rt::time::sleep(Duration::from_secs(3)).await;
+    let (_, body) = call(
+        follower,
+        Method::GET,
+        &format!("/api/rooms/{room}"),
+        None,
+        None,
+    )
+    .await;
+    assert_eq!(
+        body["live"]["state"], "stopped",
+        "the watching viewer did not undo the stop"
+    );
+
+    // ...and starts it again: the viewer gets a new stream without reconnecting.
+    control("start").await;
+    until_new_stream(&mut video, Duration::from_secs(20)).await;
+
+    // The last viewer leaves: the source stops after the linger (10 s).
+    drop(video);
+    live_until(follower, &room, "stopped after the viewer left", |l| {
+        l["state"] == "stopped"
+    })
+    .await;
+}
