@@ -32,7 +32,19 @@ ticks() {
     echo "b3: process $1 ended during a measurement (the source dropped); this figure is low" >&2; echo 0; fi
 }
 hz=$(getconf CLK_TCK)
-children() { for p in /proc/[0-9]*; do awk -v want="$1" '$4 == want {print $1}' "$p/stat" 2>/dev/null; done; }
+# Waits until a source listens on a port, read from /proc/net/tcp: a test connection would
+# use up the listener's one client. The encoders share CPU 0, so a listener can take seconds.
+wait_listen() { # port
+  local hex; hex=$(printf ':%04X' "$1")
+  for _ in $(seq 1 150); do
+    awk -v p="$hex" '$2 ~ p"$" && $4 == "0A" {found = 1} END {exit !found}' /proc/net/tcp && return 0
+    sleep 0.1
+  done
+  echo "b3: no source listens on port $1" >&2; return 1
+}
+# Processes come and go while this reads /proc: a vanished one is skipped, not an error
+# (under pipefail its awk's status would end the run).
+children() { local p; for p in /proc/[0-9]*; do awk -v want="$1" '$4 == want {print $1}' "$p/stat" 2>/dev/null || true; done; }
 
 # A source that serves each client that connects (the listener takes one at a time).
 # With a filter graph, the picture is what the graph makes of input 0 (labelled [v]).
@@ -56,7 +68,7 @@ source_loop "$src1"; source_loop "$src2"
 bit="mod(floor(floor(T*1000)/pow(2,floor(X/40))),2)"
 source_loop "$src3" "color=c=black:s=1280x48:r=30,format=yuv420p,settb=1/1000000,setpts=RTCTIME,\
 geq=lum='if($bit,235,16)':cb=128:cr=128,setpts=N/(30*TB)[bar];[0:v][bar]overlay=0:0:shortest=1[v]"
-sleep 1
+wait_listen 18201
 
 # --- reference: the same ffmpeg command, by hand ---------------------------------------
 mkdir -p "$work/ref"
@@ -66,7 +78,7 @@ ref_pid=$!; groups+=($ref_pid)
 sleep 3
 a=$(ticks "$ref_pid"); sleep "$secs"; b=$(ticks "$ref_pid")
 ref_cpu=$(awk -v t=$((b - a)) -v hz="$hz" -v s="$secs" 'BEGIN {printf "%.4f", t / hz / s}')
-kill -- "-$ref_pid"; sleep 1
+kill -- "-$ref_pid"; sleep 1; wait_listen 18201
 
 # --- Roomcast ------------------------------------------------------------------------
 db="sqlite://$work/roomcast.db"
@@ -96,7 +108,7 @@ hold=$!
 sleep 3
 # The server's ffmpeg (waiting out a restart if the source dropped meanwhile).
 child=""
-for _ in $(seq 1 50); do child=$(children "$server" | head -1); [[ -n "$child" ]] && break; sleep 0.2; done
+for _ in $(seq 1 50); do child=$(children "$server" | sed -n 1p); [[ -n "$child" ]] && break; sleep 0.2; done
 [[ -n "$child" ]] || { echo "b3: no ffmpeg runs under the server" >&2; exit 1; }
 a=$(( $(ticks "$server") + $(ticks "$child") )); sleep "$secs"; b=$(( $(ticks "$server") + $(ticks "$child") ))
 ours=$(awk -v t=$((b - a)) -v hz="$hz" -v s="$secs" 'BEGIN {printf "%.4f", t / hz / s}')
@@ -125,11 +137,13 @@ capacity_got=$(cat "$work/capacity.json")
 # Fragments one viewer would get over the whole hold: the 10 viewers' figure scaled in time.
 per_viewer=$(awk -v f="$(sed 's/.*"fragments": \([0-9]*\).*/\1/' "$work/hold.json")" -v v="$viewers" -v s=$((secs + 4)) -v h=$((hold_secs + 6)) 'BEGIN {printf "%.0f", f / v / s * h}')
 capacity_share=$(awk -v f="$(sed 's/.*"fragments": \([0-9]*\).*/\1/' <<<"$capacity_got")" -v n="$capacity" -v p="$per_viewer" 'BEGIN {printf "%.1f", 100 * f / (n * p)}')
+wait_listen 18202
 r2=$(room "$src2" true)
 first=$(taskset -c 0 "$bin/video-load" join "ws://127.0.0.1:18203/ws/rooms/$r2/video" 1)
 
 # End-to-end: the first room's pull stops, leaving CPU 0 to the clock's encoder and the browser.
 curl -sf -X POST "$api/api/admin/rooms/$r1/ingest/stop" -H "authorization: Bearer $token" >/dev/null
+wait_listen 18204
 r3=$(room "$src3" false)
 running "$r3"
 # A run that read no frame at all prints what it saw and is tried once more.
