@@ -1,8 +1,9 @@
 //! The app's side of live ingest: a pipeline spec from a room row, the node's
 //! `IngestSupervisor` started with every room that has a source, and the `live` part of
-//! room JSON. With many nodes, the sources' leases live in the database
-//! ([`DbSourceLeases`]).
+//! room JSON. The sources' leases (with many nodes) and admins' stops live in the database
+//! ([`DbSources`]).
 
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +13,8 @@ use roomcast_actors::cluster::SharedView;
 use roomcast_actors::ingest::command::IngestSpec;
 use roomcast_actors::ingest::pipeline::{GetIngestStatus, IngestPipeline};
 use roomcast_actors::ingest::supervisor::{
-    ClaimedSource, EnsureIngest, FindIngest, IngestSupervisor, RemoveIngest, SourceLeases,
+    ClaimedSource, EnsureIngest, FindIngest, IngestSupervisor, LeaseRound, RemoveIngest,
+    SourceStore,
 };
 use serde_json::{json, Value};
 
@@ -42,48 +44,86 @@ pub fn spec_for(room: &RoomRow, settings: &Settings) -> Option<IngestSpec> {
     })
 }
 
-/// The sources' leases in the database.
-pub struct DbSourceLeases {
+/// The sources' leases and admins' stops in the database.
+pub struct DbSources {
     pub pool: DbPool,
     pub settings: Settings,
 }
 
-impl SourceLeases for DbSourceLeases {
-    fn claim(&self, node: &str, nodes: usize) -> Result<Vec<ClaimedSource>, String> {
+impl SourceStore for DbSources {
+    fn claim(&self, round: &LeaseRound) -> Result<Vec<ClaimedSource>, String> {
+        let node = round.node.as_str();
         let mut conn = self.pool.get().map_err(|e| e.to_string())?;
         let rooms = db::rooms::with_sources(&mut conn).map_err(|e| e.to_string())?;
-        let specs: Vec<IngestSpec> = rooms
+        let sources: Vec<(IngestSpec, bool)> = rooms
             .iter()
-            .filter_map(|r| spec_for(r, &self.settings))
+            .filter_map(|r| spec_for(r, &self.settings).map(|spec| (spec, r.source_stopped)))
             .collect();
+        let lease_secs = self.settings.ingest.lease_secs;
         let now = chrono::Utc::now().naive_utc();
-        let until = db::leases::after(now, self.settings.ingest.lease_secs);
+        let until = db::leases::after(now, lease_secs);
         db::leases::renew(&mut conn, node, until).map_err(|e| e.to_string())?;
         let mut holders = db::leases::holders(&mut conn, now).map_err(|e| e.to_string())?;
-        let share = specs.len().div_ceil(nodes.max(1));
-        let mut held = holders.values().filter(|h| *h == node).count();
-        for spec in &specs {
-            if held >= share || holders.contains_key(&spec.room_id) {
+        // Expired a whole lease ago and still free: the nodes below their share are gone or
+        // failing, so anyone takes it.
+        let orphans: HashSet<String> =
+            db::leases::expired_before(&mut conn, db::leases::before(now, lease_secs))
+                .map_err(|e| e.to_string())?
+                .into_iter()
+                .collect();
+        let share = sources.len().div_ceil(1 + round.others.len());
+        let held_by = |holders: &HashMap<String, String>, n: &str| {
+            holders.values().filter(|h| h.as_str() == n).count()
+        };
+        let mut held = held_by(&holders, node);
+        for (spec, _) in &sources {
+            let room = &spec.room_id;
+            let orphan = orphans.contains(room);
+            if holders.contains_key(room) || (held >= share && !orphan) {
                 continue;
             }
-            if db::leases::take(&mut conn, &spec.room_id, node, now, until)
-                .map_err(|e| e.to_string())?
-            {
-                log::info!("room {}: took the source's lease", spec.room_id);
-                holders.insert(spec.room_id.clone(), node.to_string());
+            if db::leases::take(&mut conn, room, node, now, until).map_err(|e| e.to_string())? {
+                log::info!("room {room}: took the source's lease");
+                holders.insert(room.clone(), node.to_string());
                 held += 1;
             }
         }
-        let ids: Vec<String> = specs.iter().map(|s| s.room_id.clone()).collect();
+        // More than a fair share while another node has less: give back the source with
+        // the fewest viewers, one per round.
+        let short = round.others.iter().any(|n| held_by(&holders, n) < share);
+        if held > share && short {
+            let give = holders
+                .iter()
+                .filter(|(_, h)| h.as_str() == node)
+                .map(|(room, _)| room.clone())
+                .min_by_key(|room| (round.viewers.get(room).copied().unwrap_or(0), room.clone()));
+            if let Some(room) = give {
+                if db::leases::give_back(&mut conn, &room, node, now).map_err(|e| e.to_string())? {
+                    log::info!(
+                        "room {room}: gave the source's lease back ({held} held, share {share})"
+                    );
+                    holders.remove(&room);
+                }
+            }
+        }
+        let ids: Vec<String> = sources.iter().map(|(s, _)| s.room_id.clone()).collect();
         db::leases::forget_except(&mut conn, &ids).map_err(|e| e.to_string())?;
         // Rooms another node took in this round show up in the next one.
-        Ok(specs
+        Ok(sources
             .into_iter()
-            .map(|spec| ClaimedSource {
+            .map(|(spec, stopped)| ClaimedSource {
                 holder: holders.get(&spec.room_id).cloned(),
                 spec,
+                stopped,
             })
             .collect())
+    }
+
+    fn clear_stop(&self, room_id: &str) -> Result<(), String> {
+        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
+        db::rooms::set_source_stopped(&mut conn, room_id, false)
+            .map(drop)
+            .map_err(|e| e.to_string())
     }
 }
 
@@ -95,18 +135,19 @@ pub async fn start_supervisor(
     bus: &Bus,
     view: &SharedView,
 ) -> Result<Addr<IngestSupervisor>, db::DbError> {
+    let store = Arc::new(DbSources {
+        pool: pool.clone(),
+        settings: settings.clone(),
+    });
     if bus.is_shared() {
-        let leases = Arc::new(DbSourceLeases {
-            pool: pool.clone(),
-            settings: settings.clone(),
-        });
         let every = Duration::from_secs(settings.ingest.lease_secs) / 3;
-        return Ok(IngestSupervisor::shared(bus.clone(), Arc::clone(view), leases, every).start());
+        return Ok(IngestSupervisor::shared(bus.clone(), Arc::clone(view), store, every).start());
     }
-    let supervisor = IngestSupervisor::default().start();
+    let supervisor = IngestSupervisor::single(store).start();
     for room in db::blocking(pool, db::rooms::with_sources).await? {
         if let Some(spec) = spec_for(&room, settings) {
-            supervisor.do_send(EnsureIngest { spec });
+            let stopped = room.source_stopped;
+            supervisor.do_send(EnsureIngest { spec, stopped });
         }
     }
     Ok(supervisor)
@@ -115,7 +156,10 @@ pub async fn start_supervisor(
 /// Brings the room's pipeline in line with its row (after a create or an update).
 pub fn sync_room(state: &AppState, room: &RoomRow) {
     match spec_for(room, &state.settings) {
-        Some(spec) => state.ingest.do_send(EnsureIngest { spec }),
+        Some(spec) => state.ingest.do_send(EnsureIngest {
+            spec,
+            stopped: room.source_stopped,
+        }),
         None => state.ingest.do_send(RemoveIngest {
             room_id: room.id.clone(),
         }),

@@ -114,6 +114,11 @@ impl ClusterView {
         self.live().count()
     }
 
+    /// The names of the other live nodes.
+    pub fn live_node_ids(&self) -> Vec<String> {
+        self.live().map(|(id, _)| id.clone()).collect()
+    }
+
     fn forget_dead(&mut self) {
         self.nodes
             .retain(|_, n| n.seen.elapsed() < NODE_DEAD_AFTER * 10);

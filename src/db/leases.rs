@@ -73,6 +73,36 @@ pub fn holders(
     Ok(rows.into_iter().collect())
 }
 
+/// Gives `room`'s lease back if `node` holds it: it expires now, and a node below its share
+/// takes it in its next round.
+pub fn give_back(
+    conn: &mut DbConnection,
+    room: &str,
+    node: &str,
+    now: NaiveDateTime,
+) -> QueryResult<bool> {
+    let expired = now - TimeDelta::seconds(1);
+    diesel::update(
+        ingest_leases::table.filter(
+            ingest_leases::room_id
+                .eq(room)
+                .and(ingest_leases::node_id.eq(node)),
+        ),
+    )
+    .set(ingest_leases::expires_at.eq(expired))
+    .execute(conn)
+    .map(|n| n == 1)
+}
+
+/// Rooms whose lease expired before `before`: nobody has taken them since, so any node
+/// may, whatever its share.
+pub fn expired_before(conn: &mut DbConnection, before: NaiveDateTime) -> QueryResult<Vec<String>> {
+    ingest_leases::table
+        .filter(ingest_leases::expires_at.lt(before))
+        .select(ingest_leases::room_id)
+        .load(conn)
+}
+
 /// Gives up every lease of `node` (it is shutting down) so another node takes over at once.
 pub fn release(conn: &mut DbConnection, node: &str) -> QueryResult<usize> {
     diesel::delete(ingest_leases::table.filter(ingest_leases::node_id.eq(node))).execute(conn)
@@ -85,5 +115,18 @@ pub fn forget_except(conn: &mut DbConnection, rooms: &[String]) -> QueryResult<u
 
 /// `now + secs`.
 pub fn after(now: NaiveDateTime, secs: u64) -> NaiveDateTime {
-    now + TimeDelta::try_seconds(secs as i64).unwrap_or(TimeDelta::MAX)
+    i64::try_from(secs)
+        .ok()
+        .and_then(TimeDelta::try_seconds)
+        .and_then(|d| now.checked_add_signed(d))
+        .unwrap_or(NaiveDateTime::MAX)
+}
+
+/// `now - secs`.
+pub fn before(now: NaiveDateTime, secs: u64) -> NaiveDateTime {
+    i64::try_from(secs)
+        .ok()
+        .and_then(TimeDelta::try_seconds)
+        .and_then(|d| now.checked_sub_signed(d))
+        .unwrap_or(NaiveDateTime::MIN)
 }

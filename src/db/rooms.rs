@@ -15,6 +15,8 @@ pub struct RoomRow {
     pub source_url: Option<String>,
     pub on_demand: bool,
     pub created_at: NaiveDateTime,
+    /// An admin stopped the source; it stays stopped until started again.
+    pub source_stopped: bool,
     pub owner: String,
 }
 
@@ -37,6 +39,7 @@ type RoomColumns = (
     rooms::source_url,
     rooms::on_demand,
     rooms::created_at,
+    rooms::source_stopped,
     users::username,
 );
 
@@ -47,6 +50,7 @@ const COLUMNS: RoomColumns = (
     rooms::source_url,
     rooms::on_demand,
     rooms::created_at,
+    rooms::source_stopped,
     users::username,
 );
 
@@ -108,11 +112,16 @@ pub struct RoomChanges {
     /// `Some(None)` removes the source.
     pub source_url: Option<Option<String>>,
     pub on_demand: Option<bool>,
+    pub source_stopped: Option<bool>,
 }
 
 /// Applies `changes`; false when there is no such room.
 pub fn update(conn: &mut DbConnection, id: &str, changes: &RoomChanges) -> QueryResult<bool> {
-    if changes.title.is_none() && changes.source_url.is_none() && changes.on_demand.is_none() {
+    if changes.title.is_none()
+        && changes.source_url.is_none()
+        && changes.on_demand.is_none()
+        && changes.source_stopped.is_none()
+    {
         return Ok(find(conn, id)?.is_some());
     }
     diesel::update(rooms::table.filter(rooms::id.eq(id)))
@@ -136,4 +145,13 @@ pub fn with_source_ids(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
         .filter(rooms::source_url.is_not_null())
         .select(rooms::id)
         .load(conn)
+}
+
+/// Records an admin's stop (`true`) or start of the room's source; false when there is no
+/// such room.
+pub fn set_source_stopped(conn: &mut DbConnection, id: &str, stopped: bool) -> QueryResult<bool> {
+    diesel::update(rooms::table.filter(rooms::id.eq(id)))
+        .set(rooms::source_stopped.eq(stopped))
+        .execute(conn)
+        .map(|n| n == 1)
 }

@@ -77,6 +77,7 @@ diesel::table! {
         source_url -> Nullable<Text>,
         on_demand -> Bool,
         created_at -> Timestamp,
+        source_stopped -> Bool,
     }
 }
 

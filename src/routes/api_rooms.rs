@@ -179,20 +179,32 @@ pub async fn update(
             )),
         },
         on_demand: body.on_demand,
+        source_stopped: None,
     };
     let row = update_room(&state, id.into_inner(), changes).await?;
     let online = online_count(&state, &row.id).await;
     Ok(HttpResponse::Ok().json(RoomJson::load(&state, row, online).await))
 }
 
-/// Applies `changes` to a room and brings its pipeline in line with its source.
+/// Applies `changes` to a room and brings its pipeline in line with its source. A new
+/// source starts afresh: an admin's stop of the old one does not carry over.
 pub async fn update_room(
     state: &AppState,
     room_id: String,
-    changes: rooms::RoomChanges,
+    mut changes: rooms::RoomChanges,
 ) -> Result<RoomRow, ApiError> {
     let lookup = room_id.clone();
     let row = db::blocking(&state.pool, move |c| {
+        let Some(before) = rooms::find(c, &lookup)? else {
+            return Ok(None);
+        };
+        if changes
+            .source_url
+            .as_ref()
+            .is_some_and(|url| *url != before.source_url)
+        {
+            changes.source_stopped = Some(false);
+        }
         if !rooms::update(c, &lookup, &changes)? {
             return Ok(None);
         }
@@ -393,6 +405,13 @@ pub async fn control_pipeline(
     let pipeline = ingest::pipeline(state, &room.id)
         .await
         .ok_or_else(|| ApiError::NotFound("this room has no live source".into()))?;
+    // Stored first, so a node that takes the source over (or this one after a restart)
+    // keeps to it.
+    let (id, stopped) = (room.id.clone(), action == IngestAction::Stop);
+    db::blocking(&state.pool, move |c| {
+        rooms::set_source_stopped(c, &id, stopped)
+    })
+    .await?;
     pipeline
         .send(ControlIngest { action })
         .await

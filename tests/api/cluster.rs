@@ -834,3 +834,75 @@ async fn an_on_demand_source_wakes_for_a_viewer_on_another_node_and_any_node_con
     })
     .await;
 }
+
+#[actix_web::test]
+async fn a_node_that_joins_takes_its_share_and_an_admins_stop_moves_with_the_source() {
+    let Some((pg, nats)) = services() else { return };
+    let first = format!("rtmp://127.0.0.1:{}/live/east", free_port());
+    let second = format!("rtmp://127.0.0.1:{}/live/west", free_port());
+    let _cameras = [
+        ffmpeg_listener(&first, "flv", "libx264"),
+        ffmpeg_listener(&second, "flv", "libx264"),
+    ];
+    let cluster = Cluster::new(&pg, &nats);
+    let a = cluster.start("a");
+    cluster.add_user("root", true);
+    let root = login(&a, "root").await;
+    let mut rooms = Vec::new();
+    for (title, source) in [("East", &first), ("West", &second)] {
+        let body = json!({"title": title, "source_url": source});
+        let (status, room) = call(&a, Method::POST, "/api/rooms", Some(&root), Some(body)).await;
+        assert_eq!(status, 201, "{room}");
+        rooms.push(room["id"].as_str().unwrap().to_string());
+    }
+    let (watched, stopped) = (&rooms[0], &rooms[1]);
+
+    // Alone, A pulls both. A viewer watches the first; an admin stops the second.
+    let id_a = node_id(&a).await;
+    for room in &rooms {
+        let live = running_on(&a, room, None).await;
+        assert_eq!(live["node"], id_a.as_str(), "{live}");
+    }
+    let (mut video, _) = watch(&a, watched, 2, Duration::from_secs(15)).await;
+    let path = format!("/api/admin/rooms/{stopped}/ingest/stop");
+    let (status, body) = call(&a, Method::POST, &path, Some(&root), None).await;
+    assert_eq!(status, 202, "{body}");
+    live_until(&a, stopped, "stopped", |l| l["state"] == "stopped").await;
+
+    // B joins: A gives one source back, the one without viewers, and B takes it. The
+    // admin's stop goes with it: B does not start it.
+    let b = cluster.start("b");
+    let id_b = node_id(&b).await;
+    let moved = live_until(&a, stopped, "the stopped source on B", |l| {
+        l["node"] == id_b.as_str()
+    })
+    .await;
+    assert_eq!(moved["state"], "stopped", "{moved}");
+    actix_web::rt::time::sleep(Duration::from_secs(3)).await;
+    let still = live_until(&b, stopped, "the source on B", |l| {
+        l["node"] == id_b.as_str()
+    })
+    .await;
+    assert_eq!(still["state"], "stopped", "B kept to the stop: {still}");
+
+    // The watched source stayed where it was, and its viewer's stream went on: fragments
+    // only, no new init segment.
+    let live = running_on(&b, watched, None).await;
+    assert_eq!(live["node"], id_a.as_str(), "{live}");
+    let mut fragments = 0;
+    video_frames(&mut video, Duration::from_secs(10), |f| {
+        assert_eq!(&f[4..8], b"moof", "the watched stream was not restarted");
+        fragments += 1;
+        fragments >= 10
+    })
+    .await;
+
+    // An admin on A starts it again: B pulls it, and A's viewers see it.
+    let path = format!("/api/admin/rooms/{stopped}/ingest/start");
+    let (status, body) = call(&a, Method::POST, &path, Some(&root), None).await;
+    assert_eq!(status, 202, "{body}");
+    let live = running_on(&a, stopped, None).await;
+    assert_eq!(live["node"], id_b.as_str(), "{live}");
+    let (_, seen) = watch(&a, stopped, 3, Duration::from_secs(15)).await;
+    assert_eq!(seen[0], b"ftyp");
+}

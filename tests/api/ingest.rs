@@ -151,7 +151,7 @@ pub async fn wait_live(app: &TestApp, room: &str, state: &str) -> serde_json::Va
 async fn a_room_with_a_source_serves_websocket_fmp4_and_hls_and_admins_control_it() {
     use futures_util::StreamExt;
 
-    let app =
+    let mut app =
         crate::helpers::spawn_app_with(Backend::Sqlite, |s| s.ingest.allow_files = true).await;
     let root = admin(&app, "root").await;
     let user = app.signed_in_user("alice").await;
@@ -247,6 +247,18 @@ async fn a_room_with_a_source_serves_websocket_fmp4_and_hls_and_admins_control_i
     assert!(
         poll_status(&app, &playlist_path, 404).await,
         "the stale playlist is gone"
+    );
+    // The stop is stored with the room: a restarted server keeps the source stopped (it would
+    // run within a second) until an admin starts it.
+    app.restart().await;
+    actix_web::rt::time::sleep(std::time::Duration::from_secs(2)).await;
+    let res = app
+        .json(Method::GET, &format!("/api/rooms/{room}"), Auth::None, None)
+        .await;
+    assert_eq!(
+        res.body["live"]["state"], "stopped",
+        "the stop outlived the restart: {}",
+        res.body
     );
     let res = app
         .json(

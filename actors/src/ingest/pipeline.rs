@@ -102,13 +102,22 @@ pub struct RemoteControl {
 pub struct Retire;
 
 /// Makes this node the source's puller (`true`) or a follower of another node (`false`).
+/// `stopped` is the admin's stop as stored: a new puller keeps to it.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct SetRole {
     pub holder: bool,
+    pub stopped: bool,
 }
 
-/// Another node has video viewers for this on-demand source.
+/// A new video viewer (on any node) woke an on-demand source an admin had stopped.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SourceWoken {
+    pub room_id: String,
+}
+
+/// Another node has a new video viewer for this on-demand source.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Demanded;
@@ -194,8 +203,9 @@ pub struct IngestPipeline {
     following: Following,
     demanded_until: Option<Instant>,
     /// An admin stopped the source: viewers already watching do not start it again (a new
-    /// viewer, here or on another node, does).
+    /// viewer, here or on another node, does, and `on_wake` hears of it).
     held_off: bool,
+    on_wake: Option<Recipient<SourceWoken>>,
     /// Let go by the supervisor: it plays no role any more.
     retired: bool,
 }
@@ -213,6 +223,7 @@ impl IngestPipeline {
             following: Following::default(),
             demanded_until: None,
             held_off: false,
+            on_wake: None,
             retired: false,
             wanted: !spec.on_demand,
             spec,
@@ -245,6 +256,46 @@ impl IngestPipeline {
             self.wanted = false;
         }
         self
+    }
+
+    /// Starts held off: an admin stopped the source, and that was stored.
+    pub fn stopped(mut self, stopped: bool) -> Self {
+        self.held_off = stopped;
+        if stopped {
+            self.wanted = false;
+        }
+        self
+    }
+
+    /// Who hears that a new viewer woke the source an admin had stopped.
+    pub fn on_wake(mut self, to: Recipient<SourceWoken>) -> Self {
+        self.on_wake = Some(to);
+        self
+    }
+
+    /// A new viewer here or elsewhere: an admin's stop of an on-demand source no longer
+    /// holds (a stopped source that is not on demand waits for an admin's start).
+    fn wake(&mut self) {
+        if self.spec.on_demand && std::mem::take(&mut self.held_off) {
+            if let Some(to) = &self.on_wake {
+                to.do_send(SourceWoken {
+                    room_id: self.spec.room_id.clone(),
+                });
+            }
+        }
+    }
+
+    /// Tells the puller of this on-demand source that this node has a new viewer.
+    fn ask_for_source(&self) {
+        if self.spec.on_demand {
+            cluster::publish(
+                &self.bus,
+                &NodeEvent::Demand {
+                    node: self.bus.node().to_string(),
+                    room: self.spec.room_id.clone(),
+                },
+            );
+        }
     }
 
     fn video_subject(&self) -> String {
@@ -329,15 +380,7 @@ impl IngestPipeline {
             Bytes::new(),
             to,
         );
-        if self.spec.on_demand {
-            cluster::publish(
-                &self.bus,
-                &NodeEvent::Demand {
-                    node: self.bus.node().to_string(),
-                    room: self.spec.room_id.clone(),
-                },
-            );
-        }
+        self.ask_for_source();
         ctx.run_later(SNAPSHOT_WAIT, |act, _| {
             if act.following.awaiting_snapshot {
                 act.following.awaiting_snapshot = false;
@@ -717,8 +760,10 @@ impl Handler<JoinVideo> for IngestPipeline {
         }
         self.viewers.insert(msg.viewer, msg.to);
         if self.holder {
-            self.held_off = false;
+            self.wake();
             self.review_demand(ctx);
+        } else if self.following.subscription.is_some() {
+            self.ask_for_source();
         } else {
             self.follow(ctx);
         }
@@ -813,7 +858,7 @@ impl IngestPipeline {
         self.following = Following::default();
         let subject = format!("{}.snapshot", self.video_subject());
         self.snapshot_requests = self.bus.subscribe(subject, ctx.address().recipient());
-        self.wanted = !self.spec.on_demand || self.demand() > 0;
+        self.wanted = !self.held_off && (!self.spec.on_demand || self.demand() > 0);
         self.backoff.reset();
         self.start_run(ctx);
     }
@@ -828,6 +873,7 @@ impl Handler<SetRole> for IngestPipeline {
         }
         if msg.holder {
             log::info!("room {}: this node now pulls the source", self.spec.room_id);
+            self.held_off = msg.stopped;
             self.hold(ctx);
             return;
         }
@@ -880,7 +926,7 @@ impl Handler<Demanded> for IngestPipeline {
 
     fn handle(&mut self, _: Demanded, ctx: &mut Context<Self>) {
         self.demanded_until = Some(Instant::now() + DEMAND_FOR);
-        self.held_off = false;
+        self.wake();
         self.review_demand(ctx);
     }
 }

@@ -5,8 +5,13 @@
 //! When nodes share a bus, each source is pulled by one node at a time: the holder of the
 //! source's lease in the database. Every `renew_every` the supervisor renews its leases,
 //! takes free or expired ones while it holds no more than its share (sources divided by
-//! live nodes), learns every source and its holder, and gives each pipeline its role. A
-//! holder that dies stops renewing; another node takes the lease once it expires.
+//! live nodes), gives one back when it holds more than its share while another node holds
+//! less (so a node that joins, or comes back after an upgrade, gets its part), learns every
+//! source and its holder, and gives each pipeline its role. A holder that dies stops
+//! renewing; another node takes the lease once it expires.
+//!
+//! An admin's stop is stored with the room, so a new pipeline (after a restart, a takeover
+//! or a rebalance) starts stopped too.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -16,24 +21,42 @@ use actix::prelude::*;
 
 use super::command::IngestSpec;
 use super::pipeline::{
-    Demanded, GetReport, IngestAction, IngestPipeline, IngestStatus, RemoteControl, Retire, SetRole,
+    Demanded, GetReport, IngestAction, IngestPipeline, IngestStatus, RemoteControl, Retire,
+    SetRole, SourceWoken,
 };
 use crate::bus::Bus;
 use crate::cluster::{self, SharedView};
 
-/// A source and the node that holds its lease (if any).
+/// A source, the node that holds its lease (if any) and whether an admin stopped it.
 #[derive(Debug, Clone)]
 pub struct ClaimedSource {
     pub spec: IngestSpec,
     pub holder: Option<String>,
+    pub stopped: bool,
 }
 
-/// The sources' leases, kept by the app in its database.
-pub trait SourceLeases: Send + Sync {
-    /// Renews `node`'s leases, takes free or expired ones while `node` holds fewer than
-    /// its share (all sources divided by `nodes`, rounded up), and returns every source
-    /// with its holder.
-    fn claim(&self, node: &str, nodes: usize) -> Result<Vec<ClaimedSource>, String>;
+/// What a lease round knows of the cluster.
+#[derive(Debug, Clone, Default)]
+pub struct LeaseRound {
+    /// This node.
+    pub node: String,
+    /// The other live nodes.
+    pub others: Vec<String>,
+    /// Video viewers per room on every node, as last reported: a node giving a source back
+    /// gives the one with the fewest.
+    pub viewers: HashMap<String, u64>,
+}
+
+/// The sources as the app keeps them in its database: their leases and admins' stops.
+pub trait SourceStore: Send + Sync {
+    /// Renews this node's leases, takes free or expired ones while it holds fewer than its
+    /// share (all sources divided by the live nodes, rounded up), gives one back when it
+    /// holds more while another live node holds less, and returns every source with its
+    /// holder.
+    fn claim(&self, round: &LeaseRound) -> Result<Vec<ClaimedSource>, String>;
+
+    /// A new viewer woke an on-demand source an admin had stopped: the stop is over.
+    fn clear_stop(&self, room_id: &str) -> Result<(), String>;
 }
 
 /// Starts the room's pipeline, or replaces it if the source or its settings changed.
@@ -41,6 +64,8 @@ pub trait SourceLeases: Send + Sync {
 #[rtype(result = "()")]
 pub struct EnsureIngest {
     pub spec: IngestSpec,
+    /// An admin stopped the source (a new pipeline starts stopped).
+    pub stopped: bool,
 }
 
 /// Stops and forgets the room's pipeline (its source was removed).
@@ -90,12 +115,20 @@ pub struct RemoteDemand {
 #[rtype(result = "()")]
 struct Claimed(Vec<ClaimedSource>);
 
+/// This node's video viewers per room, from the last heartbeat's report.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct LocalViewers(HashMap<String, u64>);
+
 pub struct IngestSupervisor {
     pipelines: HashMap<String, (IngestSpec, Addr<IngestPipeline>)>,
     bus: Bus,
     view: SharedView,
-    leases: Option<(Arc<dyn SourceLeases>, Duration)>,
+    store: Option<Arc<dyn SourceStore>>,
+    /// Set when the node shares its sources with others: how often it takes leases.
+    renew_every: Option<Duration>,
     claiming: bool,
+    local_viewers: HashMap<String, u64>,
 }
 
 impl Default for IngestSupervisor {
@@ -104,30 +137,47 @@ impl Default for IngestSupervisor {
             pipelines: HashMap::new(),
             bus: Bus::local("local"),
             view: SharedView::default(),
-            leases: None,
+            store: None,
+            renew_every: None,
             claiming: false,
+            local_viewers: HashMap::new(),
         }
     }
 }
 
 impl IngestSupervisor {
+    /// A supervisor for a node on its own; `store` hears when a viewer ends an admin's stop.
+    pub fn single(store: Arc<dyn SourceStore>) -> Self {
+        Self {
+            store: Some(store),
+            ..Self::default()
+        }
+    }
+
     /// A supervisor whose node shares its sources with others through `bus`, taking
-    /// `leases` every `renew_every`.
+    /// leases from `store` every `renew_every`.
     pub fn shared(
         bus: Bus,
         view: SharedView,
-        leases: Arc<dyn SourceLeases>,
+        store: Arc<dyn SourceStore>,
         renew_every: Duration,
     ) -> Self {
         Self {
             bus,
             view,
-            leases: Some((leases, renew_every)),
+            store: Some(store),
+            renew_every: Some(renew_every),
             ..Self::default()
         }
     }
 
-    fn ensure(&mut self, spec: IngestSpec, holder: bool) -> Addr<IngestPipeline> {
+    fn ensure(
+        &mut self,
+        spec: IngestSpec,
+        holder: bool,
+        stopped: bool,
+        ctx: &mut Context<Self>,
+    ) -> Addr<IngestPipeline> {
         let room = spec.room_id.clone();
         if let Some((old, pipeline)) = self.pipelines.get(&room) {
             if *old == spec && pipeline.connected() {
@@ -139,23 +189,35 @@ impl IngestSupervisor {
         let (bus, view) = (self.bus.clone(), Arc::clone(&self.view));
         let pipeline = IngestPipeline::new(spec.clone())
             .on_bus(bus, view, holder)
+            .stopped(stopped)
+            .on_wake(ctx.address().recipient())
             .start();
         self.pipelines.insert(room, (spec, pipeline.clone()));
         pipeline
     }
 
     fn claim(&mut self, ctx: &mut Context<Self>) {
-        let Some((leases, _)) = &self.leases else {
+        let (Some(store), Some(_)) = (&self.store, self.renew_every) else {
             return;
         };
         if self.claiming {
             return;
         }
         self.claiming = true;
-        let leases = Arc::clone(leases);
-        let node = self.bus.node().to_string();
-        let nodes = 1 + cluster::read(&self.view).live_nodes();
-        let round = tokio::task::spawn_blocking(move || leases.claim(&node, nodes));
+        let store = Arc::clone(store);
+        let round = {
+            let view = cluster::read(&self.view);
+            let mut viewers = self.local_viewers.clone();
+            for room in self.pipelines.keys() {
+                *viewers.entry(room.clone()).or_default() += view.remote_video_viewers(room);
+            }
+            LeaseRound {
+                node: self.bus.node().to_string(),
+                others: view.live_node_ids(),
+                viewers,
+            }
+        };
+        let round = tokio::task::spawn_blocking(move || store.claim(&round));
         ctx.spawn(
             actix::fut::wrap_future(round).map(|outcome, act: &mut Self, ctx| {
                 act.claiming = false;
@@ -173,10 +235,10 @@ impl Actor for IngestSupervisor {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Context<Self>) {
-        if let Some((_, every)) = &self.leases {
+        if let Some(every) = self.renew_every {
             // The first round waits a heartbeat so the node knows how many others share.
             ctx.run_later(Duration::from_millis(1500), |act, ctx| act.claim(ctx));
-            ctx.run_interval(*every, |act, ctx| act.claim(ctx));
+            ctx.run_interval(every, |act, ctx| act.claim(ctx));
         }
     }
 
@@ -191,14 +253,15 @@ impl Actor for IngestSupervisor {
 impl Handler<Claimed> for IngestSupervisor {
     type Result = ();
 
-    fn handle(&mut self, msg: Claimed, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Claimed, ctx: &mut Context<Self>) {
         let me = self.bus.node().to_string();
         let mut listed = std::collections::HashSet::new();
         for source in msg.0 {
             let holder = source.holder.as_deref() == Some(me.as_str());
             listed.insert(source.spec.room_id.clone());
-            let pipeline = self.ensure(source.spec, holder);
-            pipeline.do_send(SetRole { holder });
+            let stopped = source.stopped;
+            let pipeline = self.ensure(source.spec, holder, stopped, ctx);
+            pipeline.do_send(SetRole { holder, stopped });
         }
         self.pipelines.retain(|room, (_, pipeline)| {
             let keep = listed.contains(room);
@@ -215,12 +278,12 @@ impl Handler<EnsureIngest> for IngestSupervisor {
     type Result = ();
 
     fn handle(&mut self, msg: EnsureIngest, ctx: &mut Context<Self>) {
-        if self.leases.is_some() {
+        if self.renew_every.is_some() {
             // Who pulls it is the leases' call: a round now settles it.
             self.claim(ctx);
             return;
         }
-        self.ensure(msg.spec, true);
+        self.ensure(msg.spec, true, msg.stopped, ctx);
     }
 }
 
@@ -247,12 +310,13 @@ impl Handler<FindIngest> for IngestSupervisor {
 impl Handler<ClusterReport> for IngestSupervisor {
     type Result = ResponseFuture<NodeReport>;
 
-    fn handle(&mut self, _: ClusterReport, _: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, _: ClusterReport, ctx: &mut Context<Self>) -> Self::Result {
         let pipelines: Vec<(String, Addr<IngestPipeline>)> = self
             .pipelines
             .iter()
             .map(|(room, (_, p))| (room.clone(), p.clone()))
             .collect();
+        let me = ctx.address();
         Box::pin(async move {
             let mut report = NodeReport::default();
             for (room, pipeline) in pipelines {
@@ -266,6 +330,7 @@ impl Handler<ClusterReport> for IngestSupervisor {
                     report.ingest.insert(room, status);
                 }
             }
+            me.do_send(LocalViewers(report.video_viewers.clone()));
             report
         })
     }
@@ -288,5 +353,29 @@ impl Handler<RemoteDemand> for IngestSupervisor {
         if let Some((_, pipeline)) = self.pipelines.get(&msg.room) {
             pipeline.do_send(Demanded);
         }
+    }
+}
+
+impl Handler<LocalViewers> for IngestSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: LocalViewers, _: &mut Context<Self>) {
+        self.local_viewers = msg.0;
+    }
+}
+
+impl Handler<SourceWoken> for IngestSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: SourceWoken, _: &mut Context<Self>) {
+        let Some(store) = self.store.clone() else {
+            return;
+        };
+        log::info!("room {}: a new viewer ended the admin's stop", msg.room_id);
+        tokio::task::spawn_blocking(move || {
+            if let Err(e) = store.clear_stop(&msg.room_id) {
+                log::warn!("room {}: cannot clear the stop: {e}", msg.room_id);
+            }
+        });
     }
 }

@@ -258,11 +258,7 @@ fn main() {
 async fn run(args: Args) {
     let totals = Rc::new(RefCell::new(Totals::default()));
     let stop = Rc::new(tokio::sync::Notify::new());
-    let slow_every = if args.slow_pct == 0 {
-        usize::MAX
-    } else {
-        100 / args.slow_pct
-    };
+    let slow_every = 100usize.checked_div(args.slow_pct).unwrap_or(usize::MAX);
     let mut sinks = Vec::with_capacity(args.conns);
     let rss_before = rss_kb(&args.pids);
     let nodes = args.urls.len();
@@ -324,11 +320,9 @@ async fn run(args: Args) {
     let interval = Duration::from_nanos(1_000_000_000 / args.rate.max(1));
     let mut next_send = Instant::now();
     let mut next_churn = Instant::now();
-    let churn_every = if args.churn == 0 {
-        None
-    } else {
-        Some(Duration::from_nanos(1_000_000_000 / args.churn))
-    };
+    let churn_every = 1_000_000_000u64
+        .checked_div(args.churn)
+        .map(Duration::from_nanos);
     let mut churn_i = 0usize;
     let mut sent = 0u64;
     while Instant::now() < deadline {

@@ -159,6 +159,7 @@ pub async fn set_source(
         title: None,
         source_url: Some(source.as_ref().map(|s| s.expose().to_string())),
         on_demand: Some(form.on_demand.is_some()),
+        source_stopped: None,
     };
     let row = match update_room(&state, id.into_inner(), changes).await {
         Ok(row) => row,
