@@ -226,6 +226,8 @@ impl std::fmt::Display for ErrorChain<'_> {
 pub struct PageError {
     pub status: StatusCode,
     pub message: String,
+    /// Where the visitor is sent instead of an error page (303), e.g. the login page.
+    pub location: Option<&'static str>,
 }
 
 impl PageError {
@@ -233,6 +235,7 @@ impl PageError {
         Self {
             status: StatusCode::NOT_FOUND,
             message: "There is nothing at this address.".into(),
+            location: None,
         }
     }
 
@@ -241,6 +244,7 @@ impl PageError {
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             message: "Something went wrong on our side. Please try again.".into(),
+            location: None,
         }
     }
 
@@ -248,6 +252,32 @@ impl PageError {
         Self {
             status: StatusCode::FORBIDDEN,
             message: message.into(),
+            location: None,
+        }
+    }
+
+    /// A visitor who must sign in first: sent to the login page.
+    pub fn sign_in() -> Self {
+        Self {
+            status: StatusCode::SEE_OTHER,
+            message: "Please sign in.".into(),
+            location: Some("/login"),
+        }
+    }
+}
+
+/// An API error from shared logic, shown as an error page (server errors logged, their
+/// detail kept from the page).
+impl From<ApiError> for PageError {
+    fn from(e: ApiError) -> Self {
+        let status = e.status_code();
+        if status.is_server_error() {
+            return PageError::internal("a page's action", &e);
+        }
+        Self {
+            status,
+            message: e.to_string(),
+            location: None,
         }
     }
 }
@@ -264,7 +294,10 @@ impl ResponseError for PageError {
     }
 
     fn error_response(&self) -> HttpResponse {
-        crate::pages::error_page(self.status, &self.message)
+        match self.location {
+            Some(to) => crate::pages::see_other(to).finish(),
+            None => crate::pages::error_page(self.status, &self.message),
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::{gate, gate_post, page_error, CsrfOnly};
+use super::{gate, gate_post, CsrfOnly};
 use crate::auth::PageUser;
 use crate::db::{self, jobs::JobRow, jobs::ScheduleRow};
 use crate::error::PageError;
@@ -42,10 +42,7 @@ pub async fn page(
     state: web::Data<AppState>,
     PageUser(user): PageUser,
 ) -> Result<HttpResponse, PageError> {
-    let user = match gate(user) {
-        Ok(u) => u,
-        Err(res) => return Ok(*res),
-    };
+    let user = gate(user)?;
     let kinds = state.jobs.kinds().to_vec();
     let (schedules, runs) = db::blocking(&state.pool, move |c| {
         Ok((
@@ -74,10 +71,7 @@ pub async fn run_now(
     kind: web::Path<String>,
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    let user = match gate_post(&req, user, &form.csrf_token) {
-        Ok(u) => u,
-        Err(res) => return Ok(*res),
-    };
+    let user = gate_post(&req, user, &form.csrf_token)?;
     let Some(id) = state.jobs.enqueue(&kind, "{}").await? else {
         return Err(PageError::not_found());
     };
@@ -123,13 +117,8 @@ async fn set_paused(
     form: CsrfOnly,
     paused: bool,
 ) -> Result<HttpResponse, PageError> {
-    let user = match gate_post(&req, user, &form.csrf_token) {
-        Ok(u) => u,
-        Err(res) => return Ok(*res),
-    };
-    if let Err(e) = api_jobs::pause_schedule(&state, &kind, paused).await {
-        return Ok(page_error(e));
-    }
+    let user = gate_post(&req, user, &form.csrf_token)?;
+    api_jobs::pause_schedule(&state, &kind, paused).await?;
     let action = if paused {
         "schedule.pause"
     } else {
@@ -147,14 +136,8 @@ pub async fn retry(
     id: web::Path<String>,
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    let user = match gate_post(&req, user, &form.csrf_token) {
-        Ok(u) => u,
-        Err(res) => return Ok(*res),
-    };
-    let job = match api_jobs::retry_dead(&state, id.into_inner()).await {
-        Ok(job) => job,
-        Err(e) => return Ok(page_error(e)),
-    };
+    let user = gate_post(&req, user, &form.csrf_token)?;
+    let job = api_jobs::retry_dead(&state, id.into_inner()).await?;
     crate::audit::record(
         &state,
         &user,

@@ -11,28 +11,23 @@ pub mod users;
 pub mod videos;
 
 use actix_web::http::StatusCode;
-use actix_web::{web, HttpRequest, HttpResponse, ResponseError};
+use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{render, see_other, Layout};
+use super::{render, Layout};
 use crate::auth::{csrf, AuthUser, PageUser};
 use crate::db::{self, audit::AuditRow};
 use crate::error::{ApiError, PageError};
 use crate::startup::AppState;
 
-/// The answer for a request the panel refuses (boxed: a response is large).
-pub type Refusal = Box<HttpResponse>;
-
-/// The signed-in admin; otherwise the answer to give: the login page for visitors, 403 for
-/// signed-in users who are not admins.
-pub fn gate(user: Option<AuthUser>) -> Result<AuthUser, Refusal> {
+/// The signed-in admin; otherwise the login page for visitors, 403 for signed-in users who
+/// are not admins.
+pub fn gate(user: Option<AuthUser>) -> Result<AuthUser, PageError> {
     match user {
-        None => Err(Box::new(see_other("/login").finish())),
+        None => Err(PageError::sign_in()),
         Some(user) if user.is_admin() => Ok(user),
-        Some(_) => Err(Box::new(
-            PageError::forbidden("the admin panel is for admins only").error_response(),
-        )),
+        Some(_) => Err(PageError::forbidden("the admin panel is for admins only")),
     }
 }
 
@@ -48,24 +43,13 @@ pub fn gate_post(
     req: &HttpRequest,
     user: Option<AuthUser>,
     token: &str,
-) -> Result<AuthUser, Refusal> {
+) -> Result<AuthUser, PageError> {
     let user = gate(user)?;
     if csrf::verify(req, Some(&user), token) {
         Ok(user)
     } else {
-        Err(Box::new(
-            PageError::forbidden(&ApiError::CsrfRejected.to_string()).error_response(),
-        ))
+        Err(PageError::forbidden(&ApiError::CsrfRejected.to_string()))
     }
-}
-
-/// An API error from shared logic, shown as an error page.
-pub fn page_error(e: ApiError) -> HttpResponse {
-    let status = e.status_code();
-    if status.is_server_error() {
-        return PageError::internal("an admin action", &e).error_response();
-    }
-    super::error_page(status, &e.to_string())
 }
 
 /// Formats a UTC timestamp for tables.
@@ -85,10 +69,7 @@ pub async fn audit(
     state: web::Data<AppState>,
     PageUser(user): PageUser,
 ) -> Result<HttpResponse, PageError> {
-    let user = match gate(user) {
-        Ok(u) => u,
-        Err(res) => return Ok(*res),
-    };
+    let user = gate(user)?;
     let entries = db::blocking(&state.pool, |c| db::audit::recent(c, 200)).await?;
     let page = AuditPage {
         layout: Layout::new(Some(user), "Audit log"),

@@ -8,7 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{gate, gate_post, page_error, CsrfOnly};
+use super::{gate, gate_post, CsrfOnly};
 use crate::auth::PageUser;
 use crate::db::{self, danmaku::ModerationRow};
 use crate::error::PageError;
@@ -43,10 +43,7 @@ pub async fn page(
     state: web::Data<AppState>,
     PageUser(user): PageUser,
 ) -> Result<HttpResponse, PageError> {
-    let user = match gate(user) {
-        Ok(u) => u,
-        Err(res) => return Ok(*res),
-    };
+    let user = gate(user)?;
     let messages =
         db::blocking(&state.pool, |c| db::danmaku::recent_across_rooms(c, RECENT)).await?;
     let page = ModerationPage {
@@ -66,14 +63,9 @@ pub async fn remove(
     path: web::Path<(String, String)>,
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    let admin = match gate_post(&req, user, &form.csrf_token) {
-        Ok(u) => u,
-        Err(res) => return Ok(*res),
-    };
+    let admin = gate_post(&req, user, &form.csrf_token)?;
     let (room, msg) = path.into_inner();
-    if let Err(e) = retract_message(&state, &room, msg.clone()).await {
-        return Ok(page_error(e));
-    }
+    retract_message(&state, &room, msg.clone()).await?;
     crate::audit::record(
         &state,
         &admin,
@@ -103,20 +95,11 @@ pub async fn mute(
     room: web::Path<String>,
     form: web::Form<MuteForm>,
 ) -> Result<HttpResponse, PageError> {
-    let admin = match gate_post(&req, user, &form.csrf_token) {
-        Ok(u) => u,
-        Err(res) => return Ok(*res),
-    };
+    let admin = gate_post(&req, user, &form.csrf_token)?;
     let form = form.into_inner();
-    let room = match find_room(&state, room.into_inner()).await {
-        Ok(room) => room,
-        Err(e) => return Ok(page_error(e)),
-    };
+    let room = find_room(&state, room.into_inner()).await?;
     let reason = format!("by {} from the admin panel", admin.username);
-    match ban_user(&state, &room, form.user.clone(), form.seconds, reason).await {
-        Ok(_) => {}
-        Err(e) => return Ok(page_error(e)),
-    }
+    ban_user(&state, &room, form.user.clone(), form.seconds, reason).await?;
     let action = if form.seconds > MUTE_SECS {
         "user.ban"
     } else {

@@ -27,10 +27,7 @@ pub struct DashboardPage {
 
 /// `GET /admin`: the frame; `static/admin.js` fills it from the JSON and keeps it current.
 pub async fn dashboard(PageUser(user): PageUser) -> Result<HttpResponse, PageError> {
-    let user = match gate(user) {
-        Ok(u) => u,
-        Err(res) => return Ok(*res),
-    };
+    let user = gate(user)?;
     let page = DashboardPage {
         layout: Layout::new(Some(user), "Admin"),
     };

@@ -8,7 +8,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{gate, gate_post, page_error, CsrfOnly};
+use super::{gate, gate_post, CsrfOnly};
 use crate::auth::PageUser;
 use crate::db::{self, rooms, rooms::RoomRow};
 use crate::domain::{RoomTitle, SourceUrl};
@@ -64,10 +64,7 @@ pub async fn page(
     state: web::Data<AppState>,
     PageUser(user): PageUser,
 ) -> Result<HttpResponse, PageError> {
-    let user = match gate(user) {
-        Ok(u) => u,
-        Err(res) => return Ok(*res),
-    };
+    let user = gate(user)?;
     let page = rooms_page(&state, user, String::new()).await?;
     Ok(render(StatusCode::OK, &page.layout, &page))
 }
@@ -101,10 +98,7 @@ pub async fn create(
     PageUser(user): PageUser,
     form: web::Form<NewRoomForm>,
 ) -> Result<HttpResponse, PageError> {
-    let user = match gate_post(&req, user, &form.csrf_token) {
-        Ok(u) => u,
-        Err(res) => return Ok(*res),
-    };
+    let user = gate_post(&req, user, &form.csrf_token)?;
     let form = form.into_inner();
     let parsed = RoomTitle::parse(&form.title)
         .and_then(|title| parse_source(&state, &form.source_url).map(|s| (title, s)));
@@ -116,10 +110,7 @@ pub async fn create(
         }
     };
     let on_demand = form.on_demand.is_some();
-    let row = match create_room(&state, &user.user_id, title, source, on_demand).await {
-        Ok(row) => row,
-        Err(e) => return Ok(page_error(e)),
-    };
+    let row = create_room(&state, &user.user_id, title, source, on_demand).await?;
     crate::audit::record(&state, &user, "room.create", &row.id, &row.title).await;
     Ok(see_other("/admin/rooms").finish())
 }
@@ -142,10 +133,7 @@ pub async fn set_source(
     id: web::Path<String>,
     form: web::Form<SourceForm>,
 ) -> Result<HttpResponse, PageError> {
-    let user = match gate_post(&req, user, &form.csrf_token) {
-        Ok(u) => u,
-        Err(res) => return Ok(*res),
-    };
+    let user = gate_post(&req, user, &form.csrf_token)?;
     let form = form.into_inner();
     let source = match parse_source(&state, &form.source_url) {
         Ok(s) => s,
@@ -161,10 +149,7 @@ pub async fn set_source(
         on_demand: Some(form.on_demand.is_some()),
         source_stopped: None,
     };
-    let row = match update_room(&state, id.into_inner(), changes).await {
-        Ok(row) => row,
-        Err(e) => return Ok(page_error(e)),
-    };
+    let row = update_room(&state, id.into_inner(), changes).await?;
     crate::audit::record(&state, &user, "room.source", &row.id, &shown).await;
     Ok(see_other("/admin/rooms").finish())
 }
@@ -177,13 +162,8 @@ pub async fn control(
     path: web::Path<(String, String)>,
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    let user = match gate_post(&req, user, &form.csrf_token) {
-        Ok(u) => u,
-        Err(res) => return Ok(*res),
-    };
+    let user = gate_post(&req, user, &form.csrf_token)?;
     let (id, action) = path.into_inner();
-    if let Err(e) = control_pipeline(&state, &user, id.clone(), &action).await {
-        return Ok(page_error(e));
-    }
+    control_pipeline(&state, &user, id.clone(), &action).await?;
     Ok(see_other(&format!("/admin/rooms#room-{id}")).finish())
 }

@@ -7,7 +7,7 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 use serde::Deserialize;
 
-use super::{gate, gate_post, page_error, CsrfOnly, Refusal};
+use super::{gate, gate_post, CsrfOnly};
 use crate::auth::{AuthUser, PageUser, SessionService};
 use crate::db::{self, users::User};
 use crate::error::{ApiError, PageError};
@@ -50,10 +50,7 @@ pub async fn page(
     PageUser(user): PageUser,
     search: web::Query<Search>,
 ) -> Result<HttpResponse, PageError> {
-    let user = match gate(user) {
-        Ok(u) => u,
-        Err(res) => return Ok(*res),
-    };
+    let user = gate(user)?;
     let query = search
         .into_inner()
         .q
@@ -71,11 +68,11 @@ pub async fn page(
     Ok(render(StatusCode::OK, &page.layout, &page))
 }
 
-fn not_yourself(admin: &AuthUser, id: &str, what: &str) -> Result<(), Refusal> {
+fn not_yourself(admin: &AuthUser, id: &str, what: &str) -> Result<(), PageError> {
     if admin.user_id == id {
-        Err(Box::new(page_error(ApiError::Forbidden(format!(
+        Err(PageError::forbidden(&format!(
             "you cannot {what} your own account"
-        )))))
+        )))
     } else {
         Ok(())
     }
@@ -98,23 +95,18 @@ pub async fn set_role(
     id: web::Path<String>,
     form: web::Form<RoleForm>,
 ) -> Result<HttpResponse, PageError> {
-    let admin = match gate_post(&req, user, &form.csrf_token) {
-        Ok(u) => u,
-        Err(res) => return Ok(*res),
-    };
+    let admin = gate_post(&req, user, &form.csrf_token)?;
     let id = id.into_inner();
     let role = match form.role.as_str() {
         "admin" | "user" => form.role.clone(),
         _ => {
-            return Ok(page_error(ApiError::Invalid(
+            return Err(PageError::from(ApiError::Invalid(
                 "role must be admin or user".into(),
             )))
         }
     };
     if role == "user" {
-        if let Err(res) = not_yourself(&admin, &id, "demote") {
-            return Ok(*res);
-        }
+        not_yourself(&admin, &id, "demote")?;
     }
     let (uid, r) = (id.clone(), role.clone());
     let found = db::blocking(&state.pool, move |c| db::users::set_role_by_id(c, &uid, &r)).await?;
@@ -178,19 +170,14 @@ async fn set_disabled(
     form: CsrfOnly,
     disabled: bool,
 ) -> Result<HttpResponse, PageError> {
-    let admin = match gate_post(&req, user, &form.csrf_token) {
-        Ok(u) => u,
-        Err(res) => return Ok(*res),
-    };
+    let admin = gate_post(&req, user, &form.csrf_token)?;
     if disabled {
-        if let Err(res) = not_yourself(&admin, &id, "disable") {
-            return Ok(*res);
-        }
+        not_yourself(&admin, &id, "disable")?;
     }
     match crate::accounts::set_disabled(&state.pool, &sessions, &state.rooms, &id, disabled).await {
         Ok(true) => {}
         Ok(false) => return Err(PageError::not_found()),
-        Err(e) => return Ok(page_error(e)),
+        Err(e) => return Err(PageError::from(e)),
     }
     let action = if disabled {
         "user.disable"

@@ -5,7 +5,7 @@ use actix_web::http::StatusCode;
 use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
-use super::{gate, gate_post, page_error, CsrfOnly};
+use super::{gate, gate_post, CsrfOnly};
 use crate::auth::PageUser;
 use crate::db::{self, videos::VideoRow};
 use crate::error::PageError;
@@ -38,10 +38,7 @@ pub async fn page(
     state: web::Data<AppState>,
     PageUser(user): PageUser,
 ) -> Result<HttpResponse, PageError> {
-    let user = match gate(user) {
-        Ok(u) => u,
-        Err(res) => return Ok(*res),
-    };
+    let user = gate(user)?;
     let videos = db::blocking(&state.pool, |c| db::videos::list_all(c, LIMIT)).await?;
     let page = VideosPage {
         layout: Layout::new(Some(user), "Videos"),
@@ -58,19 +55,14 @@ pub async fn delete(
     id: web::Path<String>,
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
-    let admin = match gate_post(&req, user, &form.csrf_token) {
-        Ok(u) => u,
-        Err(res) => return Ok(*res),
-    };
+    let admin = gate_post(&req, user, &form.csrf_token)?;
     let id = id.into_inner();
     let lookup = id.clone();
     let video = db::blocking(&state.pool, move |c| db::videos::find(c, &lookup))
         .await?
         .filter(|v| v.status != "deleted")
         .ok_or_else(PageError::not_found)?;
-    if let Err(e) = delete_video(&state, &video).await {
-        return Ok(page_error(e));
-    }
+    delete_video(&state, &video).await?;
     crate::audit::record(&state, &admin, "video.delete", &id, &video.title).await;
     Ok(see_other("/admin/videos").finish())
 }
