@@ -2,6 +2,7 @@
 
 use actix_web::{http::header, web, HttpResponse};
 use diesel::connection::SimpleConnection;
+use roomcast_actors::ingest::supervisor::SourcesKnown;
 
 use crate::db;
 use crate::startup::AppState;
@@ -11,7 +12,8 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(serde_json::json!({ "status": "ok" }))
 }
 
-/// The node can do useful work: its database answers. The bus's state is reported but does
+/// The node can do useful work: its database answers and it knows its live sources (with
+/// many nodes, after its first lease round). The bus's state is reported but does
 /// not make a node unready: without NATS a node still serves its own viewers, and taking
 /// every node out of the load balancer during a NATS outage would serve nobody.
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
@@ -21,14 +23,25 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         (true, false) => "disconnected",
     };
     let node = state.bus.node();
+    // With many nodes, a node that has not yet learnt which sources exist (its first lease
+    // round) would answer video sockets with 404: the load balancer waits for it.
+    let sources = match state.ingest.send(SourcesKnown).await {
+        Ok(true) => "ok",
+        _ => "waiting for the first lease round",
+    };
     match db::blocking(&state.pool, |conn| conn.batch_execute("SELECT 1")).await {
-        Ok(()) => HttpResponse::Ok().json(serde_json::json!({
-            "status": "ready", "database": "ok", "bus": bus, "node": node,
+        Ok(()) if sources == "ok" => HttpResponse::Ok().json(serde_json::json!({
+            "status": "ready", "database": "ok", "bus": bus, "node": node, "sources": sources,
+        })),
+        Ok(()) => HttpResponse::ServiceUnavailable().json(serde_json::json!({
+            "status": "not ready", "database": "ok", "bus": bus, "node": node,
+            "sources": sources,
         })),
         Err(e) => {
             log::warn!("readiness: database unreachable: {e}");
             HttpResponse::ServiceUnavailable().json(serde_json::json!({
                 "status": "not ready", "database": e.to_string(), "bus": bus, "node": node,
+                "sources": sources,
             }))
         }
     }

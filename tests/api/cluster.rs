@@ -187,6 +187,24 @@ async fn login(node: &Node, name: &str) -> String {
     res["token"].as_str().unwrap().to_string()
 }
 
+/// Polls `/readyz` until it answers 200; returns its body.
+async fn wait_ready(node: &Node) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (status, body) = call(node, Method::GET, "/readyz", None, None).await;
+        if status == 200 {
+            return body;
+        }
+        assert_eq!(status, 503, "{body}");
+        assert!(
+            Instant::now() < deadline,
+            "{} never got ready: {body}",
+            node.name
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 async fn node_id(node: &Node) -> String {
     let (_, ready) = call(node, Method::GET, "/readyz", None, None).await;
     ready["node"].as_str().unwrap().to_string()
@@ -873,6 +891,13 @@ async fn a_node_that_joins_takes_its_share_and_an_admins_stop_moves_with_the_sou
     // admin's stop goes with it: B does not start it.
     let b = cluster.start("b");
     let id_b = node_id(&b).await;
+    // B reports ready only once it knows the sources (its first lease round): from then on
+    // its video sockets play, where before they would answer 404.
+    let ready = wait_ready(&b).await;
+    assert_eq!(ready["sources"], "ok", "{ready}");
+    let (probe, seen) = watch(&b, watched, 2, Duration::from_secs(15)).await;
+    assert_eq!(seen[0], b"ftyp");
+    drop(probe);
     let moved = live_until(&a, stopped, "the stopped source on B", |l| {
         l["node"] == id_b.as_str()
     })

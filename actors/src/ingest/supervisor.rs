@@ -82,6 +82,12 @@ pub struct FindIngest {
     pub room_id: String,
 }
 
+/// Whether the node knows its sources: always on its own; with many nodes, once its first
+/// lease round is done (before that, its video sockets would answer 404).
+#[derive(Message)]
+#[rtype(result = "bool")]
+pub struct SourcesKnown;
+
 /// What this node's heartbeat says about its pipelines.
 #[derive(Debug, Default)]
 pub struct NodeReport {
@@ -128,6 +134,8 @@ pub struct IngestSupervisor {
     /// Set when the node shares its sources with others: how often it takes leases.
     renew_every: Option<Duration>,
     claiming: bool,
+    /// A lease round has completed.
+    claimed_once: bool,
     local_viewers: HashMap<String, u64>,
 }
 
@@ -140,6 +148,7 @@ impl Default for IngestSupervisor {
             store: None,
             renew_every: None,
             claiming: false,
+            claimed_once: false,
             local_viewers: HashMap::new(),
         }
     }
@@ -254,6 +263,7 @@ impl Handler<Claimed> for IngestSupervisor {
     type Result = ();
 
     fn handle(&mut self, msg: Claimed, ctx: &mut Context<Self>) {
+        self.claimed_once = true;
         let me = self.bus.node().to_string();
         let mut listed = std::collections::HashSet::new();
         for source in msg.0 {
@@ -377,5 +387,13 @@ impl Handler<SourceWoken> for IngestSupervisor {
                 log::warn!("room {}: cannot clear the stop: {e}", msg.room_id);
             }
         });
+    }
+}
+
+impl Handler<SourcesKnown> for IngestSupervisor {
+    type Result = bool;
+
+    fn handle(&mut self, _: SourcesKnown, _: &mut Context<Self>) -> bool {
+        self.renew_every.is_none() || self.claimed_once
     }
 }
