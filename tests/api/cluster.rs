@@ -76,6 +76,7 @@ struct Cluster {
     db_url: String,
     nats_url: String,
     prefix: String,
+    env: Vec<(String, String)>,
     _pg: PgDatabase,
 }
 
@@ -87,6 +88,7 @@ impl Cluster {
             db_url,
             nats_url: nats_url.to_string(),
             prefix: format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
+            env: Vec::new(),
             _pg: pg,
         }
     }
@@ -103,7 +105,16 @@ impl Cluster {
             .env("ROOMCAST__INGEST__ALLOW_FILES", "false")
             .env("ROOMCAST__INGEST__LEASE_SECS", "3")
             .env("RUST_LOG", "info,actix_server=warn");
+        for (key, value) in &self.env {
+            cmd.env(key, value);
+        }
         cmd
+    }
+
+    /// A setting for every node this cluster starts (after the defaults above).
+    fn with_env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.to_string(), value.to_string()));
+        self
     }
 
     fn start(&self, name: &'static str) -> Node {
@@ -890,6 +901,7 @@ async fn a_node_that_joins_takes_its_share_and_an_admins_stop_moves_with_the_sou
     // B joins: A gives one source back, the one without viewers, and B takes it. The
     // admin's stop goes with it: B does not start it.
     let b = cluster.start("b");
+    let joined = Instant::now();
     let id_b = node_id(&b).await;
     // B reports ready only once it knows the sources (its first lease round): from then on
     // its video sockets play, where before they would answer 404.
@@ -903,6 +915,7 @@ async fn a_node_that_joins_takes_its_share_and_an_admins_stop_moves_with_the_sou
     })
     .await;
     assert_eq!(moved["state"], "stopped", "{moved}");
+    eprintln!("B pulled its share {:?} after it started", joined.elapsed());
     actix_web::rt::time::sleep(Duration::from_secs(3)).await;
     let still = live_until(&b, stopped, "the source on B", |l| {
         l["node"] == id_b.as_str()
@@ -930,4 +943,46 @@ async fn a_node_that_joins_takes_its_share_and_an_admins_stop_moves_with_the_sou
     assert_eq!(live["node"], id_b.as_str(), "{live}");
     let (_, seen) = watch(&a, stopped, 3, Duration::from_secs(15)).await;
     assert_eq!(seen[0], b"ftyp");
+}
+
+#[actix_web::test]
+async fn a_users_sockets_on_two_nodes_share_one_rate_limit() {
+    let Some((pg, nats)) = services() else { return };
+    // A long window, so the test does not race it on a busy machine.
+    let cluster = Cluster::new(&pg, &nats).with_env("ROOMCAST__DANMAKU__RATE", "3/30s");
+    let nodes = [cluster.start("a"), cluster.start("b")];
+    cluster.add_user("carol", false);
+    cluster.add_user("other", false);
+    let token = login(&nodes[0], "carol").await;
+    let other = login(&nodes[0], "other").await;
+    let body = json!({"title": "Rate"});
+    let (status, room) = call(
+        &nodes[0],
+        Method::POST,
+        "/api/rooms",
+        Some(&token),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 201, "{room}");
+    let room = room["id"].as_str().unwrap().to_string();
+    let mut on_a = Viewer::join(&nodes[0], &room, Some(&token)).await;
+    let mut on_b = Viewer::join(&nodes[1], &room, Some(&token)).await;
+    on_b.until_online(2).await;
+
+    // Three messages through A fill the user's window; B hears them...
+    for i in 0..3 {
+        on_a.send(&format!("from a {i}")).await;
+    }
+    on_b.until_message("from a 2").await;
+    // ...so a fourth through B is refused, though B itself accepted none.
+    on_b.send("from b").await;
+    let err = on_b.until_type("error").await;
+    assert_eq!(err["code"], "rate_limited", "{err}");
+    let wait = err["retry_after_ms"].as_u64().unwrap();
+    assert!((1..=30_000).contains(&wait), "{wait}");
+    // Another user on B is not affected.
+    let mut neighbour = Viewer::join(&nodes[1], &room, Some(&other)).await;
+    neighbour.send("from the neighbour").await;
+    on_a.until_message("from the neighbour").await;
 }

@@ -91,6 +91,17 @@ impl FloodControl {
         Verdict::Limited(limit.per - (now - oldest))
     }
 
+    /// Counts a send by `user` that another node accepted at about `now`, so a user's
+    /// sockets on several nodes share one rate.
+    pub fn count_elsewhere(&mut self, user: &str, now: Instant) {
+        let limit = self.limit;
+        let w = self.users.entry(user.to_string()).or_default();
+        while w.sent.front().is_some_and(|t| now - *t >= limit.per) {
+            w.sent.pop_front();
+        }
+        w.sent.push_back(now);
+    }
+
     /// Forgets users with nothing recent, so the map does not grow with every visitor.
     pub fn prune(&mut self, now: Instant) {
         let per = self.limit.per.max(STRIKE_WINDOW);
@@ -148,6 +159,29 @@ mod tests {
             fc.check("other", t0),
             Verdict::Accept,
             "limits are per user"
+        );
+    }
+
+    #[test]
+    fn sends_accepted_on_other_nodes_count_against_the_same_rate() {
+        let mut fc = FloodControl::new(RateLimit::parse("3/2s").unwrap());
+        let t0 = Instant::now();
+        fc.count_elsewhere("u", t0);
+        fc.count_elsewhere("u", t0 + Duration::from_millis(100));
+        assert_eq!(
+            fc.check("u", t0 + Duration::from_millis(200)),
+            Verdict::Accept
+        );
+        assert_eq!(
+            fc.check("u", t0 + Duration::from_millis(300)),
+            Verdict::Limited(Duration::from_millis(1700)),
+            "two sends elsewhere and one here fill the window"
+        );
+        fc.count_elsewhere("u", t0 + Duration::from_millis(2100));
+        assert_eq!(
+            fc.check("u", t0 + Duration::from_millis(2150)),
+            Verdict::Accept,
+            "the old ones aged out"
         );
     }
 

@@ -143,6 +143,10 @@ pub enum RoomEvent {
     Danmaku {
         node: String,
         item: Item,
+        /// Its author's user id: every node counts it against the author's rate, so
+        /// sockets on several nodes share one limit (empty from nodes that predate it).
+        #[serde(default)]
+        author_id: String,
     },
     Retract {
         node: String,
@@ -593,6 +597,7 @@ impl Handler<SendDanmaku> for Room {
         self.publish(&RoomEvent::Danmaku {
             node: self.bus.node().to_string(),
             item: item.clone(),
+            author_id: msg.user_id.clone(),
         });
         let stored = StoredItem {
             item,
@@ -653,7 +658,14 @@ impl Handler<BusMessage> for Room {
             }
         };
         match event {
-            RoomEvent::Danmaku { node, item } if node != self.bus.node() => {
+            RoomEvent::Danmaku {
+                node,
+                item,
+                author_id,
+            } if node != self.bus.node() => {
+                if !author_id.is_empty() {
+                    self.flood.count_elsewhere(&author_id, Instant::now());
+                }
                 self.push_to_window(Pending::Remote(item), ctx);
             }
             RoomEvent::Retract { node, ids } if node != self.bus.node() => self.retract(ids),
