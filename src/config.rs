@@ -229,6 +229,12 @@ pub struct BusSettings {
     pub nats_url: String,
     /// Every subject starts with this, so deployments can share a NATS server.
     pub prefix: String,
+    /// A PEM file of the CA that signed the NATS server's certificate; setting it (or the
+    /// client certificate) requires TLS. Empty: the system's roots, for `tls://` URLs.
+    pub nats_tls_ca: String,
+    /// A client certificate and its key (PEM), for servers that verify clients.
+    pub nats_tls_cert: String,
+    pub nats_tls_key: String,
 }
 
 impl Default for BusSettings {
@@ -237,6 +243,9 @@ impl Default for BusSettings {
             kind: "local".into(),
             nats_url: "nats://127.0.0.1:4222".into(),
             prefix: "roomcast".into(),
+            nats_tls_ca: String::new(),
+            nats_tls_cert: String::new(),
+            nats_tls_key: String::new(),
         }
     }
 }
@@ -369,6 +378,20 @@ impl Settings {
             self.ingest.lease_secs >= 3,
             "ingest.lease_secs must be at least 3"
         );
+        anyhow::ensure!(
+            self.bus.nats_tls_cert.is_empty() == self.bus.nats_tls_key.is_empty(),
+            "bus.nats_tls_cert and bus.nats_tls_key go together: set both or neither"
+        );
+        for (key, path) in [
+            ("bus.nats_tls_ca", &self.bus.nats_tls_ca),
+            ("bus.nats_tls_cert", &self.bus.nats_tls_cert),
+            ("bus.nats_tls_key", &self.bus.nats_tls_key),
+        ] {
+            anyhow::ensure!(
+                path.is_empty() || std::path::Path::new(path).is_file(),
+                "{key}: {path:?} is not a readable file"
+            );
+        }
         Ok(())
     }
 

@@ -13,7 +13,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
 use prometheus::Gauge;
-use roomcast_actors::bus::{Bus, BusMetrics};
+use roomcast_actors::bus::{Bus, BusMetrics, NatsSecurity};
 use roomcast_actors::cluster::{Cluster, Leave, SharedView};
 use roomcast_actors::ingest::supervisor::IngestSupervisor;
 use roomcast_actors::metrics::RoomMetrics;
@@ -222,8 +222,15 @@ async fn connect_bus(settings: &Settings, node: &str, metrics: &Metrics) -> anyh
     if settings.bus.kind != "nats" {
         return Ok(Bus::local(node));
     }
+    let file = |path: &str| (!path.is_empty()).then(|| std::path::PathBuf::from(path));
+    let bus = &settings.bus;
+    let security = NatsSecurity {
+        tls_ca: file(&bus.nats_tls_ca),
+        tls_client: file(&bus.nats_tls_cert).zip(file(&bus.nats_tls_key)),
+    };
     Bus::connect_nats(
         &settings.bus.nats_url,
+        security,
         &settings.bus.prefix,
         node,
         bus_metrics,

@@ -9,6 +9,7 @@
 //! limit. Subscriptions deliver each message to an actor as a [`BusMessage`]; dropping the
 //! [`Subscription`] unsubscribes. After a reconnect the client subscribes again by itself.
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,6 +103,49 @@ impl Drop for Subscription {
     }
 }
 
+/// `url` (servers, comma-separated) with any user, password or token replaced by `***`,
+/// for logs and errors.
+pub fn without_secrets(url: &str) -> String {
+    url.split(',')
+        .map(|server| {
+            let server = server.trim();
+            match (server.find("://"), server.rfind('@')) {
+                (Some(scheme), Some(at)) if at > scheme => {
+                    format!("{}***{}", &server[..scheme + 3], &server[at..])
+                }
+                _ => server.to_string(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// How a node checks the NATS server and proves itself to it over TLS: a CA of its own
+/// and a client certificate. Empty: plain connections (or `tls://` URLs checked against
+/// the system's roots); a user and password or a token may come in the URL.
+#[derive(Debug, Clone, Default)]
+pub struct NatsSecurity {
+    pub tls_ca: Option<PathBuf>,
+    pub tls_client: Option<(PathBuf, PathBuf)>,
+}
+
+impl NatsSecurity {
+    fn apply(self, mut options: async_nats::ConnectOptions) -> async_nats::ConnectOptions {
+        let tls = self.tls_ca.is_some() || self.tls_client.is_some();
+        if let Some(ca) = self.tls_ca {
+            options = options.add_root_certificates(ca);
+        }
+        if let Some((cert, key)) = self.tls_client {
+            options = options.add_client_certificate(cert, key);
+        }
+        if tls {
+            options.require_tls(true)
+        } else {
+            options
+        }
+    }
+}
+
 impl Bus {
     /// A node on its own.
     pub fn local(node: &str) -> Self {
@@ -113,10 +157,11 @@ impl Bus {
     }
 
     /// Connects to NATS at `url` (one server, or several comma-separated) on an arbiter of
-    /// its own. Subjects start with `prefix`.
+    /// its own, with `security`'s TLS. Subjects start with `prefix`.
     /// Fails when the server cannot be reached now; later outages are reconnected forever.
     pub async fn connect_nats(
         url: &str,
+        security: NatsSecurity,
         prefix: &str,
         node: &str,
         metrics: BusMetrics,
@@ -127,7 +172,8 @@ impl Bus {
         let (url_owned, name) = (url.to_string(), format!("roomcast {node}"));
         let (flag, gauge) = (Arc::clone(&connected), metrics.connected.clone());
         arbiter.spawn(async move {
-            let options = async_nats::ConnectOptions::new()
+            let options = security
+                .apply(async_nats::ConnectOptions::new())
                 .name(name)
                 .connection_timeout(Duration::from_secs(5))
                 .reconnect_delay_callback(|attempts| {
@@ -157,12 +203,15 @@ impl Bus {
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty())
                 .collect();
-            let _ = tx.send(options.connect(servers).await);
+            let connected = options
+                .connect(servers)
+                .await
+                .map_err(|e| format!("cannot reach NATS at {}: {e}", without_secrets(&url_owned)));
+            let _ = tx.send(connected);
         });
         let client = rx
             .await
-            .map_err(|_| "the bus arbiter stopped".to_string())?
-            .map_err(|e| format!("cannot reach NATS at {url}: {e}"))?;
+            .map_err(|_| "the bus arbiter stopped".to_string())??;
         connected.store(true, Ordering::Relaxed);
         metrics.connected.set(1);
         let (out, mut queue) = mpsc::channel::<Outgoing>(OUT_QUEUE);
@@ -179,7 +228,7 @@ impl Bus {
                 }
             }
         });
-        log::info!("bus: NATS at {url}, node {node}");
+        log::info!("bus: NATS at {}, node {node}", without_secrets(url));
         Ok(Self {
             node: node.into(),
             prefix: prefix.into(),
@@ -284,5 +333,22 @@ impl Bus {
                 Err(_) => log::debug!("bus: request on {subject} timed out"),
             }
         });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::without_secrets;
+
+    #[test]
+    fn secrets_in_nats_urls_are_hidden() {
+        assert_eq!(
+            without_secrets("nats://user:hunter2@a:4222, tls://token@b:4222,nats://c:4222"),
+            "nats://***@a:4222,tls://***@b:4222,nats://c:4222"
+        );
+        assert_eq!(
+            without_secrets("nats://127.0.0.1:4222"),
+            "nats://127.0.0.1:4222"
+        );
     }
 }

@@ -667,12 +667,18 @@ struct NatsServer(Child);
 
 impl NatsServer {
     fn start(port: u16) -> Self {
+        Self::start_with(port, &[])
+    }
+
+    /// The same with more options (TLS).
+    fn start_with(port: u16, options: &[&str]) -> Self {
         let bin = ["/usr/sbin/nats-server", "/usr/bin/nats-server"]
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())
             .unwrap_or("nats-server");
         let child = Command::new(bin)
             .args(["-a", "127.0.0.1", "-p", &port.to_string()])
+            .args(options)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -985,4 +991,188 @@ async fn a_users_sockets_on_two_nodes_share_one_rate_limit() {
     let mut neighbour = Viewer::join(&nodes[1], &room, Some(&other)).await;
     neighbour.send("from the neighbour").await;
     on_a.until_message("from the neighbour").await;
+}
+
+/// Makes a CA, a server certificate for 127.0.0.1 and a client certificate with openssl in
+/// `dir`; returns the paths of ca.pem, server.pem/key and client.pem/key.
+fn make_certificates(dir: &std::path::Path) -> [String; 5] {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl runs (apt-get install openssl)");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let ec = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    let ca = [
+        &["req", "-x509"][..],
+        &ec,
+        &["-keyout", "ca.key", "-out", "ca.pem"],
+    ]
+    .concat();
+    openssl(&[&ca[..], &["-days", "1", "-subj", "/CN=Roomcast test CA"]].concat());
+    for (name, ext) in [
+        (
+            "server",
+            "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n",
+        ),
+        ("client", "extendedKeyUsage=clientAuth\n"),
+    ] {
+        std::fs::write(dir.join(format!("{name}.ext")), ext).unwrap();
+        let (key, csr) = (format!("{name}.key"), format!("{name}.csr"));
+        let req = [&["req"][..], &ec, &["-keyout", &key, "-out", &csr]].concat();
+        openssl(&[&req[..], &["-subj", &format!("/CN=roomcast {name}")]].concat());
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "1",
+            "-out",
+            &format!("{name}.pem"),
+            "-extfile",
+            &format!("{name}.ext"),
+        ]);
+    }
+    [
+        "ca.pem",
+        "server.pem",
+        "server.key",
+        "client.pem",
+        "client.key",
+    ]
+    .map(|f| dir.join(f).to_string_lossy().into_owned())
+}
+
+/// Runs `roomcast serve` expecting it to fail at start; returns what it printed.
+fn serve_fails(mut cmd: Command) -> String {
+    let mut child = cmd
+        .arg("serve")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            assert!(!status.success(), "serve should have failed");
+            let mut err = String::new();
+            std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+            eprintln!("serve failed as expected: {}", err.trim_end());
+            return err;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("serve started though it should have failed");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[actix_web::test]
+async fn nodes_reach_nats_over_tls_with_client_certificates_and_refuse_a_server_they_cannot_verify()
+{
+    let Some((pg, _)) = services() else { return };
+    let certs = tempfile::tempdir().unwrap();
+    let [ca, server_cert, server_key, client_cert, client_key] = make_certificates(certs.path());
+    // A NATS server that speaks only TLS and verifies its clients' certificates.
+    let port = free_port();
+    let _nats = NatsServer::start_with(
+        port,
+        &[
+            "--tlsverify",
+            "--tlscert",
+            &server_cert,
+            "--tlskey",
+            &server_key,
+            "--tlscacert",
+            &ca,
+        ],
+    );
+    let cluster = Cluster::new(&pg, &format!("tls://127.0.0.1:{port}"))
+        .with_env("ROOMCAST__BUS__NATS_TLS_CA", &ca)
+        .with_env("ROOMCAST__BUS__NATS_TLS_CERT", &client_cert)
+        .with_env("ROOMCAST__BUS__NATS_TLS_KEY", &client_key);
+
+    // Without a client certificate the server turns the node away; without the CA the
+    // node does not trust the server. Either way it stops at start, saying why.
+    let mut cmd = cluster.command();
+    cmd.env_remove("ROOMCAST__BUS__NATS_TLS_CERT")
+        .env_remove("ROOMCAST__BUS__NATS_TLS_KEY");
+    let err = serve_fails(cmd);
+    assert!(
+        err.contains("cannot reach NATS at tls://127.0.0.1"),
+        "{err}"
+    );
+    assert!(
+        err.contains("BadCertificate"),
+        "the server refused the node: {err}"
+    );
+    let mut cmd = cluster.command();
+    cmd.env_remove("ROOMCAST__BUS__NATS_TLS_CA");
+    let err = serve_fails(cmd);
+    assert!(err.contains("cannot reach NATS"), "{err}");
+    assert!(
+        err.contains("UnknownIssuer"),
+        "the node refused the server: {err}"
+    );
+    // An unreachable server is named without the password in its URL.
+    let mut cmd = cluster.command();
+    let closed = format!("nats://roomcast:hunter2@127.0.0.1:{}", free_port());
+    cmd.env("ROOMCAST__BUS__NATS_URL", &closed);
+    let err = serve_fails(cmd);
+    assert!(
+        err.contains("cannot reach NATS at nats://***@127.0.0.1"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter2"), "the password leaked: {err}");
+    // A certificate without its key is a configuration error, named as such.
+    let mut cmd = cluster.command();
+    cmd.env_remove("ROOMCAST__BUS__NATS_TLS_KEY");
+    let err = serve_fails(cmd);
+    assert!(
+        err.contains("bus.nats_tls_cert and bus.nats_tls_key"),
+        "{err}"
+    );
+
+    // With both, two nodes connect and danmaku cross between them.
+    let nodes = [cluster.start("a"), cluster.start("b")];
+    for node in &nodes {
+        assert_eq!(bus_state(node).await, "connected");
+    }
+    cluster.add_user("dave", false);
+    let token = login(&nodes[0], "dave").await;
+    let body = json!({"title": "Secure"});
+    let (status, room) = call(
+        &nodes[0],
+        Method::POST,
+        "/api/rooms",
+        Some(&token),
+        Some(body),
+    )
+    .await;
+    assert_eq!(status, 201, "{room}");
+    let room = room["id"].as_str().unwrap().to_string();
+    let mut on_a = Viewer::join(&nodes[0], &room, Some(&token)).await;
+    let mut on_b = Viewer::join(&nodes[1], &room, None).await;
+    on_b.until_online(2).await;
+    on_a.send("over tls").await;
+    on_b.until_message("over tls").await;
 }
