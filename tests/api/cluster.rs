@@ -216,6 +216,13 @@ async fn wait_ready(node: &Node) -> Value {
     }
 }
 
+/// Opens a room through `node`'s API; returns its id.
+async fn open_room(node: &Node, token: &str, body: Value) -> String {
+    let (status, room) = call(node, Method::POST, "/api/rooms", Some(token), Some(body)).await;
+    assert_eq!(status, 201, "{room}");
+    room["id"].as_str().unwrap().to_string()
+}
+
 async fn node_id(node: &Node) -> String {
     let (_, ready) = call(node, Method::GET, "/readyz", None, None).await;
     ready["node"].as_str().unwrap().to_string()
@@ -350,9 +357,7 @@ async fn danmaku_counts_and_moderation_cross_nodes_and_a_dead_node_drops_out() {
     let carol = login(&c, "carol").await;
     let mallory = login(&c, "mallory").await;
     let body = json!({"title": "Across"});
-    let (status, room) = call(&a, Method::POST, "/api/rooms", Some(&alice), Some(body)).await;
-    assert_eq!(status, 201, "{room}");
-    let room = room["id"].as_str().unwrap().to_string();
+    let room = open_room(&a, &alice, body).await;
 
     let mut on_a = Viewer::join(&a, &room, Some(&alice)).await;
     let mut on_b = Viewer::join(&b, &room, None).await;
@@ -519,16 +524,7 @@ async fn a_source_pulled_by_one_node_plays_on_every_node_and_moves_when_it_dies(
     cluster.add_user("root", true);
     let root = login(&nodes[0], "root").await;
     let body = json!({"title": "Gate", "source_url": source});
-    let (status, room) = call(
-        &nodes[0],
-        Method::POST,
-        "/api/rooms",
-        Some(&root),
-        Some(body),
-    )
-    .await;
-    assert_eq!(status, 201, "{room}");
-    let room = room["id"].as_str().unwrap().to_string();
+    let room = open_room(&nodes[0], &root, body).await;
 
     // Every node names the same puller.
     let holder = running_on(&nodes[0], &room, None).await["node"]
@@ -587,15 +583,8 @@ async fn a_source_pulled_by_one_node_plays_on_every_node_and_moves_when_it_dies(
     assert_eq!(live["node"], holder.as_str());
     let (mut video, seen) = watch(follower, &room, 3, Duration::from_secs(15)).await;
     assert_eq!(seen[0], b"ftyp", "the new source's init segment first");
-    let (_, body) = call(
-        follower,
-        Method::GET,
-        &format!("/api/rooms/{room}"),
-        None,
-        None,
-    )
-    .await;
-    assert_eq!(body["live"]["state"], "running", "{body}");
+    let live = live_now(follower, &room).await;
+    assert_eq!(live["state"], "running", "{live}");
 
     // The puller dies: another node takes the source, and the follower's viewer gets a new
     // init segment and fragments without reconnecting.
@@ -704,6 +693,19 @@ async fn bus_state(node: &Node) -> String {
     ready["bus"].as_str().unwrap_or_default().to_string()
 }
 
+/// Polls `/readyz` until the node's bus is in `state` (within `wait`).
+async fn until_bus(node: &Node, state: &str, wait: Duration) {
+    let deadline = Instant::now() + wait;
+    while bus_state(node).await != state {
+        assert!(
+            Instant::now() < deadline,
+            "node {}'s bus never became {state}",
+            node.name
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[actix_web::test]
 async fn nodes_reconnect_after_nats_restarts_and_traffic_resumes() {
     let Some((pg, _)) = services() else { return };
@@ -715,15 +717,7 @@ async fn nodes_reconnect_after_nats_restarts_and_traffic_resumes() {
     let c = cluster.start("c");
     cluster.add_user("alice", false);
     let alice = login(&a, "alice").await;
-    let (_, room) = call(
-        &a,
-        Method::POST,
-        "/api/rooms",
-        Some(&alice),
-        Some(json!({"title": "R"})),
-    )
-    .await;
-    let room = room["id"].as_str().unwrap().to_string();
+    let room = open_room(&a, &alice, json!({"title": "R"})).await;
     let mut on_a = Viewer::join(&a, &room, Some(&alice)).await;
     let mut on_b = Viewer::join(&b, &room, None).await;
     let mut on_c = Viewer::join(&c, &room, None).await;
@@ -735,30 +729,14 @@ async fn nodes_reconnect_after_nats_restarts_and_traffic_resumes() {
 
     drop(nats);
     for node in [&a, &b, &c] {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while bus_state(node).await != "disconnected" {
-            assert!(
-                Instant::now() < deadline,
-                "node {} did not notice",
-                node.name
-            );
-            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-        }
+        until_bus(node, "disconnected", Duration::from_secs(10)).await;
     }
     // Without NATS each node counts only its own viewers.
     actix_web::rt::time::sleep(Duration::from_millis(3500)).await;
     assert_eq!(online_via_api(&a, &room).await, 1);
     let _nats = NatsServer::start(port);
     for node in [&a, &b, &c] {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while bus_state(node).await != "connected" {
-            assert!(
-                Instant::now() < deadline,
-                "node {} did not reconnect",
-                node.name
-            );
-            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-        }
+        until_bus(node, "connected", Duration::from_secs(15)).await;
     }
     // Subscriptions come back with the connection: messages and counts cross again.
     on_a.send("after").await;
@@ -775,6 +753,12 @@ async fn nodes_reconnect_after_nats_restarts_and_traffic_resumes() {
             actix_web::rt::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+/// The room's `live` object as `node` shows it now.
+async fn live_now(node: &Node, room: &str) -> Value {
+    let (_, body) = call(node, Method::GET, &format!("/api/rooms/{room}"), None, None).await;
+    body["live"].clone()
 }
 
 /// Polls the room on `node` until its `live` satisfies `want`; returns it.
@@ -805,16 +789,7 @@ async fn an_on_demand_source_wakes_for_a_viewer_on_another_node_and_any_node_con
     cluster.add_user("root", true);
     let root = login(&nodes[0], "root").await;
     let body = json!({"title": "Door", "source_url": source, "on_demand": true});
-    let (status, room) = call(
-        &nodes[0],
-        Method::POST,
-        "/api/rooms",
-        Some(&root),
-        Some(body),
-    )
-    .await;
-    assert_eq!(status, 201, "{room}");
-    let room = room["id"].as_str().unwrap().to_string();
+    let room = open_room(&nodes[0], &root, body).await;
 
     // Some node holds it, idle: nobody watches.
     let live = live_until(&nodes[1], &room, "a stopped source with a puller", |l| {
@@ -845,16 +820,9 @@ async fn an_on_demand_source_wakes_for_a_viewer_on_another_node_and_any_node_con
     control("stop").await;
     live_until(follower, &room, "stopped", |l| l["state"] == "stopped").await;
     actix_web::rt::time::sleep(Duration::from_secs(3)).await;
-    let (_, body) = call(
-        follower,
-        Method::GET,
-        &format!("/api/rooms/{room}"),
-        None,
-        None,
-    )
-    .await;
+    let live = live_now(follower, &room).await;
     assert_eq!(
-        body["live"]["state"], "stopped",
+        live["state"], "stopped",
         "the watching viewer did not undo the stop"
     );
 
@@ -886,9 +854,7 @@ async fn a_node_that_joins_takes_its_share_and_an_admins_stop_moves_with_the_sou
     let mut rooms = Vec::new();
     for (title, source) in [("East", &first), ("West", &second)] {
         let body = json!({"title": title, "source_url": source});
-        let (status, room) = call(&a, Method::POST, "/api/rooms", Some(&root), Some(body)).await;
-        assert_eq!(status, 201, "{room}");
-        rooms.push(room["id"].as_str().unwrap().to_string());
+        rooms.push(open_room(&a, &root, body).await);
     }
     let (watched, stopped) = (&rooms[0], &rooms[1]);
 
@@ -962,16 +928,7 @@ async fn a_users_sockets_on_two_nodes_share_one_rate_limit() {
     let token = login(&nodes[0], "carol").await;
     let other = login(&nodes[0], "other").await;
     let body = json!({"title": "Rate"});
-    let (status, room) = call(
-        &nodes[0],
-        Method::POST,
-        "/api/rooms",
-        Some(&token),
-        Some(body),
-    )
-    .await;
-    assert_eq!(status, 201, "{room}");
-    let room = room["id"].as_str().unwrap().to_string();
+    let room = open_room(&nodes[0], &token, body).await;
     let mut on_a = Viewer::join(&nodes[0], &room, Some(&token)).await;
     let mut on_b = Viewer::join(&nodes[1], &room, Some(&token)).await;
     on_b.until_online(2).await;
@@ -1160,16 +1117,7 @@ async fn nodes_reach_nats_over_tls_with_client_certificates_and_refuse_a_server_
     cluster.add_user("dave", false);
     let token = login(&nodes[0], "dave").await;
     let body = json!({"title": "Secure"});
-    let (status, room) = call(
-        &nodes[0],
-        Method::POST,
-        "/api/rooms",
-        Some(&token),
-        Some(body),
-    )
-    .await;
-    assert_eq!(status, 201, "{room}");
-    let room = room["id"].as_str().unwrap().to_string();
+    let room = open_room(&nodes[0], &token, body).await;
     let mut on_a = Viewer::join(&nodes[0], &room, Some(&token)).await;
     let mut on_b = Viewer::join(&nodes[1], &room, None).await;
     on_b.until_online(2).await;
