@@ -25,12 +25,14 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let node = state.bus.node();
     // With many nodes, a node that has not yet learnt which sources exist (its first lease
     // round) would answer video sockets with 404: the load balancer waits for it.
-    let sources = match state.ingest.send(SourcesKnown).await {
-        Ok(true) => "ok",
-        _ => "waiting for the first lease round",
+    let known = matches!(state.ingest.send(SourcesKnown).await, Ok(true));
+    let sources = if known {
+        "ok"
+    } else {
+        "waiting for the first lease round"
     };
     match db::blocking(&state.pool, |conn| conn.batch_execute("SELECT 1")).await {
-        Ok(()) if sources == "ok" => HttpResponse::Ok().json(serde_json::json!({
+        Ok(()) if known => HttpResponse::Ok().json(serde_json::json!({
             "status": "ready", "database": "ok", "bus": bus, "node": node, "sources": sources,
         })),
         Ok(()) => HttpResponse::ServiceUnavailable().json(serde_json::json!({

@@ -68,13 +68,20 @@ impl FloodControl {
         }
     }
 
+    /// `user`'s window with the sends older than the rate's period dropped.
+    fn window(&mut self, user: &str, now: Instant) -> &mut UserWindow {
+        let per = self.limit.per;
+        let w = self.users.entry(user.to_string()).or_default();
+        while w.sent.front().is_some_and(|t| now - *t >= per) {
+            w.sent.pop_front();
+        }
+        w
+    }
+
     /// Records a send attempt by `user` at `now` and says whether it may go through.
     pub fn check(&mut self, user: &str, now: Instant) -> Verdict {
         let limit = self.limit;
-        let w = self.users.entry(user.to_string()).or_default();
-        while w.sent.front().is_some_and(|t| now - *t >= limit.per) {
-            w.sent.pop_front();
-        }
+        let w = self.window(user, now);
         if w.sent.len() < limit.count {
             w.sent.push_back(now);
             return Verdict::Accept;
@@ -87,19 +94,16 @@ impl FloodControl {
             w.strikes.clear();
             return Verdict::Muted;
         }
-        let oldest = *w.sent.front().expect("the window is full");
-        Verdict::Limited(limit.per - (now - oldest))
+        // Sends counted from other nodes can overfill the window: the next send may go once
+        // all but `count - 1` of them have aged out.
+        let freeing = w.sent[w.sent.len() - limit.count];
+        Verdict::Limited(limit.per - (now - freeing))
     }
 
     /// Counts a send by `user` that another node accepted at about `now`, so a user's
     /// sockets on several nodes share one rate.
     pub fn count_elsewhere(&mut self, user: &str, now: Instant) {
-        let limit = self.limit;
-        let w = self.users.entry(user.to_string()).or_default();
-        while w.sent.front().is_some_and(|t| now - *t >= limit.per) {
-            w.sent.pop_front();
-        }
-        w.sent.push_back(now);
+        self.window(user, now).sent.push_back(now);
     }
 
     /// Forgets users with nothing recent, so the map does not grow with every visitor.
@@ -176,6 +180,15 @@ mod tests {
             fc.check("u", t0 + Duration::from_millis(300)),
             Verdict::Limited(Duration::from_millis(1700)),
             "two sends elsewhere and one here fill the window"
+        );
+        let mut busy = FloodControl::new(RateLimit::parse("3/2s").unwrap());
+        for ms in [0, 100, 200, 300] {
+            busy.count_elsewhere("u", t0 + Duration::from_millis(ms));
+        }
+        assert_eq!(
+            busy.check("u", t0 + Duration::from_millis(400)),
+            Verdict::Limited(Duration::from_millis(1700)),
+            "four sends elsewhere: free again when the second has aged out"
         );
         fc.count_elsewhere("u", t0 + Duration::from_millis(2100));
         assert_eq!(
