@@ -2,13 +2,13 @@
 
 use std::net::IpAddr;
 
-use actix_web::web;
 use diesel::Connection;
 
 use crate::auth::{password, LoginThrottle, SessionService};
 use crate::db::{self, users, DbPool};
 use crate::domain::{Password, Username};
 use crate::error::ApiError;
+use crate::limits::{self, Limits};
 
 /// A user just created.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -17,30 +17,24 @@ pub struct CreatedUser {
     pub username: String,
 }
 
-/// Validates, hashes (off the worker thread) and inserts a new user with role `user`.
+/// Validates, then (within the client address's sign-up rate and the hashing cap) hashes
+/// off the worker thread and inserts a new user with role `user`.
 pub async fn register(
     pool: &DbPool,
+    limits: &Limits,
+    client: Option<IpAddr>,
     username: &str,
     password: String,
 ) -> Result<CreatedUser, ApiError> {
     let username = Username::parse(username).map_err(ApiError::InvalidUsername)?;
     let password = Password::parse(password).map_err(ApiError::InvalidPassword)?;
-    create_user(pool, username, password, "user").await
-}
-
-/// Inserts a user with a role; a taken name is `UsernameTaken`.
-pub async fn create_user(
-    pool: &DbPool,
-    username: Username,
-    password: Password,
-    role: &'static str,
-) -> Result<CreatedUser, ApiError> {
-    let hash = web::block(move || password::hash(&password))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))??;
+    if let Some(ip) = client {
+        limits::take(&limits.signups, "sign-ups from your address", format!("{ip}"))?;
+    }
+    let hash = limits.hashing.run(move || password::hash(&password)).await??;
     let name = username.as_str().to_string();
     let result = db::blocking(pool, move |conn| {
-        users::create(conn, username.as_str(), &hash, role)
+        users::create(conn, username.as_str(), &hash, "user")
     })
     .await;
     match result {
@@ -56,43 +50,42 @@ pub struct LoggedIn {
     pub expires_at: chrono::NaiveDateTime,
 }
 
-/// Checks the credentials under the login throttle and starts a session.
+/// Checks the credentials under the login throttle (the attempt is counted before the
+/// password is) and the hashing cap, and starts a session.
 pub async fn login(
     pool: &DbPool,
     sessions: &SessionService,
     throttle: &LoginThrottle,
+    limits: &Limits,
     client: Option<IpAddr>,
     username: &str,
     password: String,
 ) -> Result<LoggedIn, ApiError> {
-    let mut keys = vec![format!("user:{username}")];
-    if let Some(ip) = client {
-        keys.push(format!("addr:{ip}"));
-    }
-    throttle
-        .check(&keys)
+    let attempt = throttle
+        .attempt(username, client)
         .map_err(|retry_after_secs| ApiError::TooManyAttempts { retry_after_secs })?;
 
     let name = username.to_string();
     let user = db::blocking(pool, move |conn| users::find_by_username(conn, &name)).await?;
-    let stored_hash = user.as_ref().map_or_else(
-        || password::dummy_hash().to_string(),
-        |u| u.password_hash.clone(),
-    );
-    let matches = web::block(move || password::verify(&password, &stored_hash))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?;
+    let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
+    let matches = limits
+        .hashing
+        .run(move || {
+            // An unknown username costs a hash too, so timing does not tell names apart.
+            match &stored_hash {
+                Some(phc) => password::verify(&password, phc),
+                None => password::verify(&password, password::dummy_hash()),
+            }
+        })
+        .await?;
     let user = match user {
         Some(user) if matches => user,
-        _ => {
-            throttle.record_failure(&keys);
-            return Err(ApiError::WrongCredentials);
-        }
+        _ => return Err(ApiError::WrongCredentials),
     };
     if user.disabled_at.is_some() {
         return Err(ApiError::AccountDisabled);
     }
-    throttle.clear(&keys[0]);
+    throttle.succeeded(attempt);
     let session = sessions.create(user.id).await?;
     Ok(LoggedIn {
         token: session.token,

@@ -25,6 +25,7 @@ pub struct Settings {
     pub bus: BusSettings,
     pub pages: PageSettings,
     pub jobs: JobSettings,
+    pub limits: LimitSettings,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -36,6 +37,9 @@ pub struct HttpSettings {
     pub workers: usize,
     /// Absolute URL used in links and Origin checks; derived from the bound address if empty.
     pub public_url: String,
+    /// Peer addresses (reverse proxies) whose `X-Forwarded-For` names the client; from any
+    /// other peer the header is ignored.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 impl Default for HttpSettings {
@@ -44,6 +48,7 @@ impl Default for HttpSettings {
             addr: "127.0.0.1:8080".into(),
             workers: 0,
             public_url: String::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -147,6 +152,12 @@ pub struct UploadSettings {
     pub max_bytes: u64,
     /// A resumable (tus) upload with no activity for this long is removed.
     pub resumable_expiry_secs: u64,
+    /// Bytes one user may hold in videos and unfinished uploads together.
+    pub quota_bytes: u64,
+    /// Videos with more pixels per frame than this (or wider or taller than
+    /// `max_dimension`) are refused before anything decodes them.
+    pub max_pixels: u64,
+    pub max_dimension: u64,
 }
 
 impl Default for UploadSettings {
@@ -154,6 +165,9 @@ impl Default for UploadSettings {
         Self {
             max_bytes: 4 << 30,
             resumable_expiry_secs: 86_400,
+            quota_bytes: 50 << 30,
+            max_pixels: 36_000_000,
+            max_dimension: 8192,
         }
     }
 }
@@ -162,12 +176,15 @@ impl Default for UploadSettings {
 #[serde(default)]
 pub struct StreamSettings {
     pub max_connections: usize,
+    /// A media response or upload body that makes no progress this long is closed.
+    pub write_timeout_secs: u64,
 }
 
 impl Default for StreamSettings {
     fn default() -> Self {
         Self {
             max_connections: 1000,
+            write_timeout_secs: 30,
         }
     }
 }
@@ -208,6 +225,9 @@ pub struct IngestSettings {
     /// With many nodes: how long a node's claim on a source lasts without renewal (it is
     /// renewed every third of it); another node takes over a dead holder's source after it.
     pub lease_secs: u64,
+    /// `false` refuses live sources on loopback and private addresses; link-local ones
+    /// (cloud metadata) are always refused.
+    pub allow_private_sources: bool,
 }
 
 impl Default for IngestSettings {
@@ -217,6 +237,7 @@ impl Default for IngestSettings {
             ffprobe: "ffprobe".into(),
             allow_files: false,
             lease_secs: 6,
+            allow_private_sources: true,
         }
     }
 }
@@ -290,6 +311,8 @@ pub struct JobSettings {
     /// between batches to stay within it. 1 (the default) never rests: job threads already
     /// run at the lowest priority, which is what keeps traffic first (B5).
     pub cpu_share: f64,
+    /// How long finished job runs are kept before the expiry job deletes them.
+    pub keep_runs_secs: u64,
 }
 
 impl Default for JobSettings {
@@ -304,6 +327,48 @@ impl Default for JobSettings {
             lease_secs: 60,
             poll_ms: 1000,
             cpu_share: 1.0,
+            keep_runs_secs: 7 * 86_400,
+        }
+    }
+}
+
+/// Caps that keep one client from exhausting the server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LimitSettings {
+    /// Password hashes (argon2, ~19 MiB each) running at once; 0 means one per core.
+    pub password_hash_concurrency: usize,
+    /// How long a login or sign-up waits for a hashing slot before it gets 503.
+    pub password_hash_wait_ms: u64,
+    /// WebSockets (danmaku and video) open at once from one client address.
+    pub ws_per_ip: usize,
+    /// Sign-ups per client address per hour.
+    pub signups_per_hour: u32,
+    /// Comments per user per minute.
+    pub comments_per_minute: u32,
+    /// Rooms a user may open per hour.
+    pub rooms_per_hour: u32,
+}
+
+impl Default for LimitSettings {
+    fn default() -> Self {
+        Self {
+            password_hash_concurrency: 0,
+            password_hash_wait_ms: 2000,
+            ws_per_ip: 100,
+            signups_per_hour: 10,
+            comments_per_minute: 10,
+            rooms_per_hour: 10,
+        }
+    }
+}
+
+impl LimitSettings {
+    /// Hashing slots with 0 resolved to the number of cores.
+    pub fn hash_concurrency(&self) -> usize {
+        match self.password_hash_concurrency {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => n,
         }
     }
 }
@@ -327,7 +392,9 @@ impl Settings {
         let env = config::Environment::with_prefix("ROOMCAST")
             .prefix_separator("__")
             .separator("__")
-            .try_parsing(true);
+            .try_parsing(true)
+            .list_separator(",")
+            .with_list_parse_key("http.trusted_proxies");
         let settings: Settings = builder
             .add_source(env)
             .build()

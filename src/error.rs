@@ -89,6 +89,18 @@ pub enum ApiError {
     /// 025: the request conflicts with the resource's state (e.g. retrying a job that is not dead).
     #[error("{0}")]
     Conflict(String),
+    /// 026: the server is at its limit for this kind of work (password hashing); retry soon.
+    #[error("the server is busy; retry in a moment")]
+    Busy,
+    /// 027: the user's storage quota would be exceeded.
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// 028: too many requests of one kind (sign-ups, comments, rooms, sockets) for now.
+    #[error("too many {what}; retry in {retry_after_secs} s")]
+    SlowDown {
+        what: &'static str,
+        retry_after_secs: u64,
+    },
 }
 
 #[derive(Serialize)]
@@ -127,6 +139,9 @@ impl ApiError {
             ApiError::TooManyStreams => "023",
             ApiError::Unavailable(_) => "024",
             ApiError::Conflict(_) => "025",
+            ApiError::Busy => "026",
+            ApiError::QuotaExceeded(_) => "027",
+            ApiError::SlowDown { .. } => "028",
         }
     }
 }
@@ -171,16 +186,24 @@ impl ResponseError for ApiError {
             ApiError::TusVersion => StatusCode::PRECONDITION_FAILED,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::QuotaExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::SlowDown { .. } => StatusCode::TOO_MANY_REQUESTS,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
-        if self.status_code().is_server_error() {
+        // A busy answer is load shedding, not a fault: logging each would flood the log.
+        if self.status_code().is_server_error() && !matches!(self, ApiError::Busy) {
             log::error!("{self}: {:#}", ErrorChain(self));
         }
         let mut res = HttpResponse::build(self.status_code());
         let retry_after_ms = match self {
-            ApiError::TooManyAttempts { retry_after_secs } => Some(retry_after_secs * 1000),
+            ApiError::TooManyAttempts { retry_after_secs }
+            | ApiError::SlowDown {
+                retry_after_secs, ..
+            } => Some(retry_after_secs * 1000),
+            ApiError::Busy => Some(1000),
             ApiError::RateLimited { retry_after_ms } | ApiError::Muted { retry_after_ms } => {
                 Some(*retry_after_ms)
             }

@@ -24,6 +24,7 @@ use crate::auth::{LoginThrottle, SessionService};
 use crate::config::Settings;
 use crate::db::{self, DbPool};
 use crate::jobs::JobSystem;
+use crate::limits::Limits;
 use crate::media::files::OpenFiles;
 use crate::media::{MediaTools, Storage, StreamLimiter};
 use crate::metrics::{Metrics, RecordMetrics};
@@ -57,6 +58,8 @@ pub struct AppState {
     pub resumable: ResumableUploads,
     /// Flood control for time-anchored danmaku, keyed by user and video.
     pub video_flood: Mutex<VideoFlood>,
+    /// Per-client caps: the client's address, hashing, throttles, sockets per address.
+    pub limits: Limits,
 }
 
 /// A built, bound, not yet awaited server.
@@ -150,6 +153,7 @@ impl Application {
             served: ServedVideos::default(),
             files: OpenFiles::default(),
             video_flood: Mutex::new(VideoFlood::new(flood)),
+            limits: Limits::new(&settings),
             settings,
         });
 
@@ -162,6 +166,7 @@ impl Application {
                 .app_data(throttle.clone())
                 .configure(routes::configure)
         })
+        .on_connect(crate::conn::ConnSocket::on_connect)
         .workers(workers)
         .shutdown_timeout(5)
         .listen(listener)?

@@ -13,6 +13,8 @@
   const button = document.getElementById("upload-button");
 
   const TUS = { "Tus-Resumable": "1.0.0" };
+  // Cookie-authenticated API calls that change something carry the session's CSRF token.
+  const CSRF = document.querySelector('meta[name="csrf-token"]')?.content || "";
   const CHUNK = 8 * 1024 * 1024;
   const RETRY_MS = [1000, 2000, 5000, 10000, 20000];
 
@@ -54,6 +56,7 @@
       credentials: "same-origin",
       headers: {
         ...TUS,
+        "X-CSRF-Token": CSRF,
         "Upload-Length": String(file.size),
         "Upload-Metadata": `title ${b64(title)},description ${b64(description)},filename ${b64(file.name)}`,
       },
@@ -75,6 +78,7 @@
       xhr.open("PATCH", url);
       xhr.withCredentials = true;
       xhr.setRequestHeader("Tus-Resumable", "1.0.0");
+      xhr.setRequestHeader("X-CSRF-Token", CSRF);
       xhr.setRequestHeader("Upload-Offset", String(offset));
       xhr.setRequestHeader("Content-Type", "application/offset+octet-stream");
       xhr.upload.onprogress = (e) => onProgress(offset + e.loaded);

@@ -9,12 +9,18 @@
   if (!root) return;
   const videoId = root.dataset.videoId;
   const api = `/api/videos/${encodeURIComponent(videoId)}`;
+  // Cookie-authenticated API calls that change something carry the session's CSRF token.
+  const csrf = document.querySelector('meta[name="csrf-token"]')?.content || "";
 
   const deleteButton = document.getElementById("delete-video");
   if (deleteButton) {
     deleteButton.addEventListener("click", async () => {
       if (!window.confirm("Delete this video for everyone?")) return;
-      const res = await fetch(api, { method: "DELETE", credentials: "same-origin" });
+      const res = await fetch(api, {
+        method: "DELETE",
+        credentials: "same-origin",
+        headers: { "X-CSRF-Token": csrf },
+      });
       if (res.status === 202) window.location.assign("/videos");
       else window.alert(`Could not delete: ${(await res.json().catch(() => ({}))).error || res.status}`);
     });
@@ -121,7 +127,7 @@
       const res = await fetch(`${api}/danmaku`, {
         method: "POST",
         credentials: "same-origin",
-        headers: { "Content-Type": "application/json" },
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf },
         body: JSON.stringify(body),
       });
       const reply = await res.json().catch(() => ({}));

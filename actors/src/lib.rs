@@ -26,6 +26,7 @@ pub mod queue;
 pub mod registry;
 pub mod room;
 pub mod scheduler;
+pub mod socket;
 pub mod store;
 pub mod viewer;
 pub mod worker;

@@ -4,6 +4,8 @@
 //! anything reaches the room), writes from its bounded `Outbox` on a task of its own, pings
 //! every 10 s and drops a peer silent for 30 s.
 
+use std::future::Future;
+use std::pin::Pin;
 use std::rc::Rc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -18,6 +20,7 @@ use crate::metrics::RoomMetrics;
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use crate::registry::{GetRoom, RoomRegistry};
 use crate::room::{JoinRoom, LeaveRoom, Room, SendDanmaku};
+use crate::socket::{is_oversize, ConnectionGuard, PongGate};
 
 const PING_EVERY: Duration = Duration::from_secs(10);
 const SILENCE_LIMIT: Duration = Duration::from_secs(30);
@@ -29,11 +32,17 @@ const MAX_STRIKES: u32 = 5;
 static NEXT_VIEWER_ID: AtomicU64 = AtomicU64::new(1);
 
 /// Who is watching: a signed-in user, or nobody (read-only).
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Viewer {
     pub user_id: String,
     pub username: String,
+    /// The session the socket was opened with; checked before each send, so a socket does
+    /// not outlive its session's logout, expiry or the account's disabling.
+    pub session: String,
 }
+
+/// Whether a session token is still valid (the HTTP edge's session service answers).
+pub type SessionCheck = Rc<dyn Fn(String) -> Pin<Box<dyn Future<Output = bool>>>>;
 
 /// What a viewer connection needs to know.
 #[derive(Clone)]
@@ -41,6 +50,7 @@ pub struct ViewerConfig {
     pub max_chars: usize,
     pub registry: Addr<RoomRegistry>,
     pub metrics: RoomMetrics,
+    pub sessions: SessionCheck,
 }
 
 pub struct ViewerSession {
@@ -55,6 +65,8 @@ pub struct ViewerSession {
     last_heard: Instant,
     strikes: u32,
     closing: bool,
+    pongs: PongGate,
+    _guard: Option<ConnectionGuard>,
 }
 
 impl ViewerSession {
@@ -63,8 +75,11 @@ impl ViewerSession {
         viewer: Option<Viewer>,
         session: Session,
         config: ViewerConfig,
+        guard: Option<ConnectionGuard>,
     ) -> Self {
         Self {
+            pongs: PongGate::default(),
+            _guard: guard,
             id: NEXT_VIEWER_ID.fetch_add(1, Ordering::Relaxed),
             room_id: room_id.into(),
             viewer,
@@ -149,6 +164,7 @@ impl ViewerSession {
         let Some(room) = self.room.clone() else {
             return self.reject(ErrorCode::BadFrame, "still joining the room".into());
         };
+        let valid = (self.config.sessions)(viewer.session.clone());
         let send = SendDanmaku {
             user_id: viewer.user_id,
             username: viewer.username,
@@ -156,13 +172,26 @@ impl ViewerSession {
             color,
             mode,
         };
-        ctx.spawn(actix::fut::wrap_future(room.send(send)).map(
-            |res, act: &mut Self, ctx| match res {
-                Ok(Ok(())) => {}
-                Ok(Err(rejection)) => act.send_frame(&rejection.to_frame()),
-                Err(_) => act.close(CloseCode::Error, "the room stopped", ctx),
-            },
-        ));
+        // Sends stay in order: the next frame is read once this one is checked and handed on.
+        ctx.wait(
+            actix::fut::wrap_future(valid).map(move |valid, act: &mut Self, ctx| {
+                if !valid {
+                    // Logged out, expired or disabled: the socket reads on as a visitor.
+                    act.viewer = None;
+                    return act.reject(
+                        ErrorCode::Unauthenticated,
+                        "your session has ended; sign in again to send danmaku".into(),
+                    );
+                }
+                ctx.spawn(actix::fut::wrap_future(room.send(send)).map(
+                    |res, act: &mut Self, ctx| match res {
+                        Ok(Ok(())) => {}
+                        Ok(Err(rejection)) => act.send_frame(&rejection.to_frame()),
+                        Err(_) => act.close(CloseCode::Error, "the room stopped", ctx),
+                    },
+                ));
+            }),
+        );
     }
 
     fn join(&mut self, ctx: &mut Context<Self>) {
@@ -222,6 +251,7 @@ impl ViewerSession {
             .outbox
             .as_ref()
             .is_some_and(|o| o.lag() > crate::hub::MAX_LAG)
+            || self.pongs.stalled()
         {
             return self.close(CloseCode::Policy, "too far behind", ctx);
         }
@@ -301,15 +331,10 @@ impl StreamHandler<Result<Message, ProtocolError>> for ViewerSession {
             Ok(Message::Binary(_)) | Ok(Message::Continuation(_)) => {
                 self.strike("binary frames are not part of the protocol", ctx)
             }
-            Ok(Message::Ping(bytes)) => {
-                let mut session = self.session.clone();
-                actix_web::rt::spawn(async move {
-                    let _ = session.pong(&bytes).await;
-                });
-            }
+            Ok(Message::Ping(bytes)) => self.pongs.answer(&self.session, bytes),
             Ok(Message::Pong(_)) | Ok(Message::Nop) => {}
             Ok(Message::Close(_)) => ctx.stop(),
-            Err(ProtocolError::Overflow) => self.close(CloseCode::Size, "frame too large", ctx),
+            Err(e) if is_oversize(&e) => self.close(CloseCode::Size, "frame too large", ctx),
             Err(_) => self.close(CloseCode::Protocol, "protocol error", ctx),
         }
     }

@@ -7,10 +7,14 @@ use std::pin::Pin;
 use futures_util::future::{Either, LocalBoxFuture};
 
 use actix_web::dev::Payload;
-use actix_web::http::header;
+use actix_web::http::{header, Method};
 use actix_web::{web, FromRequest, HttpMessage, HttpRequest};
 
+use super::token::constant_time_eq;
 use super::{AuthUser, SessionService, SESSION_COOKIE};
+
+/// The header that carries the CSRF token on cookie-authenticated API calls.
+pub const CSRF_HEADER: &str = "X-CSRF-Token";
 use crate::error::{ApiError, PageError};
 
 /// The raw session token of a request, if it carries one.
@@ -38,6 +42,35 @@ impl SessionToken {
     }
 }
 
+/// True when the request's credentials are the browser's cookie (not a header a script
+/// had to set on purpose): what a cross-site page can make a browser send.
+fn by_cookie(req: &HttpRequest) -> bool {
+    let headers = req.headers();
+    !headers.contains_key(header::AUTHORIZATION)
+        && !headers.contains_key("X-Session-Id")
+        && req.cookie(SESSION_COOKIE).is_some()
+}
+
+/// A state-changing `/api` call authenticated by the cookie must carry the session's CSRF
+/// token in `X-CSRF-Token`, exactly as a form carries it in a field. Pages check their
+/// forms' field themselves.
+fn check_api_csrf(req: &HttpRequest, user: &AuthUser) -> Result<(), ApiError> {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if safe || !req.path().starts_with("/api/") || !by_cookie(req) {
+        return Ok(());
+    }
+    let sent = req
+        .headers()
+        .get(CSRF_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if !sent.is_empty() && constant_time_eq(sent, &user.csrf_token) {
+        Ok(())
+    } else {
+        Err(ApiError::CsrfRejected)
+    }
+}
+
 /// Resolves the request's user once and remembers it in the request's extensions.
 async fn resolve(req: HttpRequest) -> Result<Option<AuthUser>, ApiError> {
     if let Some(found) = req.extensions().get::<Option<AuthUser>>() {
@@ -52,6 +85,9 @@ async fn resolve(req: HttpRequest) -> Result<Option<AuthUser>, ApiError> {
         .app_data::<web::Data<SessionService>>()
         .expect("SessionService is registered as app data");
     let user = sessions.authenticate(&token).await?;
+    if let Some(user) = &user {
+        check_api_csrf(&req, user)?;
+    }
     req.extensions_mut().insert(user.clone());
     Ok(user)
 }

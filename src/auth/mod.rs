@@ -8,7 +8,7 @@ mod sessions;
 mod throttle;
 pub mod token;
 
-pub use extract::{CurrentUser, MaybeUser, PageUser, SessionToken};
+pub use extract::{CurrentUser, MaybeUser, PageUser, SessionToken, CSRF_HEADER};
 pub use sessions::{AuthUser, SessionService};
 pub use throttle::LoginThrottle;
 

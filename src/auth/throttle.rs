@@ -1,72 +1,57 @@
-//! `LoginThrottle`: after `MAX_FAILURES` failed logins within `WINDOW` for one username or
-//! one client address, further attempts are refused until the oldest failure ages out.
+//! `LoginThrottle`: at most `MAX_ATTEMPTS` unsuccessful logins within `WINDOW` per username
+//! and per client address. An attempt is counted *before* its password is checked, so a
+//! burst of concurrent guesses gets no more than the limit through; a successful login
+//! takes its attempt back.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::net::IpAddr;
+use std::time::Duration;
 
-pub const MAX_FAILURES: usize = 5;
+use crate::limits::{retry_secs, Windows};
+
+pub const MAX_ATTEMPTS: usize = 5;
 pub const WINDOW: Duration = Duration::from_secs(60);
-/// Above this many tracked keys, keys with no recent failure are dropped.
-const PRUNE_ABOVE: usize = 50_000;
 
-/// Failure counts per username and per client address, shared by every worker.
-#[derive(Clone, Default)]
+/// Attempt counts per username and per client address, shared by every worker.
+#[derive(Clone)]
 pub struct LoginThrottle {
-    failures: Arc<Mutex<HashMap<String, VecDeque<Instant>>>>,
+    attempts: Windows,
+}
+
+impl Default for LoginThrottle {
+    fn default() -> Self {
+        Self {
+            attempts: Windows::new(MAX_ATTEMPTS, WINDOW),
+        }
+    }
+}
+
+/// An attempt counted against a username and an address.
+#[derive(Debug)]
+pub struct Attempt {
+    keys: Vec<String>,
 }
 
 impl LoginThrottle {
-    /// `Err(seconds)` when any of `keys` has used up its failures in the window.
-    pub fn check(&self, keys: &[String]) -> Result<(), u64> {
-        let now = Instant::now();
-        let mut map = self.failures.lock().expect("throttle lock");
-        let mut wait = Duration::ZERO;
-        for key in keys {
-            if let Some(times) = map.get_mut(key) {
-                forget_old(times, now);
-                if times.len() >= MAX_FAILURES {
-                    let oldest = times[times.len() - MAX_FAILURES];
-                    wait = wait.max(WINDOW.saturating_sub(now - oldest));
-                }
-            }
+    /// Counts an attempt at `username` from `client`; `Err(seconds)` when either has used
+    /// up its attempts (nothing is counted then).
+    pub fn attempt(&self, username: &str, client: Option<IpAddr>) -> Result<Attempt, u64> {
+        // Usernames are compared case-sensitively, but a guesser must not get five tries
+        // per spelling; the window cuts long keys to a bounded length.
+        let mut keys = vec![format!("user:{}", username.to_lowercase())];
+        if let Some(ip) = client {
+            keys.push(format!("addr:{ip}"));
         }
-        if wait.is_zero() {
-            Ok(())
-        } else {
-            Err(wait.as_secs().max(1) + u64::from(wait.subsec_nanos() > 0))
-        }
+        self.attempts.take(&keys).map_err(retry_secs)?;
+        Ok(Attempt { keys })
     }
 
-    /// Records a failed attempt against every key.
-    pub fn record_failure(&self, keys: &[String]) {
-        let now = Instant::now();
-        let mut map = self.failures.lock().expect("throttle lock");
-        if map.len() > PRUNE_ABOVE {
-            map.retain(|_, times| {
-                forget_old(times, now);
-                !times.is_empty()
-            });
+    /// The attempt succeeded: the username's failures are forgotten and the address gets
+    /// its attempt back.
+    pub fn succeeded(&self, attempt: Attempt) {
+        self.attempts.clear(&attempt.keys[0]);
+        for key in &attempt.keys[1..] {
+            self.attempts.give_back(key);
         }
-        for key in keys {
-            let times = map.entry(key.clone()).or_default();
-            forget_old(times, now);
-            times.push_back(now);
-            while times.len() > MAX_FAILURES {
-                times.pop_front();
-            }
-        }
-    }
-
-    /// Forgets the failures of one key (a username after a successful login).
-    pub fn clear(&self, key: &str) {
-        self.failures.lock().expect("throttle lock").remove(key);
-    }
-}
-
-fn forget_old(times: &mut VecDeque<Instant>, now: Instant) {
-    while times.front().is_some_and(|t| now - *t >= WINDOW) {
-        times.pop_front();
     }
 }
 
@@ -74,40 +59,40 @@ fn forget_old(times: &mut VecDeque<Instant>, now: Instant) {
 mod tests {
     use super::*;
 
+    fn ip(s: &str) -> Option<IpAddr> {
+        Some(s.parse().unwrap())
+    }
+
     #[test]
-    fn five_failures_block_the_sixth_attempt() {
+    fn five_attempts_block_the_sixth() {
         let t = LoginThrottle::default();
-        let keys = vec!["user:alice".to_string()];
-        for _ in 0..MAX_FAILURES {
-            assert!(t.check(&keys).is_ok());
-            t.record_failure(&keys);
+        for _ in 0..MAX_ATTEMPTS {
+            assert!(t.attempt("alice", None).is_ok());
         }
-        let wait = t.check(&keys).unwrap_err();
+        let wait = t.attempt("alice", None).unwrap_err();
         assert!((59..=60).contains(&wait), "{wait}");
     }
 
     #[test]
     fn a_blocked_address_blocks_every_username_from_it() {
         let t = LoginThrottle::default();
-        for i in 0..MAX_FAILURES {
-            t.record_failure(&[format!("user:u{i}"), "addr:10.0.0.1".into()]);
+        for i in 0..MAX_ATTEMPTS {
+            t.attempt(&format!("u{i}"), ip("10.0.0.1")).unwrap();
         }
-        assert!(t
-            .check(&["user:fresh".into(), "addr:10.0.0.1".into()])
-            .is_err());
-        assert!(t
-            .check(&["user:fresh".into(), "addr:10.0.0.2".into()])
-            .is_ok());
+        assert!(t.attempt("fresh", ip("10.0.0.1")).is_err());
+        assert!(t.attempt("fresh", ip("10.0.0.2")).is_ok());
     }
 
     #[test]
-    fn clearing_a_key_lifts_its_block() {
+    fn a_success_lifts_the_usernames_block_and_returns_the_addresss_attempt() {
         let t = LoginThrottle::default();
-        let keys = vec!["user:bob".to_string()];
-        for _ in 0..MAX_FAILURES {
-            t.record_failure(&keys);
+        for _ in 0..MAX_ATTEMPTS - 1 {
+            t.attempt("bob", ip("10.0.0.3")).unwrap();
         }
-        t.clear("user:bob");
-        assert!(t.check(&keys).is_ok());
+        let ok = t.attempt("bob", ip("10.0.0.3")).unwrap();
+        t.succeeded(ok);
+        assert!(t.attempt("bob", ip("10.0.0.4")).is_ok());
+        assert!(t.attempt("carol", ip("10.0.0.3")).is_ok());
+        assert!(t.attempt("dave", ip("10.0.0.3")).is_err());
     }
 }

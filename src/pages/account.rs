@@ -64,7 +64,15 @@ pub async fn register(
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
     check_csrf(&req, user.as_ref(), &form.csrf_token)?;
-    let created = accounts::register(&state.pool, &form.username, form.password).await;
+    let client = state.limits.clients.of(&req);
+    let created = accounts::register(
+        &state.pool,
+        &state.limits,
+        client,
+        &form.username,
+        form.password,
+    )
+    .await;
     let created = match created {
         Ok(created) => created,
         Err(e) => {
@@ -73,7 +81,11 @@ pub async fn register(
                 username: form.username,
                 error: form_message(&e)?,
             };
-            return Ok(render(e.status(), &page.layout, &page));
+            let mut res = render(e.status(), &page.layout, &page);
+            if let Some(secs) = retry_after(&e) {
+                res.headers_mut().insert(header::RETRY_AFTER, secs.into());
+            }
+            return Ok(res);
         }
     };
     let session = sessions.create(created.id).await?;
@@ -101,11 +113,12 @@ pub async fn login(
 ) -> Result<HttpResponse, PageError> {
     let form = form.into_inner();
     check_csrf(&req, user.as_ref(), &form.csrf_token)?;
-    let client = req.peer_addr().map(|a| a.ip());
+    let client = state.limits.clients.of(&req);
     let result = accounts::login(
         &state.pool,
         &sessions,
         &throttle,
+        &state.limits,
         client,
         &form.username,
         form.password,
@@ -122,9 +135,8 @@ pub async fn login(
                 error: form_message(&e)?,
             };
             let mut res = render(e.status(), &page.layout, &page);
-            if let ApiError::TooManyAttempts { retry_after_secs } = e {
-                res.headers_mut()
-                    .insert(header::RETRY_AFTER, retry_after_secs.into());
+            if let Some(secs) = retry_after(&e) {
+                res.headers_mut().insert(header::RETRY_AFTER, secs.into());
             }
             Ok(res)
         }
@@ -142,6 +154,18 @@ pub async fn logout(
         sessions.revoke(&token).await?;
     }
     Ok(see_other("/").cookie(auth::removal_cookie()).finish())
+}
+
+/// The `Retry-After` seconds of an error that asks the client to come back later.
+fn retry_after(e: &ApiError) -> Option<u64> {
+    match e {
+        ApiError::TooManyAttempts { retry_after_secs }
+        | ApiError::SlowDown {
+            retry_after_secs, ..
+        } => Some(*retry_after_secs),
+        ApiError::Busy => Some(1),
+        _ => None,
+    }
 }
 
 fn check_csrf(

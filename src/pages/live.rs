@@ -11,6 +11,7 @@ use crate::auth::{csrf, PageUser};
 use crate::db::{self, rooms, rooms::RoomRow};
 use crate::domain::RoomTitle;
 use crate::error::{ApiError, PageError};
+use crate::routes::api_rooms::create_room;
 use crate::live::{online_count, online_counts};
 use crate::startup::AppState;
 
@@ -98,11 +99,15 @@ pub async fn create(
             return Ok(render(StatusCode::BAD_REQUEST, &page.layout, &page));
         }
     };
-    let id = db::blocking(&state.pool, move |c| {
-        rooms::create(c, &owner.user_id, title.as_str(), None, false)
-    })
-    .await?;
-    Ok(see_other(&format!("/live/{id}")).finish())
+    match create_room(&state, &owner, title, None, false).await {
+        Ok(row) => Ok(see_other(&format!("/live/{}", row.id)).finish()),
+        Err(e @ (ApiError::SlowDown { .. } | ApiError::Forbidden(_))) => {
+            let page = list_page(&req, &state, user, e.to_string()).await?;
+            let status = actix_web::ResponseError::status_code(&e);
+            Ok(render(status, &page.layout, &page))
+        }
+        Err(e) => Err(PageError::internal("opening a room", &e)),
+    }
 }
 
 pub async fn room(

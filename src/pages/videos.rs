@@ -142,11 +142,18 @@ pub async fn comment(
     let Some(author) = user.clone() else {
         return Ok(see_other("/login").finish());
     };
-    let body = match CommentBody::parse(&form.body) {
+    let checked = CommentBody::parse(&form.body)
+        .map_err(|e| (StatusCode::BAD_REQUEST, e))
+        .and_then(|body| {
+            crate::routes::api_videos::take_comment(&state, &author)
+                .map(|()| body)
+                .map_err(|e| (StatusCode::TOO_MANY_REQUESTS, e.to_string()))
+        });
+    let body = match checked {
         Ok(body) => body,
-        Err(e) => {
+        Err((status, e)) => {
             let page = watch_page(&req, &state, user, id, e).await?;
-            return Ok(render(StatusCode::BAD_REQUEST, &page.layout, &page));
+            return Ok(render(status, &page.layout, &page));
         }
     };
     let video_id = id.clone();

@@ -16,11 +16,13 @@ pub struct Credentials {
 
 /// `POST /api/users` -> 201 `{id, username}`.
 pub async fn create_user(
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: web::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     let Credentials { username, password } = body.into_inner();
-    let user = accounts::register(&state.pool, &username, password).await?;
+    let client = state.limits.clients.of(&req);
+    let user = accounts::register(&state.pool, &state.limits, client, &username, password).await?;
     Ok(HttpResponse::Created().json(user))
 }
 
@@ -33,11 +35,12 @@ pub async fn create_session(
     body: web::Json<Credentials>,
 ) -> Result<HttpResponse, ApiError> {
     let Credentials { username, password } = body.into_inner();
-    let client = req.peer_addr().map(|a| a.ip());
+    let client = state.limits.clients.of(&req);
     let session = accounts::login(
         &state.pool,
         &sessions,
         &throttle,
+        &state.limits,
         client,
         &username,
         password,

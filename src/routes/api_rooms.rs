@@ -90,11 +90,6 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let title = RoomTitle::parse(&body.title).map_err(ApiError::Invalid)?;
-    if body.source_url.is_some() && !user.is_admin() {
-        return Err(ApiError::Forbidden(
-            "only admins can give a room a source".into(),
-        ));
-    }
     let allow_files = state.settings.ingest.allow_files;
     let source_url = body
         .source_url
@@ -102,19 +97,32 @@ pub async fn create(
         .map(|s| SourceUrl::parse(&s, allow_files))
         .transpose()
         .map_err(ApiError::Invalid)?;
-    let row = create_room(&state, &user.user_id, title, source_url, body.on_demand).await?;
+    let row = create_room(&state, &user, title, source_url, body.on_demand).await?;
     Ok(HttpResponse::Created().json(RoomJson::load(&state, row, 0).await))
 }
 
-/// Stores a new room and starts its pipeline if it has a source.
+/// Stores a new room and starts its pipeline if it has a source. Only admins give a room
+/// a source or make it on-demand; other users open at most `limits.rooms_per_hour`.
 pub async fn create_room(
     state: &AppState,
-    owner_id: &str,
+    owner: &AuthUser,
     title: RoomTitle,
     source_url: Option<SourceUrl>,
     on_demand: bool,
 ) -> Result<RoomRow, ApiError> {
-    let owner = owner_id.to_string();
+    if !owner.is_admin() {
+        if source_url.is_some() || on_demand {
+            return Err(ApiError::Forbidden(
+                "only admins can give a room a source or make it on-demand".into(),
+            ));
+        }
+        crate::limits::take(
+            &state.limits.rooms,
+            "new rooms",
+            format!("user:{}", owner.user_id),
+        )?;
+    }
+    let owner = owner.user_id.clone();
     let row = db::blocking(&state.pool, move |c| {
         let id = rooms::create(
             c,

@@ -10,6 +10,7 @@ mod media;
 mod static_files;
 mod uploads;
 mod ws;
+mod ws_guard;
 
 use actix_web::error::JsonPayloadError;
 use actix_web::http::{Method, StatusCode};

@@ -7,7 +7,13 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use roomcast_actors::ingest::viewer::VideoViewer;
 use roomcast_actors::viewer::{Viewer, ViewerConfig, ViewerSession};
 
-use crate::auth::MaybeUser;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use roomcast_actors::viewer::SessionCheck;
+
+use super::ws_guard;
+use crate::auth::{MaybeUser, SessionService, SessionToken};
 use crate::db::{self, rooms};
 use crate::error::ApiError;
 use crate::startup::AppState;
@@ -20,6 +26,7 @@ pub async fn room_socket(
     body: web::Payload,
     room_id: web::Path<String>,
     state: web::Data<AppState>,
+    sessions: web::Data<SessionService>,
     MaybeUser(user): MaybeUser,
 ) -> Result<HttpResponse, actix_web::Error> {
     if !origin_allowed(&req, &state.public_url) {
@@ -34,22 +41,35 @@ pub async fn room_socket(
     {
         return Err(ApiError::NotFound(format!("no room {room_id}")).into());
     }
+    let (body, guard) = ws_guard::admit(&req, body, &state, MAX_WIRE_FRAME).await?;
     let (response, session, stream) = actix_ws::handle(&req, body)?;
     let stream = stream.max_frame_size(MAX_WIRE_FRAME);
-    let viewer = user.map(|u| Viewer {
+    let token = SessionToken::from_request(&req).0;
+    let viewer = user.zip(token).map(|(u, session)| Viewer {
         user_id: u.user_id,
         username: u.username,
+        session,
     });
     let config = ViewerConfig {
         max_chars: state.settings.danmaku.max_chars,
         registry: state.rooms.clone(),
         metrics: state.room_metrics.clone(),
+        sessions: session_check(sessions.into_inner()),
     };
     ViewerSession::create(|ctx| {
         ctx.add_stream(stream);
-        ViewerSession::new(&room_id, viewer, session, config)
+        ViewerSession::new(&room_id, viewer, session, config, Some(Box::new(guard)))
     });
     Ok(response)
+}
+
+/// Asks the session service whether a socket's session still holds (its cache answers
+/// most sends; a logout, expiry or disabled account makes it `false`).
+fn session_check(sessions: Arc<SessionService>) -> SessionCheck {
+    Rc::new(move |token| {
+        let sessions = Arc::clone(&sessions);
+        Box::pin(async move { matches!(sessions.authenticate(&token).await, Ok(Some(_))) })
+    })
 }
 
 /// Browsers always send `Origin` on WebSocket upgrades: it must be this site (the public
@@ -90,6 +110,7 @@ pub async fn video_socket(
     let Some(pipeline) = crate::ingest::pipeline(&state, &room_id).await else {
         return Err(ApiError::NotFound(format!("room {room_id} has no live video")).into());
     };
+    let (body, guard) = ws_guard::admit(&req, body, &state, MAX_WIRE_FRAME).await?;
     let (response, session, stream) = actix_ws::handle(&req, body)?;
     let stream = stream.max_frame_size(MAX_WIRE_FRAME);
     VideoViewer::create(|ctx| {
@@ -99,6 +120,7 @@ pub async fn video_socket(
             pipeline,
             session,
             state.room_metrics.video_delivery.clone(),
+            Some(Box::new(guard)),
         )
     });
     Ok(response)

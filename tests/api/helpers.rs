@@ -186,6 +186,11 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     settings.database.pool_size = 4;
     settings.pages.home_cache_ms = 0;
     settings.storage.dir = dir.path().join("data");
+    // Tests sign many users up from one address and post quickly; the tests of these
+    // limits set them low again.
+    settings.limits.signups_per_hour = 10_000;
+    settings.limits.comments_per_minute = 10_000;
+    settings.limits.rooms_per_hour = 10_000;
     let pg = match backend {
         Backend::Sqlite => {
             let path = dir.path().join("roomcast.db");

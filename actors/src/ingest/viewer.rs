@@ -13,6 +13,9 @@ use prometheus::Histogram;
 use tokio::sync::mpsc;
 
 use super::pipeline::{IngestPipeline, JoinVideo, LeaveVideo, VideoFrame};
+use crate::socket::{is_oversize, ConnectionGuard, PongGate, STALL_LIMIT};
+use std::cell::Cell;
+use std::rc::Rc;
 
 const PING_EVERY: Duration = Duration::from_secs(10);
 const SILENCE_LIMIT: Duration = Duration::from_secs(30);
@@ -31,6 +34,10 @@ pub struct VideoViewer {
     /// Behind: fragments are dropped until the next keyframe.
     skipping: bool,
     last_heard: Instant,
+    pongs: PongGate,
+    /// When the writer started on the frame it is writing; `None` while it waits for one.
+    writing_since: Rc<Cell<Option<Instant>>>,
+    _guard: Option<ConnectionGuard>,
 }
 
 impl VideoViewer {
@@ -41,8 +48,12 @@ impl VideoViewer {
         pipeline: Addr<IngestPipeline>,
         session: Session,
         delivery: Histogram,
+        guard: Option<ConnectionGuard>,
     ) -> Self {
         Self {
+            pongs: PongGate::default(),
+            writing_since: Rc::default(),
+            _guard: guard,
             delivery,
             id: NEXT_VIDEO_VIEWER.fetch_add(1, Ordering::Relaxed),
             room_id: room_id.to_string(),
@@ -81,11 +92,14 @@ impl Actor for VideoViewer {
         let mut session = self.session.clone();
         let me = ctx.address();
         let delivery = self.delivery.clone();
+        let writing_since = Rc::clone(&self.writing_since);
         actix_web::rt::spawn(async move {
             while let Some((frame, read_at)) = rx.recv().await {
+                writing_since.set(Some(Instant::now()));
                 if session.binary(frame).await.is_err() {
                     break;
                 }
+                writing_since.set(None);
                 if let Some(read_at) = read_at {
                     delivery.observe(read_at.elapsed().as_secs_f64());
                 }
@@ -99,6 +113,13 @@ impl Actor for VideoViewer {
         ctx.run_interval(PING_EVERY, |act, ctx| {
             if act.last_heard.elapsed() > SILENCE_LIMIT {
                 return act.close(CloseCode::Normal, "no answer to pings", ctx);
+            }
+            let write_stalled = act
+                .writing_since
+                .get()
+                .is_some_and(|since| since.elapsed() > STALL_LIMIT);
+            if write_stalled || act.pongs.stalled() {
+                return act.close(CloseCode::Policy, "not reading", ctx);
             }
             let mut session = act.session.clone();
             actix_web::rt::spawn(async move {
@@ -149,15 +170,11 @@ impl StreamHandler<Result<Message, ProtocolError>> for VideoViewer {
     fn handle(&mut self, msg: Result<Message, ProtocolError>, ctx: &mut Context<Self>) {
         self.last_heard = Instant::now();
         match msg {
-            Ok(Message::Ping(bytes)) => {
-                let mut session = self.session.clone();
-                actix_web::rt::spawn(async move {
-                    let _ = session.pong(&bytes).await;
-                });
-            }
+            Ok(Message::Ping(bytes)) => self.pongs.answer(&self.session, bytes),
             Ok(Message::Close(_)) => ctx.stop(),
             // The video socket only sends; anything a client says is ignored.
             Ok(_) => {}
+            Err(e) if is_oversize(&e) => self.close(CloseCode::Size, "frame too large", ctx),
             Err(_) => self.close(CloseCode::Protocol, "protocol error", ctx),
         }
     }

@@ -110,7 +110,7 @@ pub async fn create(
         }
     };
     let on_demand = form.on_demand.is_some();
-    let row = create_room(&state, &user.user_id, title, source, on_demand).await?;
+    let row = create_room(&state, &user, title, source, on_demand).await?;
     crate::audit::record(&state, &user, "room.create", &row.id, &row.title).await;
     Ok(see_other("/admin/rooms").finish())
 }
