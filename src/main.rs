@@ -3,6 +3,7 @@
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
+    roomcast::allocator::tune();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let cli = roomcast::cli::Cli::parse();
     match cli.run() {

@@ -1,0 +1,447 @@
+//! Attacks replayed against the real server: each test says what was tried and asserts
+//! what the server did (status and error codes, socket closure, memory read from
+//! `/proc/<pid>/status` of a `roomcast serve` process where memory is the point).
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use awc::http::Method;
+use serde_json::{json, Value};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::cli::roomcast;
+use crate::helpers::{spawn_app_with, Auth, Backend, TestApp};
+use crate::on_both_backends;
+
+on_both_backends!(
+    thirty_concurrent_wrong_guesses_at_one_account_get_only_five_checks,
+    behind_a_trusted_proxy_one_clients_failures_do_not_lock_out_another,
+    signups_from_one_address_past_the_hourly_limit_get_429,
+    rooms_and_comments_past_their_limits_get_429_and_users_cannot_set_on_demand,
+    cookie_authenticated_api_calls_without_the_csrf_header_are_refused,
+    a_socket_reads_on_as_a_visitor_after_its_session_logs_out,
+    one_address_opens_at_most_ws_per_ip_sockets,
+);
+
+/// A `roomcast serve` process on SQLite whose log lines are kept for the test to read.
+struct Process {
+    child: Child,
+    address: String,
+    log: Arc<Mutex<Vec<String>>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Process {
+    fn start(env: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cmd: Command = roomcast(dir.path());
+        cmd.env("ROOMCAST__HTTP__WORKERS", "2")
+            .env("RUST_LOG", "info,actix_server=warn");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.arg("serve").stderr(Stdio::piped()).spawn().unwrap();
+        let lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let kept = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in lines.map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on http://127.0.0.1:").nth(1) {
+                    let port: u16 = rest.split_whitespace().next().unwrap().parse().unwrap();
+                    let _ = tx.send(port);
+                }
+                kept.lock().unwrap().push(line);
+            }
+        });
+        let port = rx
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the server starts");
+        Self {
+            child,
+            address: format!("127.0.0.1:{port}"),
+            log,
+            _dir: dir,
+        }
+    }
+
+    /// `VmRSS` and `VmHWM` (peak) in MiB.
+    fn memory(&self) -> (u64, u64) {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let field = |name: &str| -> u64 {
+            let line = status.lines().find(|l| l.starts_with(name)).unwrap();
+            line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
+        };
+        (field("VmRSS:"), field("VmHWM:"))
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.address)
+    }
+
+    async fn post(&self, path: &str, headers: &[(&str, &str)], body: Value) -> (u16, Value) {
+        let mut req = awc::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .finish()
+            .post(self.url(path));
+        for (k, v) in headers {
+            req = req.insert_header((*k, *v));
+        }
+        let mut res = req.send_json(&body).await.unwrap();
+        let retry = res.headers().get("retry-after").is_some();
+        let mut json: Value = res.json().await.unwrap_or(Value::Null);
+        json["has_retry_after"] = retry.into();
+        (res.status().as_u16(), json)
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Waits for `check` to hold, up to `limit`.
+async fn eventually(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !check() {
+        assert!(Instant::now() < deadline, "{what} within {limit:?}");
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[actix_web::test]
+async fn a_hundred_concurrent_wrong_logins_from_a_hundred_addresses_stay_within_the_hashing_cap()
+{
+    // Behind a trusted proxy every request names another client, so no throttle applies:
+    // only the hashing cap stands between the burst and the server's memory.
+    let server = Process::start(&[
+        ("ROOMCAST__HTTP__TRUSTED_PROXIES", "127.0.0.1"),
+        ("ROOMCAST__LIMITS__PASSWORD_HASH_CONCURRENCY", "2"),
+        ("ROOMCAST__LIMITS__PASSWORD_HASH_WAIT_MS", "500"),
+    ]);
+    let (idle, _) = server.memory();
+    let attempts = (0..100).map(|i| {
+        let server = &server;
+        async move {
+            let addr = format!("198.51.100.{}", i + 1);
+            let body = json!({"username": format!("user{i}"), "password": "wrong-password"});
+            server
+                .post("/api/sessions", &[("X-Forwarded-For", &addr)], body)
+                .await
+        }
+    });
+    let answers = futures_util::future::join_all(attempts).await;
+    let mut by_status = std::collections::BTreeMap::<u16, usize>::new();
+    for (status, body) in &answers {
+        *by_status.entry(*status).or_default() += 1;
+        match status {
+            401 => assert_eq!(body["error_code"], "002"),
+            503 => {
+                assert_eq!(body["error_code"], "026", "{body}");
+                assert_eq!(body["has_retry_after"], true);
+            }
+            other => panic!("unexpected {other}: {body}"),
+        }
+    }
+    assert!(by_status.get(&503).is_some(), "the burst was shed: {by_status:?}");
+    let (_, peak) = server.memory();
+    assert!(
+        peak < idle + 200,
+        "peak {peak} MiB against {idle} MiB idle ({by_status:?})"
+    );
+}
+
+async fn thirty_concurrent_wrong_guesses_at_one_account_get_only_five_checks(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    app.register("alice", "password123").await;
+    let guesses = (0..30).map(|_| app.login("alice", "wrong-password"));
+    let answers = futures_util::future::join_all(guesses).await;
+    let checked = answers.iter().filter(|r| r.status == 401).count();
+    let refused = answers
+        .iter()
+        .filter(|r| r.status == 429 && r.error_code() == "008")
+        .count();
+    assert_eq!((checked, refused), (5, 25));
+}
+
+async fn behind_a_trusted_proxy_one_clients_failures_do_not_lock_out_another(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    app.register("bob", "password123").await;
+    let login = |client: &'static str, user: &'static str, password: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .post(app.url("/api/sessions"))
+                .insert_header(("X-Forwarded-For", client))
+                .send_json(&json!({"username": user, "password": password}))
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // The attacker (203.0.113.9) tries five names; the sixth try from there is refused.
+    for i in 0..5 {
+        let user: &'static str = ["u0", "u1", "u2", "u3", "u4"][i];
+        assert_eq!(login("203.0.113.9", user, "nope-nope").await, 401);
+    }
+    assert_eq!(login("203.0.113.9", "u5", "nope-nope").await, 429);
+    // A forged left-hand entry does not get the attacker out: the proxy's entry is nearest.
+    assert_eq!(login("192.0.2.50, 203.0.113.9", "u6", "nope-nope").await, 429);
+    // Another client behind the same proxy still signs in.
+    assert_eq!(login("198.51.100.20", "bob", "password123").await, 201);
+}
+
+async fn signups_from_one_address_past_the_hourly_limit_get_429(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.limits.signups_per_hour = 3).await;
+    for name in ["ann", "ben", "cat"] {
+        assert_eq!(app.register(name, "password123").await.status, 201);
+    }
+    let res = app.register("dan", "password123").await;
+    assert_eq!((res.status.as_u16(), res.error_code()), (429, "028"));
+    assert!(res.header("retry-after").is_some());
+    // Nothing was created for the refused sign-up.
+    assert_eq!(app.login("dan", "password123").await.status, 401);
+}
+
+async fn rooms_and_comments_past_their_limits_get_429_and_users_cannot_set_on_demand(
+    backend: Backend,
+) {
+    let app = spawn_app_with(backend, |s| s.limits.rooms_per_hour = 2).await;
+    let token = app.signed_in_user("carol").await;
+    let open = |body: Value| app.json(Method::POST, "/api/rooms", Auth::Bearer(&token), Some(body));
+    let res = open(json!({"title": "mine", "on_demand": true})).await;
+    assert_eq!((res.status.as_u16(), res.error_code()), (403, "009"), "on_demand is for admins");
+    assert_eq!(open(json!({"title": "one"})).await.status, 201);
+    assert_eq!(open(json!({"title": "two"})).await.status, 201);
+    let res = open(json!({"title": "three"})).await;
+    assert_eq!((res.status.as_u16(), res.error_code()), (429, "028"));
+    assert!(res.header("retry-after").is_some());
+}
+
+async fn cookie_authenticated_api_calls_without_the_csrf_header_are_refused(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let token = app.signed_in_user("dora").await;
+    let csrf = app.page("/", &[("roomcast_session", &token)]).await;
+    let marker = "name=\"csrf-token\" content=\"";
+    let start = csrf.html.find(marker).expect("signed-in pages carry the token") + marker.len();
+    let csrf = &csrf.html[start..start + 64];
+    let post = |headers: Vec<(&'static str, String)>| {
+        let mut req = app.client.post(app.url("/api/rooms"));
+        for h in headers {
+            req = req.insert_header(h);
+        }
+        req.send_json(&json!({"title": "from another page"}))
+    };
+    let cookie = ("Cookie", format!("roomcast_session={token}"));
+    // A cross-site page can make the browser send the cookie, but not the header.
+    let res = post(vec![cookie.clone()]).await.unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    let res = post(vec![cookie.clone(), ("X-CSRF-Token", "0".repeat(64))])
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403, "a wrong token is refused");
+    let res = post(vec![cookie.clone(), ("X-CSRF-Token", csrf.to_string())])
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    // Bearer calls carry no ambient credential and need no token.
+    let res = post(vec![("Authorization", format!("Bearer {token}"))]).await.unwrap();
+    assert_eq!(res.status().as_u16(), 201);
+    // A multipart upload by cookie alone is refused before anything is stored.
+    let res = app
+        .client
+        .post(app.url("/api/videos"))
+        .insert_header(cookie.clone())
+        .insert_header(("Content-Type", "multipart/form-data; boundary=x"))
+        .send_body("--x\r\nContent-Disposition: form-data; name=\"title\"\r\n\r\nt\r\n--x--\r\n")
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    // So is logging the user out from another site.
+    let res = app
+        .client
+        .delete(app.url("/api/sessions/current"))
+        .insert_header(cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 403);
+    assert_eq!(app.me(Auth::Bearer(&token)).await.status, 200);
+}
+
+async fn a_socket_reads_on_as_a_visitor_after_its_session_logs_out(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let token = app.signed_in_user("erin").await;
+    let room = app.create_room(&token, "talk").await;
+    let (mut ws, _) = app.viewer(&room, Some(&token)).await;
+    ws.send_json(json!({"type": "send", "text": "before"})).await;
+    let batch = ws.next_of_type("batch").await;
+    assert_eq!(batch["items"][0]["text"], "before");
+    let res = app
+        .json(Method::DELETE, "/api/sessions/current", Auth::Bearer(&token), None)
+        .await;
+    assert_eq!(res.status, 204);
+    ws.send_json(json!({"type": "send", "text": "after"})).await;
+    let error = ws.next_of_type("error").await;
+    assert_eq!(error["code"], "unauthenticated", "{error}");
+    // Nothing was accepted in the user's name after the logout.
+    let history = app
+        .json(Method::GET, &format!("/api/rooms/{room}/danmaku"), Auth::None, None)
+        .await;
+    let texts: Vec<&str> = history.body["items"]
+        .as_array()
+        .or(history.body.as_array())
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["before"]);
+}
+
+async fn one_address_opens_at_most_ws_per_ip_sockets(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.limits.ws_per_ip = 3).await;
+    let token = app.signed_in_user("fred").await;
+    let room = app.create_room(&token, "crowd").await;
+    let mut open = Vec::new();
+    for _ in 0..3 {
+        open.push(app.viewer(&room, None).await.0);
+    }
+    let refused = refused_upgrade(&app, &format!("/ws/rooms/{room}")).await;
+    assert_eq!(refused, 429);
+    let online = app
+        .json(Method::GET, &format!("/api/rooms/{room}"), Auth::None, None)
+        .await;
+    assert!(online.body["online"].as_u64().unwrap() <= 3);
+    // A closed socket gives its place back.
+    drop(open.pop());
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        if app.ws_connect(&room, None, None).await.is_ok() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the place came back");
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The status of a WebSocket upgrade that the server refused.
+async fn refused_upgrade(app: &TestApp, path: &str) -> u16 {
+    let res = app
+        .client
+        .get(app.url(path))
+        .insert_header(("Upgrade", "websocket"))
+        .insert_header(("Connection", "Upgrade"))
+        .insert_header(("Sec-WebSocket-Version", "13"))
+        .insert_header(("Sec-WebSocket-Key", "dGhlIHNhbXBsZSBub25jZQ=="))
+        .send()
+        .await
+        .unwrap();
+    res.status().as_u16()
+}
+
+/// A raw TCP connection upgraded to a WebSocket by hand, so that a test can send what no
+/// well-behaved client library would (floods, lying frame headers) and choose not to read.
+async fn raw_socket(address: &str, path: &str) -> TcpStream {
+    let mut tcp = TcpStream::connect(address).await.unwrap();
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut head = Vec::new();
+    while !head.ends_with(b"\r\n\r\n") {
+        let mut byte = [0u8; 1];
+        tcp.read_exact(&mut byte).await.unwrap();
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert!(head.starts_with("HTTP/1.1 101"), "{head}");
+    tcp
+}
+
+/// A masked client ping frame carrying 125 bytes.
+fn ping_frame() -> Vec<u8> {
+    let mut f = vec![0x89, 0x80 | 125, 0, 0, 0, 0];
+    f.extend(std::iter::repeat_n(b'p', 125));
+    f
+}
+
+async fn open_room(server: &Process) -> String {
+    let (status, _) = server
+        .post("/api/users", &[], json!({"username": "owner", "password": "password123"}))
+        .await;
+    assert_eq!(status, 201);
+    let (_, session) = server
+        .post("/api/sessions", &[], json!({"username": "owner", "password": "password123"}))
+        .await;
+    let bearer = format!("Bearer {}", session["token"].as_str().unwrap());
+    let (status, room) = server
+        .post("/api/rooms", &[("Authorization", &bearer)], json!({"title": "target"}))
+        .await;
+    assert_eq!(status, 201);
+    room["id"].as_str().unwrap().to_string()
+}
+
+#[actix_web::test]
+async fn three_hundred_thousand_pings_on_a_socket_that_never_reads_park_no_memory() {
+    let server = Process::start(&[]);
+    let room = open_room(&server).await;
+    let (idle, _) = server.memory();
+    let mut tcp = raw_socket(&server.address, &format!("/ws/rooms/{room}")).await;
+    let burst: Vec<u8> = (0..1000).flat_map(|_| ping_frame()).collect();
+    let mut sent = 0;
+    let flood = async {
+        for _ in 0..300 {
+            tcp.write_all(&burst).await?;
+            sent += 1000;
+        }
+        std::io::Result::Ok(())
+    };
+    // The server stops reading a peer that does not read, so the flood may block: that is
+    // the server holding, not the test failing.
+    let _ = actix_web::rt::time::timeout(Duration::from_secs(20), flood).await;
+    let (now, peak) = server.memory();
+    assert!(
+        peak < idle + 60,
+        "{sent} pings: peak {peak} MiB, now {now} MiB, idle {idle} MiB"
+    );
+}
+
+#[actix_web::test]
+async fn a_frame_declaring_a_terabyte_is_refused_with_1009_before_its_payload_is_buffered() {
+    let server = Process::start(&[]);
+    let room = open_room(&server).await;
+    let (idle, _) = server.memory();
+    let mut tcp = raw_socket(&server.address, &format!("/ws/rooms/{room}")).await;
+    let mut header = vec![0x82, 0x80 | 127];
+    header.extend((1u64 << 40).to_be_bytes());
+    header.extend([0, 0, 0, 0]);
+    tcp.write_all(&header).await.unwrap();
+    let chunk = vec![b'x'; 1 << 20];
+    let flood = async {
+        for _ in 0..300 {
+            tcp.write_all(&chunk).await?;
+        }
+        std::io::Result::Ok(())
+    };
+    let _ = actix_web::rt::time::timeout(Duration::from_secs(10), flood).await;
+    let (_, peak) = server.memory();
+    assert!(peak < idle + 40, "peak {peak} MiB against {idle} MiB idle");
+    // The server's answer: a close frame with 1009 (message too big).
+    let mut reply = Vec::new();
+    let _ = actix_web::rt::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut reply)).await;
+    let close = reply
+        .windows(2)
+        .position(|w| w[0] == 0x88)
+        .map(|at| u16::from_be_bytes([reply[at + 2], reply[at + 3]]));
+    assert_eq!(close, Some(1009), "{:?}", &reply[..reply.len().min(32)]);
+}
