@@ -36,7 +36,8 @@ pub fn spec_for(room: &RoomRow, settings: &Settings) -> Option<IngestSpec> {
     Some(IngestSpec {
         room_id: room.id.clone(),
         url: url.expose().to_string(),
-        redacted: url.redacted(),
+        // What logs and the status may say of the source: its scheme, host and port.
+        redacted: roomcast_actors::ingest::redact::origin(url.expose()),
         protocol_whitelist: url.protocol_whitelist().to_string(),
         hls_dir: settings.storage.dir.join("live").join(&room.id),
         ffmpeg: settings.ingest.ffmpeg.clone(),
@@ -177,8 +178,9 @@ pub async fn pipeline(state: &AppState, room_id: &str) -> Option<Addr<IngestPipe
         .flatten()
 }
 
-/// The `live` object of a room's JSON: `null` without a source.
-pub async fn live_json(state: &AppState, room: &RoomRow) -> Value {
+/// The `live` object of a room's JSON: `null` without a source. Without `reveal` (anyone
+/// but the owner and admins) the error is a fixed sentence for the state, never ffmpeg's.
+pub async fn live_json(state: &AppState, room: &RoomRow, reveal: bool) -> Value {
     if room.source_url.is_none() {
         return Value::Null;
     }
@@ -197,6 +199,13 @@ pub async fn live_json(state: &AppState, room: &RoomRow) -> Value {
             json!({ "state": "stopped", "restarts": 0, "last_error": "the source is not valid" })
         }
     };
+    if !reveal {
+        let public = match live["state"].as_str() {
+            Some("backoff") => json!("the source cannot be reached; retrying"),
+            _ => Value::Null,
+        };
+        live["last_error"] = public;
+    }
     live["hls_url"] = json!(format!("/hls/{}/index.m3u8", room.id));
     live["ws_video_url"] = json!(format!("/ws/rooms/{}/video", room.id));
     live

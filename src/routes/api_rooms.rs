@@ -8,7 +8,7 @@ use roomcast_actors::ingest::pipeline::{ControlIngest, IngestAction};
 use roomcast_actors::registry::{BanEverywhere, RetractEverywhere};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{AuthUser, CurrentUser};
+use crate::auth::{AuthUser, CurrentUser, MaybeUser};
 use crate::db::{self, danmaku, rooms, rooms::RoomRow, users};
 use crate::domain::{RoomTitle, SourceUrl};
 use crate::error::ApiError;
@@ -32,8 +32,11 @@ pub struct RoomJson {
 }
 
 impl RoomJson {
-    async fn load(state: &AppState, row: RoomRow, online: u64) -> Self {
-        let live = ingest::live_json(state, &row).await;
+    /// `viewer` decides how much of the source's state is shown: its errors are for the
+    /// room's owner and admins; everyone else sees the state alone.
+    async fn load(state: &AppState, row: RoomRow, online: u64, viewer: Option<&AuthUser>) -> Self {
+        let reveal = viewer.is_some_and(|u| u.is_admin() || u.user_id == row.owner_id);
+        let live = ingest::live_json(state, &row, reveal).await;
         Self {
             id: row.id,
             title: row.title,
@@ -58,6 +61,7 @@ pub struct Paging {
 /// `GET /api/rooms?limit=&offset=`: newest first, with online counts.
 pub async fn list(
     state: web::Data<AppState>,
+    MaybeUser(viewer): MaybeUser,
     q: web::Query<Paging>,
 ) -> Result<HttpResponse, ApiError> {
     let limit = q.limit.unwrap_or(50).clamp(1, 200);
@@ -67,7 +71,7 @@ pub async fn list(
     let mut rooms = Vec::with_capacity(rows.len());
     for r in rows {
         let online = counts.get(&r.id).copied().unwrap_or(0);
-        rooms.push(RoomJson::load(&state, r, online).await);
+        rooms.push(RoomJson::load(&state, r, online, viewer.as_ref()).await);
     }
     Ok(HttpResponse::Ok()
         .json(serde_json::json!({ "rooms": rooms, "limit": limit, "offset": offset })))
@@ -98,7 +102,7 @@ pub async fn create(
         .transpose()
         .map_err(ApiError::Invalid)?;
     let row = create_room(&state, &user, title, source_url, body.on_demand).await?;
-    Ok(HttpResponse::Created().json(RoomJson::load(&state, row, 0).await))
+    Ok(HttpResponse::Created().json(RoomJson::load(&state, row, 0, Some(&user)).await))
 }
 
 /// Stores a new room and starts its pipeline if it has a source. Only admins give a room
@@ -191,7 +195,7 @@ pub async fn update(
     };
     let row = update_room(&state, id.into_inner(), changes).await?;
     let online = online_count(&state, &row.id).await;
-    Ok(HttpResponse::Ok().json(RoomJson::load(&state, row, online).await))
+    Ok(HttpResponse::Ok().json(RoomJson::load(&state, row, online, Some(&user)).await))
 }
 
 /// Applies `changes` to a room and brings its pipeline in line with its source. A new
@@ -234,11 +238,12 @@ pub async fn find_room(state: &AppState, id: String) -> Result<RoomRow, ApiError
 /// `GET /api/rooms/{id}`.
 pub async fn show(
     state: web::Data<AppState>,
+    MaybeUser(viewer): MaybeUser,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let room = find_room(&state, id.into_inner()).await?;
     let online = online_count(&state, &room.id).await;
-    Ok(HttpResponse::Ok().json(RoomJson::load(&state, room, online).await))
+    Ok(HttpResponse::Ok().json(RoomJson::load(&state, room, online, viewer.as_ref()).await))
 }
 
 #[derive(Deserialize)]
@@ -391,7 +396,7 @@ pub async fn control_ingest(
     }
     let (room_id, action) = path.into_inner();
     let room = control_pipeline(&state, &user, room_id, &action).await?;
-    let live = ingest::live_json(&state, &room).await;
+    let live = ingest::live_json(&state, &room, true).await;
     Ok(HttpResponse::Accepted().json(live))
 }
 

@@ -68,6 +68,31 @@ impl Process {
         }
     }
 
+    /// Makes an admin with the CLI (same directory, so the same database); returns the
+    /// Bearer header value of a fresh session.
+    async fn admin(&self, name: &str) -> String {
+        let out = roomcast(self._dir.path())
+            .args(["user", "add", name, "--admin"])
+            .env("ROOMCAST_PASSWORD", "password123")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let (_, session) = self
+            .post("/api/sessions", &[], json!({"username": name, "password": "password123"}))
+            .await;
+        format!("Bearer {}", session["token"].as_str().unwrap())
+    }
+
+    async fn get(&self, path: &str, headers: &[(&str, &str)]) -> String {
+        let mut req = awc::Client::default().get(self.url(path));
+        for (k, v) in headers {
+            req = req.insert_header((*k, *v));
+        }
+        let mut res = req.send().await.unwrap();
+        String::from_utf8(res.body().limit(8 << 20).await.unwrap().to_vec()).unwrap()
+    }
+
     /// `VmRSS` and `VmHWM` (peak) in MiB.
     fn memory(&self) -> (u64, u64) {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
@@ -102,15 +127,6 @@ impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-}
-
-/// Waits for `check` to hold, up to `limit`.
-async fn eventually(limit: Duration, what: &str, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + limit;
-    while !check() {
-        assert!(Instant::now() < deadline, "{what} within {limit:?}");
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
@@ -444,4 +460,48 @@ async fn a_frame_declaring_a_terabyte_is_refused_with_1009_before_its_payload_is
         .position(|w| w[0] == 0x88)
         .map(|at| u16::from_be_bytes([reply[at + 2], reply[at + 3]]));
     assert_eq!(close, Some(1009), "{:?}", &reply[..reply.len().min(32)]);
+}
+
+#[actix_web::test]
+async fn a_sources_token_and_credentials_reach_no_visitor_log_or_metric() {
+    let server = Process::start(&[]);
+    let admin = server.admin("root").await;
+    // Nothing listens on port 9: ffmpeg fails and says so, naming the URL it tried.
+    let sources = [
+        ("SECRET123", "http://127.0.0.1:9/cam/live.ts?token=SECRET123"),
+        ("TOKEN4567", "http://TOKEN4567@127.0.0.1:9/cam/feed"),
+    ];
+    for (secret, source) in sources {
+        let (status, room) = server
+            .post(
+                "/api/rooms",
+                &[("Authorization", &admin)],
+                json!({"title": "cam", "source_url": source}),
+            )
+            .await;
+        assert_eq!(status, 201, "{room}");
+        let path = format!("/api/rooms/{}", room["id"].as_str().unwrap());
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let seen = loop {
+            let seen: Value = serde_json::from_str(&server.get(&path, &[("Authorization", &admin)]).await).unwrap();
+            if seen["live"]["last_error"].is_string() && seen["live"]["state"] == "backoff" {
+                break seen;
+            }
+            assert!(Instant::now() < deadline, "the source failed: {seen}");
+            actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+        };
+        let admin_view = seen.to_string();
+        assert!(!admin_view.contains(secret), "the admin sees it redacted: {admin_view}");
+        assert!(admin_view.contains("127.0.0.1:9"), "but sees where: {admin_view}");
+        let visitor: Value = serde_json::from_str(&server.get(&path, &[]).await).unwrap();
+        assert_eq!(
+            visitor["live"]["last_error"], "the source cannot be reached; retrying",
+            "{visitor}"
+        );
+        let metrics = server.get("/metrics", &[]).await;
+        assert!(!metrics.contains(secret));
+        let log = server.log.lock().unwrap().join("\n");
+        assert!(log.contains("127.0.0.1:9"), "the log names the host");
+        assert!(!log.contains(secret), "{log}");
+    }
 }

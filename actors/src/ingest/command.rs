@@ -11,7 +11,7 @@ pub struct IngestSpec {
     pub room_id: String,
     /// The source as ffmpeg gets it (may hold credentials: never log it).
     pub url: String,
-    /// The source with its password replaced, for logs and errors.
+    /// The source's scheme, host and port only: what logs and errors may say of it.
     pub redacted: String,
     /// `-protocol_whitelist` for the input.
     pub protocol_whitelist: String,

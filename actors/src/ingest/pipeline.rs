@@ -548,7 +548,10 @@ impl IngestPipeline {
                 self.child = Some(handle);
                 self.state = IngestState::Starting;
             }
-            Err(e) => self.fail(e.to_string(), ctx),
+            Err(e) => {
+                let error = self.redact(&e.to_string());
+                self.fail(error, ctx)
+            }
         }
     }
 
@@ -587,8 +590,9 @@ impl IngestPipeline {
     }
 
     /// Hides the URL (it may hold credentials) in ffmpeg's messages.
+    /// An ffmpeg line with the source's secrets taken out (only its origin may remain).
     fn redact(&self, line: &str) -> String {
-        line.replace(&self.spec.url, &self.spec.redacted)
+        super::redact::scrub(line, &self.spec.url)
     }
 
     fn check_stall(&mut self) {

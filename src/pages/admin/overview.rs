@@ -70,7 +70,7 @@ pub async fn overview(state: &AppState) -> Result<Value, ApiError> {
             "id": room.id,
             "title": room.title,
             "online": online.get(&room.id).copied().unwrap_or(0),
-            "live": crate::ingest::live_json(state, room).await,
+            "live": crate::ingest::live_json(state, room, true).await,
         }));
     }
     Ok(json!({
