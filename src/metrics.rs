@@ -75,7 +75,8 @@ impl Metrics {
         String::from_utf8(out).expect("the text format is UTF-8")
     }
 
-    fn handles(&self, method: &str, route: &str, status: u16) -> RouteHandles {
+    fn handles(&self, method: &Method, route: &str, status: u16) -> RouteHandles {
+        let method = method_label(method);
         RouteHandles {
             requests: self
                 .requests
@@ -88,6 +89,21 @@ impl Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self::new()
+    }
+}
+
+/// The method as a label from a closed set: clients can send any token as a method, and
+/// each new one would otherwise add series for good.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
     }
 }
 
@@ -190,11 +206,13 @@ where
             let status = res.status().as_u16();
             let seconds = started.elapsed().as_secs_f64();
             let mut cache = cache.borrow_mut();
+            let method = Method::from_bytes(method_label(&method).as_bytes())
+                .expect("labels are valid methods");
             let by_route = cache.entry((method.clone(), status)).or_default();
             match by_route.get(route) {
                 Some(h) => h.record(seconds),
                 None => {
-                    let h = metrics.handles(method.as_str(), route, status);
+                    let h = metrics.handles(&method, route, status);
                     h.record(seconds);
                     by_route.insert(route.to_string(), h);
                 }

@@ -24,6 +24,7 @@ on_both_backends!(
     cookie_authenticated_api_calls_without_the_csrf_header_are_refused,
     a_socket_reads_on_as_a_visitor_after_its_session_logs_out,
     one_address_opens_at_most_ws_per_ip_sockets,
+    three_hundred_invented_methods_add_one_metric_series_not_three_hundred,
 );
 
 /// A `roomcast serve` process on SQLite whose log lines are kept for the test to read.
@@ -504,4 +505,23 @@ async fn a_sources_token_and_credentials_reach_no_visitor_log_or_metric() {
         assert!(log.contains("127.0.0.1:9"), "the log names the host");
         assert!(!log.contains(secret), "{log}");
     }
+}
+
+async fn three_hundred_invented_methods_add_one_metric_series_not_three_hundred(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let metrics = || async { app.page("/metrics", &[]).await.html };
+    // One request first, so the series every 404 creates exist before measuring.
+    let first = Method::from_bytes(b"BREW").unwrap();
+    app.client.request(first, app.url("/x")).send().await.unwrap();
+    metrics().await; // and the series of reading /metrics itself
+    let before = metrics().await;
+    for i in 0..300 {
+        let method = Method::from_bytes(format!("INVENTED{i}").as_bytes()).unwrap();
+        app.client.request(method, app.url("/x")).send().await.unwrap();
+    }
+    let after = metrics().await;
+    assert!(!after.contains("INVENTED"), "no client-made label value");
+    assert!(after.contains(r#"method="other""#));
+    let series = |text: &str| text.lines().filter(|l| !l.starts_with('#')).count();
+    assert_eq!(series(&after), series(&before), "the same series, counted up");
 }
