@@ -29,9 +29,16 @@ pub async fn register(
     let username = Username::parse(username).map_err(ApiError::InvalidUsername)?;
     let password = Password::parse(password).map_err(ApiError::InvalidPassword)?;
     if let Some(ip) = client {
-        limits::take(&limits.signups, "sign-ups from your address", format!("{ip}"))?;
+        limits::take(
+            &limits.signups,
+            "sign-ups from your address",
+            format!("{ip}"),
+        )?;
     }
-    let hash = limits.hashing.run(move || password::hash(&password)).await??;
+    let hash = limits
+        .hashing
+        .run(move || password::hash(&password))
+        .await??;
     let name = username.as_str().to_string();
     let result = db::blocking(pool, move |conn| {
         users::create(conn, username.as_str(), &hash, "user")

@@ -8,7 +8,7 @@
 
 use std::any::Any;
 use std::net::Shutdown;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::AsFd;
 use std::sync::Arc;
 
 use actix_web::dev::Extensions;
@@ -24,9 +24,7 @@ impl ConnSocket {
         };
         match tcp.as_fd().try_clone_to_owned() {
             Ok(fd) => {
-                data.insert(Arc::new(ConnSocket(std::net::TcpStream::from(OwnedFd::from(
-                    fd,
-                )))));
+                data.insert(Arc::new(ConnSocket(std::net::TcpStream::from(fd))));
             }
             Err(e) => log::warn!("duplicating a connection's socket: {e}"),
         }

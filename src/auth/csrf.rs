@@ -19,10 +19,15 @@ pub fn form_token(req: &HttpRequest, user: Option<&AuthUser>) -> (String, Option
         return (existing.value().to_string(), None);
     }
     let token = random_token();
+    // Secure behind HTTPS, like the session cookie (the public URL says which it is).
+    let https = req
+        .app_data::<actix_web::web::Data<crate::startup::AppState>>()
+        .is_some_and(|s| s.public_url.starts_with("https://"));
     let cookie = Cookie::build(CSRF_COOKIE, token.clone())
         .path("/")
         .http_only(true)
         .same_site(SameSite::Strict)
+        .secure(https)
         .finish();
     (token, Some(cookie))
 }

@@ -33,11 +33,11 @@ impl ClientAddrs {
             .filter_map(|v| v.to_str().ok())
             .collect::<Vec<_>>()
             .join(",");
-        Some(self.from_forwarded(peer, &forwarded))
+        Some(self.walk_forwarded(peer, &forwarded))
     }
 
     /// Walks `X-Forwarded-For` from the right (the hop nearest to us) past trusted proxies.
-    fn from_forwarded(&self, peer: IpAddr, header: &str) -> IpAddr {
+    fn walk_forwarded(&self, peer: IpAddr, header: &str) -> IpAddr {
         let mut client = peer;
         for hop in header.rsplit(',').map(str::trim).filter(|h| !h.is_empty()) {
             let Ok(ip) = hop.parse::<IpAddr>() else {
@@ -72,16 +72,16 @@ mod tests {
     #[test]
     fn the_header_is_believed_only_up_to_the_first_untrusted_hop() {
         let addrs = ClientAddrs::new(vec![ip("10.0.0.1"), ip("10.0.0.2")]);
-        let got = addrs.from_forwarded(ip("10.0.0.1"), "6.6.6.6, 203.0.113.7, 10.0.0.2");
+        let got = addrs.walk_forwarded(ip("10.0.0.1"), "6.6.6.6, 203.0.113.7, 10.0.0.2");
         assert_eq!(got, ip("203.0.113.7"));
     }
 
     #[test]
     fn a_missing_or_broken_header_leaves_the_proxy_as_the_client() {
         let addrs = ClientAddrs::new(vec![ip("10.0.0.1")]);
-        assert_eq!(addrs.from_forwarded(ip("10.0.0.1"), ""), ip("10.0.0.1"));
+        assert_eq!(addrs.walk_forwarded(ip("10.0.0.1"), ""), ip("10.0.0.1"));
         assert_eq!(
-            addrs.from_forwarded(ip("10.0.0.1"), "1.2.3.4, not-an-ip"),
+            addrs.walk_forwarded(ip("10.0.0.1"), "1.2.3.4, not-an-ip"),
             ip("10.0.0.1")
         );
     }

@@ -98,6 +98,9 @@ mod tests {
             .iter()
             .filter(|r| matches!(r, Err(ApiError::Busy)))
             .count();
-        assert_eq!(busy, 6, "two ran, the others waited 100 ms and were refused");
+        assert_eq!(
+            busy, 6,
+            "two ran, the others waited 100 ms and were refused"
+        );
     }
 }

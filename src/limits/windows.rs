@@ -74,7 +74,10 @@ impl Windows {
 
     /// Forgets every event of `key`.
     pub fn clear(&self, key: &str) {
-        self.events.lock().expect("windows lock").remove(bounded(key));
+        self.events
+            .lock()
+            .expect("windows lock")
+            .remove(bounded(key));
     }
 }
 
@@ -135,9 +138,12 @@ mod tests {
     fn keys_longer_than_the_bound_share_one_window() {
         let w = Windows::new(1, Duration::from_secs(60));
         let long = "x".repeat(10_000);
-        w.take(&[long.clone()]).unwrap();
+        w.take(std::slice::from_ref(&long)).unwrap();
         assert!(w.take(&[format!("{long}y")]).is_err());
-        assert_eq!(w.events.lock().unwrap().keys().next().unwrap().len(), MAX_KEY);
+        assert_eq!(
+            w.events.lock().unwrap().keys().next().unwrap().len(),
+            MAX_KEY
+        );
     }
 
     #[test]

@@ -44,8 +44,10 @@ pub async fn library(
     query: web::Query<LibraryQuery>,
 ) -> Result<HttpResponse, PageError> {
     let page = query.page.unwrap_or(1).max(1);
+    // A huge page number is a page past the end, not a wrap-around to page 1.
+    let offset = (page - 1).saturating_mul(PER_PAGE);
     let (videos, total) = db::blocking(&state.pool, move |c| {
-        let rows = db::videos::list_ready(c, PER_PAGE, (page - 1) * PER_PAGE)?;
+        let rows = db::videos::list_ready(c, PER_PAGE, offset)?;
         Ok((rows, db::videos::count_ready(c)?))
     })
     .await?;

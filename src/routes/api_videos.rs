@@ -68,7 +68,7 @@ pub async fn list(
     let page = query.page.unwrap_or(1).max(1);
     let per_page = query.per_page.unwrap_or(24).clamp(1, MAX_PER_PAGE);
     let (rows, total) = db::blocking(&state.pool, move |c| {
-        let rows = db::videos::list_ready(c, per_page, (page - 1) * per_page)?;
+        let rows = db::videos::list_ready(c, per_page, (page - 1).saturating_mul(per_page))?;
         Ok((rows, db::videos::count_ready(c)?))
     })
     .await?;

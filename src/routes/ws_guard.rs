@@ -50,10 +50,16 @@ pub async fn admit(
     max_frame: usize,
 ) -> Result<(web::Payload, SocketGuard), ApiError> {
     let slot = match state.limits.clients.of(req) {
-        Some(addr) => Some(state.limits.sockets.try_open(addr).ok_or(ApiError::SlowDown {
-            what: "open sockets from your address",
-            retry_after_secs: 5,
-        })?),
+        Some(addr) => Some(
+            state
+                .limits
+                .sockets
+                .try_open(addr)
+                .ok_or(ApiError::SlowDown {
+                    what: "open sockets from your address",
+                    retry_after_secs: 5,
+                })?,
+        ),
         None => None,
     };
     let guarded = FrameGuard::new(body.into_inner(), max_frame as u64);
@@ -141,11 +147,9 @@ impl Header {
         let mask_bytes = if second & 0x80 != 0 { 4 } else { 0 };
         let declared = match len_bytes {
             0 => Some(u64::from(second & 0x7f)),
-            n => h.get(2..2 + n).map(|bytes| {
-                bytes
-                    .iter()
-                    .fold(0u64, |acc, b| (acc << 8) | u64::from(*b))
-            }),
+            n => h
+                .get(2..2 + n)
+                .map(|bytes| bytes.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b))),
         };
         Some(Self {
             len: 2 + len_bytes + mask_bytes,

@@ -25,6 +25,7 @@ on_both_backends!(
     a_socket_reads_on_as_a_visitor_after_its_session_logs_out,
     one_address_opens_at_most_ws_per_ip_sockets,
     three_hundred_invented_methods_add_one_metric_series_not_three_hundred,
+    a_huge_page_number_is_past_the_end_not_page_one,
 );
 
 /// A `roomcast serve` process on SQLite whose log lines are kept for the test to read.
@@ -78,9 +79,17 @@ impl Process {
             .stdin(Stdio::null())
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let (_, session) = self
-            .post("/api/sessions", &[], json!({"username": name, "password": "password123"}))
+            .post(
+                "/api/sessions",
+                &[],
+                json!({"username": name, "password": "password123"}),
+            )
             .await;
         format!("Bearer {}", session["token"].as_str().unwrap())
     }
@@ -99,7 +108,12 @@ impl Process {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
         let field = |name: &str| -> u64 {
             let line = status.lines().find(|l| l.starts_with(name)).unwrap();
-            line.split_whitespace().nth(1).unwrap().parse::<u64>().unwrap() / 1024
+            line.split_whitespace()
+                .nth(1)
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+                / 1024
         };
         (field("VmRSS:"), field("VmHWM:"))
     }
@@ -132,8 +146,7 @@ impl Drop for Process {
 }
 
 #[actix_web::test]
-async fn a_hundred_concurrent_wrong_logins_from_a_hundred_addresses_stay_within_the_hashing_cap()
-{
+async fn a_hundred_concurrent_wrong_logins_from_a_hundred_addresses_stay_within_the_hashing_cap() {
     // Behind a trusted proxy every request names another client, so no throttle applies:
     // only the hashing cap stands between the burst and the server's memory.
     let server = Process::start(&[
@@ -165,7 +178,10 @@ async fn a_hundred_concurrent_wrong_logins_from_a_hundred_addresses_stay_within_
             other => panic!("unexpected {other}: {body}"),
         }
     }
-    assert!(by_status.get(&503).is_some(), "the burst was shed: {by_status:?}");
+    assert!(
+        by_status.contains_key(&503),
+        "the burst was shed: {by_status:?}"
+    );
     let (_, peak) = server.memory();
     assert!(
         peak < idle + 200,
@@ -212,7 +228,10 @@ async fn behind_a_trusted_proxy_one_clients_failures_do_not_lock_out_another(bac
     }
     assert_eq!(login("203.0.113.9", "u5", "nope-nope").await, 429);
     // A forged left-hand entry does not get the attacker out: the proxy's entry is nearest.
-    assert_eq!(login("192.0.2.50, 203.0.113.9", "u6", "nope-nope").await, 429);
+    assert_eq!(
+        login("192.0.2.50, 203.0.113.9", "u6", "nope-nope").await,
+        429
+    );
     // Another client behind the same proxy still signs in.
     assert_eq!(login("198.51.100.20", "bob", "password123").await, 201);
 }
@@ -236,7 +255,11 @@ async fn rooms_and_comments_past_their_limits_get_429_and_users_cannot_set_on_de
     let token = app.signed_in_user("carol").await;
     let open = |body: Value| app.json(Method::POST, "/api/rooms", Auth::Bearer(&token), Some(body));
     let res = open(json!({"title": "mine", "on_demand": true})).await;
-    assert_eq!((res.status.as_u16(), res.error_code()), (403, "009"), "on_demand is for admins");
+    assert_eq!(
+        (res.status.as_u16(), res.error_code()),
+        (403, "009"),
+        "on_demand is for admins"
+    );
     assert_eq!(open(json!({"title": "one"})).await.status, 201);
     assert_eq!(open(json!({"title": "two"})).await.status, 201);
     let res = open(json!({"title": "three"})).await;
@@ -249,7 +272,11 @@ async fn cookie_authenticated_api_calls_without_the_csrf_header_are_refused(back
     let token = app.signed_in_user("dora").await;
     let csrf = app.page("/", &[("roomcast_session", &token)]).await;
     let marker = "name=\"csrf-token\" content=\"";
-    let start = csrf.html.find(marker).expect("signed-in pages carry the token") + marker.len();
+    let start = csrf
+        .html
+        .find(marker)
+        .expect("signed-in pages carry the token")
+        + marker.len();
     let csrf = &csrf.html[start..start + 64];
     let post = |headers: Vec<(&'static str, String)>| {
         let mut req = app.client.post(app.url("/api/rooms"));
@@ -271,7 +298,9 @@ async fn cookie_authenticated_api_calls_without_the_csrf_header_are_refused(back
         .unwrap();
     assert_eq!(res.status().as_u16(), 201);
     // Bearer calls carry no ambient credential and need no token.
-    let res = post(vec![("Authorization", format!("Bearer {token}"))]).await.unwrap();
+    let res = post(vec![("Authorization", format!("Bearer {token}"))])
+        .await
+        .unwrap();
     assert_eq!(res.status().as_u16(), 201);
     // A multipart upload by cookie alone is refused before anything is stored.
     let res = app
@@ -300,11 +329,17 @@ async fn a_socket_reads_on_as_a_visitor_after_its_session_logs_out(backend: Back
     let token = app.signed_in_user("erin").await;
     let room = app.create_room(&token, "talk").await;
     let (mut ws, _) = app.viewer(&room, Some(&token)).await;
-    ws.send_json(json!({"type": "send", "text": "before"})).await;
+    ws.send_json(json!({"type": "send", "text": "before"}))
+        .await;
     let batch = ws.next_of_type("batch").await;
     assert_eq!(batch["items"][0]["text"], "before");
     let res = app
-        .json(Method::DELETE, "/api/sessions/current", Auth::Bearer(&token), None)
+        .json(
+            Method::DELETE,
+            "/api/sessions/current",
+            Auth::Bearer(&token),
+            None,
+        )
         .await;
     assert_eq!(res.status, 204);
     ws.send_json(json!({"type": "send", "text": "after"})).await;
@@ -312,7 +347,12 @@ async fn a_socket_reads_on_as_a_visitor_after_its_session_logs_out(backend: Back
     assert_eq!(error["code"], "unauthenticated", "{error}");
     // Nothing was accepted in the user's name after the logout.
     let history = app
-        .json(Method::GET, &format!("/api/rooms/{room}/danmaku"), Auth::None, None)
+        .json(
+            Method::GET,
+            &format!("/api/rooms/{room}/danmaku"),
+            Auth::None,
+            None,
+        )
         .await;
     let texts: Vec<&str> = history.body["items"]
         .as_array()
@@ -394,15 +434,27 @@ fn ping_frame() -> Vec<u8> {
 
 async fn open_room(server: &Process) -> String {
     let (status, _) = server
-        .post("/api/users", &[], json!({"username": "owner", "password": "password123"}))
+        .post(
+            "/api/users",
+            &[],
+            json!({"username": "owner", "password": "password123"}),
+        )
         .await;
     assert_eq!(status, 201);
     let (_, session) = server
-        .post("/api/sessions", &[], json!({"username": "owner", "password": "password123"}))
+        .post(
+            "/api/sessions",
+            &[],
+            json!({"username": "owner", "password": "password123"}),
+        )
         .await;
     let bearer = format!("Bearer {}", session["token"].as_str().unwrap());
     let (status, room) = server
-        .post("/api/rooms", &[("Authorization", &bearer)], json!({"title": "target"}))
+        .post(
+            "/api/rooms",
+            &[("Authorization", &bearer)],
+            json!({"title": "target"}),
+        )
         .await;
     assert_eq!(status, 201);
     room["id"].as_str().unwrap().to_string()
@@ -469,7 +521,10 @@ async fn a_sources_token_and_credentials_reach_no_visitor_log_or_metric() {
     let admin = server.admin("root").await;
     // Nothing listens on port 9: ffmpeg fails and says so, naming the URL it tried.
     let sources = [
-        ("SECRET123", "http://127.0.0.1:9/cam/live.ts?token=SECRET123"),
+        (
+            "SECRET123",
+            "http://127.0.0.1:9/cam/live.ts?token=SECRET123",
+        ),
         ("TOKEN4567", "http://TOKEN4567@127.0.0.1:9/cam/feed"),
     ];
     for (secret, source) in sources {
@@ -484,7 +539,9 @@ async fn a_sources_token_and_credentials_reach_no_visitor_log_or_metric() {
         let path = format!("/api/rooms/{}", room["id"].as_str().unwrap());
         let deadline = Instant::now() + Duration::from_secs(20);
         let seen = loop {
-            let seen: Value = serde_json::from_str(&server.get(&path, &[("Authorization", &admin)]).await).unwrap();
+            let seen: Value =
+                serde_json::from_str(&server.get(&path, &[("Authorization", &admin)]).await)
+                    .unwrap();
             if seen["live"]["last_error"].is_string() && seen["live"]["state"] == "backoff" {
                 break seen;
             }
@@ -492,8 +549,14 @@ async fn a_sources_token_and_credentials_reach_no_visitor_log_or_metric() {
             actix_web::rt::time::sleep(Duration::from_millis(100)).await;
         };
         let admin_view = seen.to_string();
-        assert!(!admin_view.contains(secret), "the admin sees it redacted: {admin_view}");
-        assert!(admin_view.contains("127.0.0.1:9"), "but sees where: {admin_view}");
+        assert!(
+            !admin_view.contains(secret),
+            "the admin sees it redacted: {admin_view}"
+        );
+        assert!(
+            admin_view.contains("127.0.0.1:9"),
+            "but sees where: {admin_view}"
+        );
         let visitor: Value = serde_json::from_str(&server.get(&path, &[]).await).unwrap();
         assert_eq!(
             visitor["live"]["last_error"], "the source cannot be reached; retrying",
@@ -512,16 +575,61 @@ async fn three_hundred_invented_methods_add_one_metric_series_not_three_hundred(
     let metrics = || async { app.page("/metrics", &[]).await.html };
     // One request first, so the series every 404 creates exist before measuring.
     let first = Method::from_bytes(b"BREW").unwrap();
-    app.client.request(first, app.url("/x")).send().await.unwrap();
+    app.client
+        .request(first, app.url("/x"))
+        .send()
+        .await
+        .unwrap();
     metrics().await; // and the series of reading /metrics itself
     let before = metrics().await;
     for i in 0..300 {
         let method = Method::from_bytes(format!("INVENTED{i}").as_bytes()).unwrap();
-        app.client.request(method, app.url("/x")).send().await.unwrap();
+        app.client
+            .request(method, app.url("/x"))
+            .send()
+            .await
+            .unwrap();
     }
     let after = metrics().await;
     assert!(!after.contains("INVENTED"), "no client-made label value");
     assert!(after.contains(r#"method="other""#));
     let series = |text: &str| text.lines().filter(|l| !l.starts_with('#')).count();
-    assert_eq!(series(&after), series(&before), "the same series, counted up");
+    assert_eq!(
+        series(&after),
+        series(&before),
+        "the same series, counted up"
+    );
+}
+
+async fn a_huge_page_number_is_past_the_end_not_page_one(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let token = app.signed_in_user("hank").await;
+    let video = app
+        .ready_video(&token, crate::media::Fixture::Faststart)
+        .await;
+    let title = video["title"].as_str().unwrap();
+    let first = app.page("/videos?page=1", &[]).await;
+    assert!(first.html.contains(title));
+    let huge = app.page(&format!("/videos?page={}", i64::MAX), &[]).await;
+    assert_eq!(huge.status, 200);
+    assert!(
+        !huge.html.contains(title),
+        "page {} showed page 1",
+        i64::MAX
+    );
+    let res = app
+        .json(
+            Method::GET,
+            &format!("/api/videos?page={}", i64::MAX),
+            Auth::None,
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 200);
+    assert_eq!(
+        res.body["videos"].as_array().map(Vec::len),
+        Some(0),
+        "{}",
+        res.body
+    );
 }

@@ -64,7 +64,12 @@ fn secret_parts(source: &str) -> Vec<String> {
     parts.push(path.to_string());
     parts.extend(path.split('/').map(str::to_string));
     parts.push(query.to_string());
-    parts.extend(query.split('&').flat_map(|kv| kv.split('=')).map(str::to_string));
+    parts.extend(
+        query
+            .split('&')
+            .flat_map(|kv| kv.split('='))
+            .map(str::to_string),
+    );
     // Short pieces ("live", "1") would mask ordinary words: they say little on their own.
     parts.retain(|p| p.len() >= 5);
     parts.sort_by_key(|p| std::cmp::Reverse(p.len()));
@@ -89,7 +94,10 @@ mod tests {
     fn a_query_token_in_an_ffmpeg_line_is_cut() {
         let source = "http://host/cam/live.ts?token=SECRET123";
         let line = "http://host/cam/live.ts?token=SECRET123: Server returned 404 Not Found";
-        assert_eq!(scrub(line, source), "http://host: Server returned 404 Not Found");
+        assert_eq!(
+            scrub(line, source),
+            "http://host: Server returned 404 Not Found"
+        );
     }
 
     #[test]
