@@ -152,12 +152,6 @@ pub struct UploadSettings {
     pub max_bytes: u64,
     /// A resumable (tus) upload with no activity for this long is removed.
     pub resumable_expiry_secs: u64,
-    /// Bytes one user may hold in videos and unfinished uploads together.
-    pub quota_bytes: u64,
-    /// Videos with more pixels per frame than this (or wider or taller than
-    /// `max_dimension`) are refused before anything decodes them.
-    pub max_pixels: u64,
-    pub max_dimension: u64,
 }
 
 impl Default for UploadSettings {
@@ -165,9 +159,6 @@ impl Default for UploadSettings {
         Self {
             max_bytes: 4 << 30,
             resumable_expiry_secs: 86_400,
-            quota_bytes: 50 << 30,
-            max_pixels: 36_000_000,
-            max_dimension: 8192,
         }
     }
 }
@@ -176,15 +167,12 @@ impl Default for UploadSettings {
 #[serde(default)]
 pub struct StreamSettings {
     pub max_connections: usize,
-    /// A media response or upload body that makes no progress this long is closed.
-    pub write_timeout_secs: u64,
 }
 
 impl Default for StreamSettings {
     fn default() -> Self {
         Self {
             max_connections: 1000,
-            write_timeout_secs: 30,
         }
     }
 }
@@ -225,9 +213,6 @@ pub struct IngestSettings {
     /// With many nodes: how long a node's claim on a source lasts without renewal (it is
     /// renewed every third of it); another node takes over a dead holder's source after it.
     pub lease_secs: u64,
-    /// `false` refuses live sources on loopback and private addresses; link-local ones
-    /// (cloud metadata) are always refused.
-    pub allow_private_sources: bool,
 }
 
 impl Default for IngestSettings {
@@ -237,7 +222,6 @@ impl Default for IngestSettings {
             ffprobe: "ffprobe".into(),
             allow_files: false,
             lease_secs: 6,
-            allow_private_sources: true,
         }
     }
 }
@@ -311,8 +295,6 @@ pub struct JobSettings {
     /// between batches to stay within it. 1 (the default) never rests: job threads already
     /// run at the lowest priority, which is what keeps traffic first (B5).
     pub cpu_share: f64,
-    /// How long finished job runs are kept before the expiry job deletes them.
-    pub keep_runs_secs: u64,
 }
 
 impl Default for JobSettings {
@@ -327,7 +309,6 @@ impl Default for JobSettings {
             lease_secs: 60,
             poll_ms: 1000,
             cpu_share: 1.0,
-            keep_runs_secs: 7 * 86_400,
         }
     }
 }
