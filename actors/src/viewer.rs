@@ -66,8 +66,13 @@ pub struct ViewerSession {
     strikes: u32,
     closing: bool,
     pongs: PongGate,
+    /// When the session was last found valid; it is checked again at most this often.
+    session_checked: Option<Instant>,
     _guard: Option<ConnectionGuard>,
 }
+
+/// How long a session found valid is trusted before the next send checks it again.
+const SESSION_RECHECK: Duration = Duration::from_secs(1);
 
 impl ViewerSession {
     pub fn new(
@@ -79,6 +84,7 @@ impl ViewerSession {
     ) -> Self {
         Self {
             pongs: PongGate::default(),
+            session_checked: None,
             _guard: guard,
             id: NEXT_VIEWER_ID.fetch_add(1, Ordering::Relaxed),
             room_id: room_id.into(),
@@ -164,7 +170,6 @@ impl ViewerSession {
         let Some(room) = self.room.clone() else {
             return self.reject(ErrorCode::BadFrame, "still joining the room".into());
         };
-        let valid = (self.config.sessions)(viewer.session.clone());
         let send = SendDanmaku {
             user_id: viewer.user_id,
             username: viewer.username,
@@ -172,6 +177,13 @@ impl ViewerSession {
             color,
             mode,
         };
+        if self
+            .session_checked
+            .is_some_and(|at| at.elapsed() < SESSION_RECHECK)
+        {
+            return self.forward(room, send, ctx);
+        }
+        let valid = (self.config.sessions)(viewer.session.clone());
         // Sends stay in order: the next frame is read once this one is checked and handed on.
         ctx.wait(
             actix::fut::wrap_future(valid).map(move |valid, act: &mut Self, ctx| {
@@ -183,15 +195,20 @@ impl ViewerSession {
                         "your session has ended; sign in again to send danmaku".into(),
                     );
                 }
-                ctx.spawn(actix::fut::wrap_future(room.send(send)).map(
-                    |res, act: &mut Self, ctx| match res {
-                        Ok(Ok(())) => {}
-                        Ok(Err(rejection)) => act.send_frame(&rejection.to_frame()),
-                        Err(_) => act.close(CloseCode::Error, "the room stopped", ctx),
-                    },
-                ));
+                act.session_checked = Some(Instant::now());
+                act.forward(room, send, ctx);
             }),
         );
+    }
+
+    fn forward(&mut self, room: Addr<Room>, send: SendDanmaku, ctx: &mut Context<Self>) {
+        ctx.spawn(actix::fut::wrap_future(room.send(send)).map(
+            |res, act: &mut Self, ctx| match res {
+                Ok(Ok(())) => {}
+                Ok(Err(rejection)) => act.send_frame(&rejection.to_frame()),
+                Err(_) => act.close(CloseCode::Error, "the room stopped", ctx),
+            },
+        ));
     }
 
     fn join(&mut self, ctx: &mut Context<Self>) {
