@@ -167,12 +167,16 @@ impl Default for UploadSettings {
 #[serde(default)]
 pub struct StreamSettings {
     pub max_connections: usize,
+    /// A media response or upload body that moves less than 16 KiB in this long is closed
+    /// (and its permit or upload lock freed).
+    pub write_timeout_secs: u64,
 }
 
 impl Default for StreamSettings {
     fn default() -> Self {
         Self {
             max_connections: 1000,
+            write_timeout_secs: 30,
         }
     }
 }
@@ -404,6 +408,10 @@ impl Settings {
         anyhow::ensure!(
             self.jobs.max_attempts > 0 && self.jobs.lease_secs >= 3 && self.jobs.poll_ms > 0,
             "jobs.max_attempts and jobs.poll_ms must be positive and jobs.lease_secs at least 3"
+        );
+        anyhow::ensure!(
+            self.stream.write_timeout_secs > 0,
+            "stream.write_timeout_secs must be positive"
         );
         anyhow::ensure!(
             self.database.pool_size > 0,

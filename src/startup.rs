@@ -62,6 +62,13 @@ pub struct AppState {
     pub limits: Limits,
 }
 
+impl AppState {
+    /// `stream.write_timeout_secs`: how long a media or upload body may stand still.
+    pub fn write_timeout(&self) -> Duration {
+        Duration::from_secs(self.settings.stream.write_timeout_secs)
+    }
+}
+
 /// A built, bound, not yet awaited server.
 pub struct Application {
     port: u16,

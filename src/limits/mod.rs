@@ -4,6 +4,7 @@
 
 mod client;
 mod hashing;
+pub mod progress;
 mod sockets;
 mod windows;
 

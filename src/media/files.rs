@@ -25,6 +25,8 @@ use futures_util::stream;
 
 use super::conditional::{decide, Decision, Validators};
 use super::limiter::StreamPermit;
+use crate::conn::ConnSocket;
+use crate::limits::progress::ResponseWatch;
 
 /// Bytes faulted in per hop to the blocking pool and handed to the socket at a time.
 const CHUNK: usize = 512 * 1024;
@@ -148,7 +150,8 @@ fn fault_in(chunk: &[u8]) {
     std::hint::black_box(touched);
 }
 
-/// Serves `path` (or `NotFound` if it is gone), holding `permit` until the body is finished.
+/// Serves `path` (or `NotFound` if it is gone), holding `permit` until the body is finished
+/// or has made no progress for `write_timeout` (then the connection is hung up).
 pub async fn serve(
     req: &HttpRequest,
     files: &OpenFiles,
@@ -156,6 +159,7 @@ pub async fn serve(
     mime: &str,
     cache: CachePolicy,
     permit: Option<StreamPermit>,
+    write_timeout: Duration,
 ) -> Result<HttpResponse, std::io::Error> {
     let file = files.get(path).await?;
     let v = &file.validators;
@@ -200,15 +204,13 @@ pub async fn serve(
         return Ok(res.body(file.head.slice(start as usize..end as usize)));
     }
     let range = file.mapped.slice(start as usize..end as usize);
-    Ok(res.body(SizedStream::new(len, body(range, permit))))
+    let watched = ResponseWatch::new(body(range), permit, ConnSocket::of(req), write_timeout);
+    Ok(res.body(SizedStream::new(len, watched)))
 }
 
 /// The range in chunks, each faulted in on the blocking pool before it is sent.
-fn body(
-    range: Bytes,
-    permit: Option<StreamPermit>,
-) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
-    stream::try_unfold((range, permit), |(mut rest, permit)| async move {
+fn body(range: Bytes) -> impl futures_util::Stream<Item = Result<Bytes, std::io::Error>> {
+    Box::pin(stream::try_unfold(range, |mut rest| async move {
         if rest.is_empty() {
             return Ok(None);
         }
@@ -219,6 +221,6 @@ fn body(
         })
         .await
         .map_err(std::io::Error::other)?;
-        Ok(Some((chunk, (rest, permit))))
-    })
+        Ok(Some((chunk, rest)))
+    }))
 }

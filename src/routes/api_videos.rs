@@ -29,6 +29,7 @@ pub async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let max = state.settings.upload.max_bytes;
+    let payload = crate::limits::progress::slow_body(&req, payload, state.write_timeout()).await;
     let form = upload::receive(req.headers(), payload, &state.storage, max).await?;
     let title = VideoTitle::parse(&form.title).map_err(ApiError::Invalid)?;
     let description = VideoDescription::parse(&form.description).map_err(ApiError::Invalid)?;

@@ -11,6 +11,7 @@ use futures_util::TryStreamExt;
 use crate::auth::{AuthUser, CurrentUser};
 use crate::domain::{VideoDescription, VideoTitle};
 use crate::error::ApiError;
+use crate::limits::progress::slow_body;
 use crate::startup::AppState;
 use crate::videos::incoming::IncomingFile;
 use crate::videos::intake::{self, Arrived};
@@ -157,8 +158,9 @@ pub async fn patch(
     state: web::Data<AppState>,
     CurrentUser(user): CurrentUser,
     id: web::Path<String>,
-    mut payload: web::Payload,
+    payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    let mut payload = slow_body(&req, payload, state.write_timeout()).await;
     let headers = req.headers();
     check_version(headers)?;
     let content_type = headers

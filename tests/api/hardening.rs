@@ -628,3 +628,123 @@ async fn a_huge_page_number_is_past_the_end_not_page_one(backend: Backend) {
         res.body
     );
 }
+
+/// Starts a download of `path` on a raw connection and reads only the status line.
+async fn stalled_download(address: &str, path: &str) -> TcpStream {
+    let host = address.trim_start_matches("http://");
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut tcp = socket.connect(host.parse().unwrap()).await.unwrap();
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n");
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut head = [0u8; 12];
+    tcp.read_exact(&mut head).await.unwrap();
+    assert_eq!(&head, b"HTTP/1.1 200");
+    tcp
+}
+
+#[actix_web::test]
+async fn three_downloads_that_never_read_lose_their_permits_and_connections_after_the_write_timeout()
+{
+    let (app, _, id) = crate::videos::app_with_video(|s| {
+        s.stream.max_connections = 3;
+        s.stream.write_timeout_secs = 1;
+    })
+    .await;
+    let big = app.settings.storage.dir.join("videos").join(format!("{id}.mp4"));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&big)
+        .unwrap()
+        .set_len(256 << 20)
+        .unwrap();
+    let path = format!("/videos/{id}/stream");
+    let mut stalled = Vec::new();
+    for _ in 0..3 {
+        stalled.push(stalled_download(&app.address, &path).await);
+    }
+    let range = || async {
+        app.client
+            .get(app.url(&path))
+            .insert_header(("Range", "bytes=0-9"))
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(range().await, 429, "every permit is held");
+    // The stalled clients keep their connections open; the server lets go of them.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while range().await != 206 {
+        assert!(Instant::now() < deadline, "the permits came back");
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    for mut tcp in stalled {
+        let mut buf = vec![0u8; 1 << 16];
+        let ended = actix_web::rt::time::timeout(Duration::from_secs(10), async {
+            loop {
+                match tcp.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(ended.is_ok(), "the server hung up the stalled download");
+    }
+}
+
+#[actix_web::test]
+async fn a_tus_patch_that_trickles_a_byte_at_a_time_is_cut_off_and_the_upload_resumes() {
+    use crate::uploads::{create, offset, tus, TUS};
+    let app = spawn_app_with(Backend::Sqlite, |s| s.stream.write_timeout_secs = 1).await;
+    let token = app.signed_in_user("ivy").await;
+    let data = crate::media::bytes(crate::media::Fixture::Faststart);
+    let url = create(&app, &token, data.len()).await;
+    // The PATCH declares the whole file, sends 100 bytes, then one every 200 ms.
+    let host = app.address.trim_start_matches("http://");
+    let mut tcp = TcpStream::connect(host).await.unwrap();
+    let head = format!(
+        "PATCH {url} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {token}\r\n\
+         Tus-Resumable: 1.0.0\r\nUpload-Offset: 0\r\n\
+         Content-Type: application/offset+octet-stream\r\nContent-Length: {}\r\n\r\n",
+        data.len()
+    );
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    tcp.write_all(&data[..100]).await.unwrap();
+    let started = Instant::now();
+    let mut sent = 100;
+    let mut reply = Vec::new();
+    let mut buf = [0u8; 4096];
+    while reply.is_empty() {
+        assert!(started.elapsed() < Duration::from_secs(10), "the server cut it off");
+        if tcp.write_all(&data[sent..sent + 1]).await.is_err() {
+            break;
+        }
+        sent += 1;
+        if let Ok(Ok(n)) =
+            actix_web::rt::time::timeout(Duration::from_millis(200), tcp.read(&mut buf)).await
+        {
+            reply.extend_from_slice(&buf[..n]);
+        }
+    }
+    drop(tcp);
+    let kept = offset(&app, &token, &url).await;
+    assert!((100..=sent as u64).contains(&kept), "kept {kept} of {sent}");
+    // Not locked: the rest goes in at once.
+    let (status, _, body) = tus(
+        &app,
+        Method::PATCH,
+        &url,
+        &token,
+        &[
+            (TUS.0, TUS.1.into()),
+            ("Upload-Offset", kept.to_string()),
+            ("Content-Type", "application/offset+octet-stream".into()),
+        ],
+        data[kept as usize..].to_vec(),
+    )
+    .await;
+    assert_eq!(status, 204, "{}", String::from_utf8_lossy(&body));
+}

@@ -16,7 +16,7 @@ fn b64(s: &str) -> String {
 }
 
 /// A tus request with the version header and a bearer token.
-async fn tus(
+pub(crate) async fn tus(
     app: &TestApp,
     method: Method,
     path: &str,
@@ -45,9 +45,9 @@ fn header(map: &awc::http::header::HeaderMap, name: &str) -> String {
         .unwrap_or_default()
 }
 
-const TUS: (&str, &str) = ("Tus-Resumable", "1.0.0");
+pub(crate) const TUS: (&str, &str) = ("Tus-Resumable", "1.0.0");
 
-async fn create(app: &TestApp, token: &str, length: usize) -> String {
+pub(crate) async fn create(app: &TestApp, token: &str, length: usize) -> String {
     let meta = format!(
         "title {},description {},filename {}",
         b64("Resumed card"),
@@ -73,7 +73,7 @@ async fn create(app: &TestApp, token: &str, length: usize) -> String {
     header(&headers, "location")
 }
 
-async fn offset(app: &TestApp, token: &str, url: &str) -> u64 {
+pub(crate) async fn offset(app: &TestApp, token: &str, url: &str) -> u64 {
     let (status, headers, _) = tus(
         app,
         Method::HEAD,

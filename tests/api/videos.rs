@@ -97,7 +97,7 @@ async fn an_upload_with_moov_at_the_end_becomes_ready_with_faststart_and_a_thumb
 }
 
 /// Uploads a ready video for a fresh user; returns the app's user token and the video id.
-async fn app_with_video(
+pub(crate) async fn app_with_video(
     configure: impl FnOnce(&mut roomcast::config::Settings),
 ) -> (TestApp, String, String) {
     let app = spawn_app_with(Backend::Sqlite, configure).await;
