@@ -152,6 +152,8 @@ pub struct UploadSettings {
     pub max_bytes: u64,
     /// A resumable (tus) upload with no activity for this long is removed.
     pub resumable_expiry_secs: u64,
+    /// Bytes one user may hold in videos and unfinished uploads together.
+    pub quota_bytes: u64,
 }
 
 impl Default for UploadSettings {
@@ -159,6 +161,7 @@ impl Default for UploadSettings {
         Self {
             max_bytes: 4 << 30,
             resumable_expiry_secs: 86_400,
+            quota_bytes: 50 << 30,
         }
     }
 }

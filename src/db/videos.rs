@@ -157,6 +157,16 @@ pub fn list_all(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<VideoRow
         .load(conn)
 }
 
+/// Bytes the user's videos take (those being processed and those ready), for the quota.
+pub fn bytes_of_owner(conn: &mut DbConnection, owner_id: &str) -> QueryResult<u64> {
+    let sizes: Vec<i64> = videos::table
+        .filter(videos::owner_id.eq(owner_id))
+        .filter(videos::status.eq_any(["processing", "ready"]))
+        .select(videos::size_bytes)
+        .load(conn)?;
+    Ok(sizes.into_iter().map(|n| n.max(0) as u64).sum())
+}
+
 pub fn count_ready(conn: &mut DbConnection) -> QueryResult<i64> {
     videos::table
         .filter(videos::status.eq("ready"))

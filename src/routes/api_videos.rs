@@ -29,11 +29,25 @@ pub async fn create(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let max = state.settings.upload.max_bytes;
+    // A declared length past the quota is refused before a byte is read.
+    let declared = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(declared) = declared {
+        let file_part = declared.saturating_sub(upload::FORM_OVERHEAD);
+        crate::videos::quota::check(&state, &user.user_id, file_part).await?;
+    }
     let payload = crate::limits::progress::slow_body(&req, payload, state.write_timeout()).await;
     let form = upload::receive(req.headers(), payload, &state.storage, max).await?;
     let title = VideoTitle::parse(&form.title).map_err(ApiError::Invalid)?;
     let description = VideoDescription::parse(&form.description).map_err(ApiError::Invalid)?;
     let size = form.file.len();
+    {
+        let _quota = state.resumable.quota.lock().await;
+        crate::videos::quota::check(&state, &user.user_id, size).await?;
+    }
     let path = form.file.keep();
     let video = intake::accept(
         &state,

@@ -103,6 +103,8 @@ pub async fn create(
     let title = VideoTitle::parse(title).map_err(ApiError::Invalid)?;
     let description =
         VideoDescription::parse(field("description").unwrap_or("")).map_err(ApiError::Invalid)?;
+    let quota = state.resumable.quota.lock().await;
+    crate::videos::quota::check(&state, &user.user_id, length).await?;
     let id = state
         .resumable
         .create(UploadInfo {
@@ -113,6 +115,7 @@ pub async fn create(
         })
         .await
         .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("creating an upload")))?;
+    drop(quota);
     let found = find_own(&state, &id, None).await?;
     Ok(tus(StatusCode::CREATED)
         .insert_header((header::LOCATION, format!("/api/uploads/{id}")))

@@ -7,6 +7,7 @@ pub mod incoming;
 pub mod intake;
 pub mod json;
 pub mod processor;
+pub mod quota;
 pub mod resumable;
 pub mod served;
 pub mod upload;

@@ -38,6 +38,9 @@ pub struct ResumableUploads {
     storage: Storage,
     expiry: Duration,
     writing: Arc<Mutex<HashSet<String>>>,
+    /// Held from a quota check until the upload it allowed is declared, so that a burst of
+    /// creations cannot all pass the same check.
+    pub quota: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Held while one request writes to an upload; released on drop.
@@ -61,7 +64,38 @@ impl ResumableUploads {
             storage,
             expiry,
             writing: Arc::default(),
+            quota: Arc::default(),
         }
+    }
+
+    /// Bytes declared by `owner_id`'s unfinished, unexpired uploads.
+    pub async fn declared_by(&self, owner_id: &str) -> std::io::Result<u64> {
+        let dir = self.storage.resumable_dir();
+        let (owner, expiry) = (owner_id.to_string(), self.expiry);
+        blocking(move || {
+            let mut total = 0;
+            let entries = match std::fs::read_dir(&dir) {
+                Ok(entries) => entries,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(0),
+                Err(e) => return Err(e),
+            };
+            for entry in entries.flatten() {
+                let path = entry.path();
+                if path.extension().is_none_or(|e| e != "json") {
+                    continue;
+                }
+                let Ok(json) = std::fs::read(&path) else { continue };
+                let Ok(info) = serde_json::from_slice::<UploadInfo>(&json) else { continue };
+                let fresh = std::fs::metadata(path.with_extension("bin"))
+                    .and_then(|m| m.modified())
+                    .is_ok_and(|at| at + expiry >= SystemTime::now());
+                if info.owner_id == owner && fresh {
+                    total += info.length;
+                }
+            }
+            Ok(total)
+        })
+        .await
     }
 
     pub fn data_path(&self, id: &str) -> PathBuf {

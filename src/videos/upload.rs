@@ -18,7 +18,7 @@ const MAX_FIELDS: usize = 16;
 /// is still listening when the 413 arrives; beyond it the connection is simply closed.
 const DRAIN_LIMIT: u64 = 64 << 20;
 /// Room for multipart boundaries and the text fields on top of the file itself.
-const FORM_OVERHEAD: u64 = 1 << 20;
+pub const FORM_OVERHEAD: u64 = 1 << 20;
 
 /// The parsed form, with the file on disk.
 pub struct UploadForm {

@@ -26,6 +26,7 @@ on_both_backends!(
     one_address_opens_at_most_ws_per_ip_sockets,
     three_hundred_invented_methods_add_one_metric_series_not_three_hundred,
     a_huge_page_number_is_past_the_end_not_page_one,
+    a_burst_of_declared_uploads_stops_at_the_users_quota,
 );
 
 /// A `roomcast serve` process on SQLite whose log lines are kept for the test to read.
@@ -747,4 +748,40 @@ async fn a_tus_patch_that_trickles_a_byte_at_a_time_is_cut_off_and_the_upload_re
     )
     .await;
     assert_eq!(status, 204, "{}", String::from_utf8_lossy(&body));
+}
+
+async fn a_burst_of_declared_uploads_stops_at_the_users_quota(backend: Backend) {
+    use crate::uploads::{tus, TUS};
+    let app = spawn_app_with(backend, |s| s.upload.quota_bytes = 1_000_000).await;
+    let token = app.signed_in_user("jack").await;
+    let declare = |length: u64| {
+        let (app, token) = (&app, &token);
+        async move {
+            let headers = [
+                (TUS.0, TUS.1.to_string()),
+                ("Upload-Length", length.to_string()),
+                ("Upload-Metadata", "title dA==".to_string()),
+            ];
+            let (status, _, body) =
+                tus(app, Method::POST, "/api/uploads", token, &headers, Vec::new()).await;
+            let code = serde_json::from_slice::<Value>(&body)
+                .map(|b| b["error_code"].as_str().unwrap_or("").to_string())
+                .unwrap_or_default();
+            (status, code)
+        }
+    };
+    // Thirty uploads of 100 kB declared at once: ten fit, and no more.
+    let answers = futures_util::future::join_all((0..30).map(|_| declare(100_000))).await;
+    let created = answers.iter().filter(|(s, _)| *s == 201).count();
+    let refused = answers
+        .iter()
+        .filter(|(s, c)| *s == 413 && c == "027")
+        .count();
+    assert_eq!((created, refused), (10, 20), "{answers:?}");
+    // A plain upload past the quota is refused too, and nothing of it is kept.
+    let data = crate::media::bytes(crate::media::Fixture::Faststart);
+    let res = app.upload(Auth::Bearer(&token), "over", "over.mp4", &data).await;
+    assert_eq!((res.status.as_u16(), res.error_code()), (413, "027"), "{}", res.body);
+    let listed = app.json(Method::GET, "/api/videos", Auth::None, None).await;
+    assert_eq!(listed.body["videos"].as_array().map(Vec::len), Some(0));
 }
