@@ -21,6 +21,7 @@ pub mod hub;
 pub mod ingest;
 pub mod jobs;
 pub mod metrics;
+pub mod process;
 pub mod protocol;
 pub mod queue;
 pub mod registry;

@@ -96,26 +96,61 @@ struct Format {
     duration: Option<String>,
 }
 
-/// Runs ffprobe on `path` (blocking) and judges the result.
+/// Frames larger than this (either side, or in pixels) are refused before anything decodes
+/// them: a small file can declare a picture that takes gigabytes to decode.
+pub const MAX_DIMENSION: i32 = 8192;
+pub const MAX_PIXELS: i64 = 36_000_000;
+
+/// The demuxer for a file, chosen from its own first bytes, never from its name or from
+/// ffprobe's guess: a playlist or a concat script named `.mp4` would make ffprobe open
+/// whatever paths it lists.
+fn demuxer_of(head: &[u8]) -> Option<&'static str> {
+    const MP4_BOXES: [&[u8]; 6] = [b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide"];
+    if head.len() >= 8 && MP4_BOXES.contains(&&head[4..8]) {
+        return Some("mov");
+    }
+    if head.starts_with(&[0x1a, 0x45, 0xdf, 0xa3]) {
+        return Some("matroska");
+    }
+    None
+}
+
+/// Runs ffprobe on `path` (blocking) and judges the result. Errors never name the path.
 pub fn probe(tools: &MediaTools, path: &Path) -> Result<Probe, ProbeError> {
-    let path = path.to_string_lossy();
+    let mut head = [0u8; 16];
+    let read = std::fs::File::open(path)
+        .and_then(|mut f| std::io::Read::read(&mut f, &mut head))
+        .map_err(|e| ToolError::Spawn {
+            tool: "ffprobe",
+            source: std::io::Error::new(e.kind(), "reading the upload's first bytes"),
+        })?;
+    let demuxer = demuxer_of(&head[..read]).ok_or_else(|| {
+        ProbeError::NotPlayable("the file is not an MP4, MOV, Matroska or WebM video".into())
+    })?;
+    let shown = path.to_string_lossy();
+    let input = format!("file:{shown}");
     let args = [
         "-v",
         "error",
+        "-protocol_whitelist",
+        "file",
+        "-f",
+        demuxer,
         "-print_format",
         "json",
         "-show_format",
         "-show_streams",
         "-i",
-        &path,
+        &input,
     ];
     let output = match tools.ffprobe(&args, PROBE_LIMIT) {
         Ok(output) => output,
         Err(ToolError::Failed { stderr, .. }) => {
+            let last = stderr.lines().last().unwrap_or("unknown format");
+            let last = last.replace(&input, "the upload").replace(shown.as_ref(), "the upload");
             return Err(ProbeError::NotPlayable(format!(
-                "the file is not a video ffprobe can read ({})",
-                stderr.lines().last().unwrap_or("unknown format")
-            )))
+                "the file is not a video ffprobe can read ({last})"
+            )));
         }
         Err(e) => return Err(e.into()),
     };
@@ -150,6 +185,13 @@ pub fn judge(json: &[u8]) -> Result<Probe, ProbeError> {
         (Some(w), Some(h)) if w > 0 && h > 0 => (w, h),
         _ => return Err(not("the video stream has no picture size")),
     };
+    if width > MAX_DIMENSION || height > MAX_DIMENSION || i64::from(width) * i64::from(height) > MAX_PIXELS
+    {
+        return Err(ProbeError::NotPlayable(format!(
+            "the picture is {width}x{height}: at most {MAX_DIMENSION} pixels a side and              {} megapixels are accepted",
+            MAX_PIXELS / 1_000_000
+        )));
+    }
     let duration_ms = format
         .duration
         .and_then(|d| d.parse::<f64>().ok())
@@ -184,6 +226,21 @@ fn container_of(format_name: &str, video_codec: &str) -> Option<Container> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_demuxer_comes_from_the_files_first_bytes() {
+        assert_eq!(demuxer_of(b"\0\0\0\x20ftypisom\0\0\0\0"), Some("mov"));
+        assert_eq!(demuxer_of(&[0x1a, 0x45, 0xdf, 0xa3, 0x9f]), Some("matroska"));
+        assert_eq!(demuxer_of(b"#EXTM3U\n#EXT-X-VERSION:3\n"), None);
+        assert_eq!(demuxer_of(b"ffconcat version 1.0\n"), None);
+    }
+
+    #[test]
+    fn a_picture_past_the_pixel_limit_is_refused_from_its_headers() {
+        let huge = r#"{"codec_type":"video","codec_name":"h264","width":8192,"height":8192}"#;
+        let err = judge(&json("mov,mp4,m4a,3gp,3g2,mj2", huge, "1.0")).unwrap_err();
+        assert!(err.to_string().contains("8192x8192"), "{err}");
+    }
 
     fn json(format: &str, streams: &str, duration: &str) -> Vec<u8> {
         format!(

@@ -74,7 +74,9 @@ fn run(
     args: &[&str],
     limit: Duration,
 ) -> Result<Output, ToolError> {
-    let mut child = Command::new(path)
+    let mut command = Command::new(path);
+    roomcast_actors::process::confine(&mut command);
+    let mut child = command
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

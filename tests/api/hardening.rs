@@ -27,6 +27,8 @@ on_both_backends!(
     three_hundred_invented_methods_add_one_metric_series_not_three_hundred,
     a_huge_page_number_is_past_the_end_not_page_one,
     a_burst_of_declared_uploads_stops_at_the_users_quota,
+    a_playlist_named_mp4_reveals_nothing_about_the_servers_files,
+    a_tiny_file_declaring_a_huge_picture_is_refused_before_decoding,
 );
 
 /// A `roomcast serve` process on SQLite whose log lines are kept for the test to read.
@@ -784,4 +786,49 @@ async fn a_burst_of_declared_uploads_stops_at_the_users_quota(backend: Backend) 
     assert_eq!((res.status.as_u16(), res.error_code()), (413, "027"), "{}", res.body);
     let listed = app.json(Method::GET, "/api/videos", Auth::None, None).await;
     assert_eq!(listed.body["videos"].as_array().map(Vec::len), Some(0));
+}
+
+async fn a_playlist_named_mp4_reveals_nothing_about_the_servers_files(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let token = app.signed_in_user("kim").await;
+    let storage = app.settings.storage.dir.canonicalize().unwrap();
+    // Tried: an HLS playlist, uploaded as .mp4, that points at a file that exists and at
+    // one that does not. A file oracle would answer the two differently.
+    let mut answers = Vec::new();
+    for target in ["/etc/hostname", "/no/such/file.ts"] {
+        let playlist = format!(
+            "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\n{target}\n#EXT-X-ENDLIST\n"
+        );
+        let res = app
+            .upload(Auth::Bearer(&token), "list", "clip.mp4", playlist.as_bytes())
+            .await;
+        assert_eq!((res.status.as_u16(), res.error_code()), (422, "017"), "{}", res.body);
+        let text = res.body["error"].as_str().unwrap().to_string();
+        assert!(!text.contains(storage.to_str().unwrap()), "{text}");
+        assert!(!text.contains(target), "{text}");
+        answers.push(text);
+    }
+    assert_eq!(answers[0], answers[1]);
+    app.assert_no_files_in("videos").await;
+}
+
+async fn a_tiny_file_declaring_a_huge_picture_is_refused_before_decoding(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let token = app.signed_in_user("lee").await;
+    let dir = tempfile::tempdir().unwrap();
+    let wide = dir.path().join("wide.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-f", "lavfi", "-i", "color=c=blue:size=9000x64:rate=1"])
+        .args(["-t", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
+        .arg(&wide)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let data = std::fs::read(&wide).unwrap();
+    assert!(data.len() < 10_000, "a small file");
+    let res = app.upload(Auth::Bearer(&token), "wide", "wide.mp4", &data).await;
+    assert_eq!((res.status.as_u16(), res.error_code()), (422, "017"), "{}", res.body);
+    assert!(res.body["error"].as_str().unwrap().contains("9000x64"), "{}", res.body);
+    app.assert_no_files_in("videos").await;
+    app.assert_no_files_in("thumbs").await;
 }

@@ -124,16 +124,9 @@ where
     command.args(arguments(spec, transcode));
     let inner = command.as_inner_mut();
     inner.current_dir(&spec.hls_dir).process_group(0);
-    // SAFETY: prctl is async-signal-safe and touches only the child's own state: when the
-    // thread that spawned it (the long-lived arbiter thread) dies, the kernel kills ffmpeg.
-    unsafe {
-        inner.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
+    // When the thread that spawned it (the long-lived arbiter thread) dies, the kernel
+    // kills ffmpeg; its address space is capped.
+    crate::process::confine(inner);
     let mut child = command.spawn().map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied => {
             SpawnError::Missing(spec.ffmpeg.clone())
