@@ -220,6 +220,9 @@ pub struct IngestSettings {
     /// With many nodes: how long a node's claim on a source lasts without renewal (it is
     /// renewed every third of it); another node takes over a dead holder's source after it.
     pub lease_secs: u64,
+    /// `false` refuses live sources on loopback, private and shared addresses; link-local
+    /// ones (cloud metadata) are always refused.
+    pub allow_private_sources: bool,
 }
 
 impl Default for IngestSettings {
@@ -229,6 +232,7 @@ impl Default for IngestSettings {
             ffprobe: "ffprobe".into(),
             allow_files: false,
             lease_secs: 6,
+            allow_private_sources: true,
         }
     }
 }

@@ -2,6 +2,7 @@
 
 mod password;
 mod room_title;
+pub mod source_host;
 mod source_url;
 mod username;
 mod video_text;

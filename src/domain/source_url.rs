@@ -64,6 +64,34 @@ impl SourceUrl {
         redact_url_password(&self.0)
     }
 
+    /// The host (without brackets) and port (the scheme's default when none is given), or
+    /// `None` for `file:` sources.
+    pub fn host_port(&self) -> Option<(String, u16)> {
+        let rest = self.0.split_once("://")?.1;
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let host_port = rest[..end].rsplit_once('@').map_or(&rest[..end], |(_, h)| h);
+        let (host, port) = match host_port.strip_prefix('[') {
+            Some(v6) => {
+                let (h, after) = v6.split_once(']')?;
+                (h, after.strip_prefix(':'))
+            }
+            None => match host_port.rsplit_once(':') {
+                Some((h, p)) => (h, Some(p)),
+                None => (host_port, None),
+            },
+        };
+        let default = match self.scheme() {
+            "rtsp" => 554,
+            "rtsps" => 322,
+            "rtmp" => 1935,
+            "rtmps" | "https" => 443,
+            "http" => 80,
+            _ => 0,
+        };
+        let port = port.and_then(|p| p.parse().ok()).unwrap_or(default);
+        (self.scheme() != "file").then(|| (host.to_string(), port))
+    }
+
     pub fn scheme(&self) -> &str {
         self.0.split_once(':').map_or("", |(s, _)| s)
     }

@@ -126,6 +126,9 @@ pub async fn create_room(
             format!("user:{}", owner.user_id),
         )?;
     }
+    if let Some(url) = &source_url {
+        check_source_host(state, url.clone()).await?;
+    }
     let owner = owner.user_id.clone();
     let row = db::blocking(&state.pool, move |c| {
         let id = rooms::create(
@@ -198,6 +201,16 @@ pub async fn update(
     Ok(HttpResponse::Ok().json(RoomJson::load(&state, row, online, Some(&user)).await))
 }
 
+/// Refuses a source whose host the rules forbid (link-local always; loopback and private
+/// ranges unless `ingest.allow_private_sources`). Resolves names, off the worker thread.
+async fn check_source_host(state: &AppState, url: SourceUrl) -> Result<(), ApiError> {
+    let allow_private = state.settings.ingest.allow_private_sources;
+    actix_web::web::block(move || crate::domain::source_host::check(&url, allow_private))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(ApiError::Invalid)
+}
+
 /// Applies `changes` to a room and brings its pipeline in line with its source. A new
 /// source starts afresh: an admin's stop of the old one does not carry over.
 pub async fn update_room(
@@ -205,6 +218,11 @@ pub async fn update_room(
     room_id: String,
     mut changes: rooms::RoomChanges,
 ) -> Result<RoomRow, ApiError> {
+    if let Some(Some(raw)) = &changes.source_url {
+        let url = SourceUrl::parse(raw, state.settings.ingest.allow_files)
+            .map_err(ApiError::Invalid)?;
+        check_source_host(state, url).await?;
+    }
     let lookup = room_id.clone();
     let row = db::blocking(&state.pool, move |c| {
         let Some(before) = rooms::find(c, &lookup)? else {

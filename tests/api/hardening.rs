@@ -29,6 +29,7 @@ on_both_backends!(
     a_burst_of_declared_uploads_stops_at_the_users_quota,
     a_playlist_named_mp4_reveals_nothing_about_the_servers_files,
     a_tiny_file_declaring_a_huge_picture_is_refused_before_decoding,
+    sources_on_link_local_and_forbidden_private_hosts_are_refused,
 );
 
 /// A `roomcast serve` process on SQLite whose log lines are kept for the test to read.
@@ -831,4 +832,35 @@ async fn a_tiny_file_declaring_a_huge_picture_is_refused_before_decoding(backend
     assert!(res.body["error"].as_str().unwrap().contains("9000x64"), "{}", res.body);
     app.assert_no_files_in("videos").await;
     app.assert_no_files_in("thumbs").await;
+}
+
+async fn sources_on_link_local_and_forbidden_private_hosts_are_refused(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.ingest.allow_private_sources = false).await;
+    let token = app.signed_in_user("root").await;
+    let mut conn = app.pool.get().unwrap();
+    assert!(roomcast::db::users::set_role(&mut conn, "root", "admin").unwrap());
+    drop(conn);
+    let admin = Auth::Bearer(&token);
+    // Tried: the cloud metadata address, a loopback camera, a name that resolves to loopback.
+    for source in [
+        "http://169.254.169.254/latest/meta-data/",
+        "rtsp://[fe80::1]:554/stream",
+        "rtsp://127.0.0.1:8554/cam",
+        "rtsp://localhost:8554/cam",
+        "rtmp://10.0.0.8/live/cam",
+    ] {
+        let res = app
+            .json(Method::POST, "/api/rooms", admin, Some(json!({"title": "cam", "source_url": source})))
+            .await;
+        assert_eq!((res.status.as_u16(), res.error_code()), (400, "016"), "{source}: {}", res.body);
+    }
+    // A room's source cannot be changed to one either, and the room keeps what it had.
+    let room = app.create_room(&token, "plain").await;
+    let path = format!("/api/rooms/{room}");
+    let res = app
+        .json(Method::PATCH, &path, admin, Some(json!({"source_url": "http://169.254.169.254/"})))
+        .await;
+    assert_eq!(res.status.as_u16(), 400, "{}", res.body);
+    let shown = app.json(Method::GET, &path, admin, None).await;
+    assert_eq!(shown.body["has_source"], false);
 }
