@@ -41,7 +41,7 @@ impl DanmakuText {
         }
         // Bidi overrides and other format characters are refused with the control
         // characters: they let one message rearrange how others are read.
-        if text.chars().any(|c| c.is_control() || is_bidi_control(c)) {
+        if text.chars().any(|c| c.is_control() || is_hidden_format(c)) {
             return Err(DanmakuError::ControlCharacters);
         }
         Ok(Self(text.to_string()))
@@ -52,8 +52,23 @@ impl DanmakuText {
     }
 }
 
-fn is_bidi_control(c: char) -> bool {
-    matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}')
+/// Characters that change how text around them is read without showing themselves:
+/// bidirectional overrides, embeddings, isolates and marks, and zero-width spaces and
+/// joiners that hide one word inside another (the zero-width joiner and non-joiner stay:
+/// emoji sequences and several scripts need them). User text of every kind refuses them.
+pub fn is_hidden_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{202A}'..='\u{202E}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{200E}'
+            | '\u{200F}'
+            | '\u{061C}'
+            | '\u{200B}'
+            | '\u{2060}'
+            | '\u{FEFF}'
+            | '\u{180E}'
+    )
 }
 
 /// `#rrggbb`, lower-cased; white when absent.

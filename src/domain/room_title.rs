@@ -18,8 +18,14 @@ impl RoomTitle {
                 Self::MAX_CHARS
             ));
         }
-        if title.chars().any(char::is_control) {
-            return Err("a title cannot contain control characters".into());
+        if title
+            .chars()
+            .any(|c| c.is_control() || roomcast_actors::danmaku::is_hidden_format(c))
+        {
+            return Err(
+                "a title cannot contain control, bidirectional-override or zero-width characters"
+                    .into(),
+            );
         }
         Ok(Self(title.to_string()))
     }

@@ -16,8 +16,10 @@ pub struct VideoDescription(String);
 pub struct CommentBody(String);
 
 fn has_forbidden_controls(text: &str, allow_newlines: bool) -> bool {
-    text.chars()
-        .any(|c| c.is_control() && !(allow_newlines && matches!(c, '\n' | '\r' | '\t')))
+    text.chars().any(|c| {
+        (c.is_control() && !(allow_newlines && matches!(c, '\n' | '\r' | '\t')))
+            || roomcast_actors::danmaku::is_hidden_format(c)
+    })
 }
 
 fn check(raw: &str, what: &str, min: usize, max: usize, multiline: bool) -> Result<String, String> {
@@ -30,7 +32,9 @@ fn check(raw: &str, what: &str, min: usize, max: usize, multiline: bool) -> Resu
         return Err(format!("{what} has at most {max} characters"));
     }
     if has_forbidden_controls(text, multiline) {
-        return Err(format!("{what} cannot contain control characters"));
+        return Err(format!(
+            "{what} cannot contain control, bidirectional-override or zero-width characters"
+        ));
     }
     Ok(text.replace("\r\n", "\n"))
 }
@@ -74,6 +78,17 @@ impl CommentBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bidi_overrides_and_zero_width_spaces_are_refused_but_emoji_joiners_are_not() {
+        for bad in ["evil\u{202E}gnp.exe", "pay\u{200B}pal", "\u{2066}x\u{2069}", "\u{FEFF}t"] {
+            assert!(VideoTitle::parse(bad).is_err(), "{bad:?}");
+            assert!(CommentBody::parse(bad).is_err(), "{bad:?}");
+            assert!(crate::domain::RoomTitle::parse(bad).is_err(), "{bad:?}");
+        }
+        let family = "\u{1F468}\u{200D}\u{1F469}\u{200D}\u{1F467}";
+        assert!(CommentBody::parse(family).is_ok());
+    }
 
     #[test]
     fn a_title_is_one_trimmed_line() {

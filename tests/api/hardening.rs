@@ -30,6 +30,7 @@ on_both_backends!(
     a_playlist_named_mp4_reveals_nothing_about_the_servers_files,
     a_tiny_file_declaring_a_huge_picture_is_refused_before_decoding,
     sources_on_link_local_and_forbidden_private_hosts_are_refused,
+    titles_with_a_bidi_override_or_a_zero_width_space_are_refused,
 );
 
 /// A `roomcast serve` process on SQLite whose log lines are kept for the test to read.
@@ -863,4 +864,32 @@ async fn sources_on_link_local_and_forbidden_private_hosts_are_refused(backend: 
     assert_eq!(res.status.as_u16(), 400, "{}", res.body);
     let shown = app.json(Method::GET, &path, admin, None).await;
     assert_eq!(shown.body["has_source"], false);
+}
+
+async fn titles_with_a_bidi_override_or_a_zero_width_space_are_refused(backend: Backend) {
+    use crate::uploads::{tus, TUS};
+    let app = spawn_app_with(backend, |_| {}).await;
+    let token = app.signed_in_user("max").await;
+    // Tried: a room title that reverses what follows it, and a video title with a hidden
+    // zero-width space (a look-alike of another title).
+    let res = app
+        .json(
+            Method::POST,
+            "/api/rooms",
+            Auth::Bearer(&token),
+            Some(json!({"title": "free \u{202E}4pm.exe"})),
+        )
+        .await;
+    assert_eq!((res.status.as_u16(), res.error_code()), (400, "016"), "{}", res.body);
+    use base64::Engine;
+    let title = base64::engine::general_purpose::STANDARD.encode("Off\u{200B}icial");
+    let headers = [
+        (TUS.0, TUS.1.to_string()),
+        ("Upload-Length", "1000".to_string()),
+        ("Upload-Metadata", format!("title {title}")),
+    ];
+    let (status, _, body) = tus(&app, Method::POST, "/api/uploads", &token, &headers, Vec::new()).await;
+    assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
+    let rooms = app.json(Method::GET, "/api/rooms", Auth::None, None).await;
+    assert_eq!(rooms.body["rooms"].as_array().map(Vec::len), Some(0));
 }
