@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::helpers::{spawn_app, spawn_app_with, Auth, Backend, TestApp};
 
-async fn admin(app: &TestApp, name: &str) -> String {
+pub(crate) async fn admin(app: &TestApp, name: &str) -> String {
     let token = app.signed_in_user(name).await;
     let mut conn = app.pool.get().unwrap();
     assert!(roomcast::db::users::set_role(&mut conn, name, "admin").unwrap());
@@ -16,7 +16,7 @@ async fn admin(app: &TestApp, name: &str) -> String {
 const SESSION: &str = "roomcast_session";
 
 /// The CSRF token the admin's pages carry.
-async fn csrf(app: &TestApp, token: &str) -> String {
+pub(crate) async fn csrf(app: &TestApp, token: &str) -> String {
     app.page("/admin", &[(SESSION, token)]).await.csrf_token()
 }
 

@@ -31,6 +31,7 @@ on_both_backends!(
     a_tiny_file_declaring_a_huge_picture_is_refused_before_decoding,
     sources_on_link_local_and_forbidden_private_hosts_are_refused,
     titles_with_a_bidi_override_or_a_zero_width_space_are_refused,
+    saving_the_admin_form_unchanged_keeps_the_cameras_password,
 );
 
 /// A `roomcast serve` process on SQLite whose log lines are kept for the test to read.
@@ -892,4 +893,37 @@ async fn titles_with_a_bidi_override_or_a_zero_width_space_are_refused(backend: 
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
     let rooms = app.json(Method::GET, "/api/rooms", Auth::None, None).await;
     assert_eq!(rooms.body["rooms"].as_array().map(Vec::len), Some(0));
+}
+
+async fn saving_the_admin_form_unchanged_keeps_the_cameras_password(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let token = crate::admin::admin(&app, "root").await;
+    let source = "rtsp://admin:s3cret-pass@127.0.0.1:9/cam";
+    let res = app
+        .json(
+            Method::POST,
+            "/api/rooms",
+            Auth::Bearer(&token),
+            Some(json!({"title": "door", "source_url": source})),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let room = res.body["id"].as_str().unwrap().to_string();
+    let panel = app.page("/admin/rooms", &[("roomcast_session", &token)]).await;
+    let shown = "rtsp://admin:***@127.0.0.1:9/cam";
+    assert!(panel.html.contains(shown) && !panel.html.contains("s3cret-pass"));
+    // Tried: saving the row as the form shows it, only ticking on-demand.
+    let csrf = crate::admin::csrf(&app, &token).await;
+    let res = app
+        .post_form(
+            &format!("/admin/rooms/{room}/source"),
+            &[("roomcast_session", &token)],
+            &[("csrf_token", &csrf), ("source_url", shown), ("on_demand", "on")],
+        )
+        .await;
+    assert_eq!(res.status, 303);
+    let mut conn = app.pool.get().unwrap();
+    let row = roomcast::db::rooms::find(&mut conn, &room).unwrap().unwrap();
+    assert_eq!(row.source_url.as_deref(), Some(source), "the password survived");
+    assert!(row.on_demand);
 }

@@ -14,7 +14,7 @@ use crate::db::{self, rooms, rooms::RoomRow};
 use crate::domain::{RoomTitle, SourceUrl};
 use crate::error::PageError;
 use crate::pages::{render, see_other, Layout};
-use crate::routes::api_rooms::{control_pipeline, create_room, update_room};
+use crate::routes::api_rooms::{control_pipeline, create_room, find_room, update_room};
 use crate::startup::AppState;
 
 pub struct RoomEntry {
@@ -135,6 +135,24 @@ pub async fn set_source(
 ) -> Result<HttpResponse, PageError> {
     let user = gate_post(&req, user, &form.csrf_token)?;
     let form = form.into_inner();
+    let id = id.into_inner();
+    // The form shows the stored source redacted; sent back unchanged it means "keep the
+    // stored one", never "store the stars as the camera's password".
+    let stored = find_room(&state, id.clone()).await?.source_url;
+    let unchanged = stored
+        .as_deref()
+        .is_some_and(|url| crate::config::redact_url_password(url) == form.source_url.trim());
+    if unchanged {
+        let changes = rooms::RoomChanges {
+            title: None,
+            source_url: None,
+            on_demand: Some(form.on_demand.is_some()),
+            source_stopped: None,
+        };
+        let row = update_room(&state, id, changes).await?;
+        crate::audit::record(&state, &user, "room.on_demand", &row.id, "").await;
+        return Ok(see_other("/admin/rooms").finish());
+    }
     let source = match parse_source(&state, &form.source_url) {
         Ok(s) => s,
         Err(e) => {
@@ -149,7 +167,7 @@ pub async fn set_source(
         on_demand: Some(form.on_demand.is_some()),
         source_stopped: None,
     };
-    let row = update_room(&state, id.into_inner(), changes).await?;
+    let row = update_room(&state, id, changes).await?;
     crate::audit::record(&state, &user, "room.source", &row.id, &shown).await;
     Ok(see_other("/admin/rooms").finish())
 }
