@@ -306,6 +306,10 @@ pub struct JobSettings {
     /// between batches to stay within it. 1 (the default) never rests: job threads already
     /// run at the lowest priority, which is what keeps traffic first (B5).
     pub cpu_share: f64,
+    /// How long finished (`done`) job runs are kept.
+    pub keep_runs_secs: u64,
+    /// How often old finished runs are deleted.
+    pub prune_job_runs_secs: u64,
 }
 
 impl Default for JobSettings {
@@ -320,6 +324,8 @@ impl Default for JobSettings {
             lease_secs: 60,
             poll_ms: 1000,
             cpu_share: 1.0,
+            keep_runs_secs: 7 * 86_400,
+            prune_job_runs_secs: 3600,
         }
     }
 }
@@ -405,7 +411,8 @@ impl Settings {
             self.jobs.cleanup_deleted_videos_secs > 0
                 && self.jobs.sweep_orphan_files_secs > 0
                 && self.jobs.delete_expired_sessions_secs > 0
-                && self.jobs.purge_live_segments_secs > 0,
+                && self.jobs.purge_live_segments_secs > 0
+                && self.jobs.prune_job_runs_secs > 0,
             "job intervals must be positive"
         );
         anyhow::ensure!(

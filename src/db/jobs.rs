@@ -220,6 +220,16 @@ pub fn recent(
 }
 
 /// How many jobs are in each state.
+/// Deletes `done` runs that finished before `cutoff`; how many.
+pub fn delete_done_before(conn: &mut DbConnection, cutoff: NaiveDateTime) -> QueryResult<usize> {
+    diesel::delete(
+        jobs::table
+            .filter(jobs::state.eq("done"))
+            .filter(jobs::finished_at.lt(cutoff)),
+    )
+    .execute(conn)
+}
+
 pub fn count_by_state(conn: &mut DbConnection) -> QueryResult<Vec<(String, i64)>> {
     jobs::table
         .group_by(jobs::state)

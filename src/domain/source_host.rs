@@ -59,7 +59,10 @@ fn is_private(ip: IpAddr) -> bool {
                 || in_v4(v4, Ipv4Addr::new(0, 0, 0, 0), 8)
         }
         IpAddr::V6(v6) => {
-            v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xfe00) == 0xfc00 || v6 == Ipv6Addr::UNSPECIFIED
+            v6.is_loopback()
+                || v6.is_unspecified()
+                || (v6.segments()[0] & 0xfe00) == 0xfc00
+                || v6 == Ipv6Addr::UNSPECIFIED
         }
     }
 }

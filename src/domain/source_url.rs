@@ -69,7 +69,9 @@ impl SourceUrl {
     pub fn host_port(&self) -> Option<(String, u16)> {
         let rest = self.0.split_once("://")?.1;
         let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let host_port = rest[..end].rsplit_once('@').map_or(&rest[..end], |(_, h)| h);
+        let host_port = rest[..end]
+            .rsplit_once('@')
+            .map_or(&rest[..end], |(_, h)| h);
         let (host, port) = match host_port.strip_prefix('[') {
             Some(v6) => {
                 let (h, after) = v6.split_once(']')?;

@@ -81,7 +81,12 @@ mod tests {
 
     #[test]
     fn bidi_overrides_and_zero_width_spaces_are_refused_but_emoji_joiners_are_not() {
-        for bad in ["evil\u{202E}gnp.exe", "pay\u{200B}pal", "\u{2066}x\u{2069}", "\u{FEFF}t"] {
+        for bad in [
+            "evil\u{202E}gnp.exe",
+            "pay\u{200B}pal",
+            "\u{2066}x\u{2069}",
+            "\u{FEFF}t",
+        ] {
             assert!(VideoTitle::parse(bad).is_err(), "{bad:?}");
             assert!(CommentBody::parse(bad).is_err(), "{bad:?}");
             assert!(crate::domain::RoomTitle::parse(bad).is_err(), "{bad:?}");

@@ -3,6 +3,7 @@
 //! `JobSystem`, which starts the node's `JobWorker` and `Scheduler` and enqueues jobs on
 //! request.
 
+mod prune_job_runs;
 mod purge_live;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use crate::db::{self, jobs::Finish, DbError, DbPool};
 use crate::media::{MediaTools, Storage};
 use crate::videos::cleanup::{CleanupDeletedVideos, SweepOrphanFiles};
 use crate::videos::processor::ProcessUpload;
+pub use prune_job_runs::PruneJobRuns;
 pub use purge_live::PurgeLiveSegments;
 
 /// How often the scheduler looks for due schedules.
@@ -81,6 +83,13 @@ pub fn kinds(
                 resumable_expiry: secs(settings.upload.resumable_expiry_secs),
             }),
             every: Some(secs(jobs.sweep_orphan_files_secs)),
+        },
+        Kind {
+            job: Arc::new(PruneJobRuns {
+                pool: pool.clone(),
+                keep: secs(jobs.keep_runs_secs),
+            }),
+            every: Some(secs(jobs.prune_job_runs_secs)),
         },
         Kind {
             job: Arc::new(ProcessUpload {

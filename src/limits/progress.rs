@@ -83,7 +83,11 @@ where
 }
 
 /// `payload` behind a `SlowBody`, as a `web::Payload` again (for multipart and the rest).
-pub async fn slow_body(req: &HttpRequest, payload: web::Payload, timeout: Duration) -> web::Payload {
+pub async fn slow_body(
+    req: &HttpRequest,
+    payload: web::Payload,
+    timeout: Duration,
+) -> web::Payload {
     let boxed: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> =
         Box::pin(SlowBody::new(payload.into_inner(), timeout));
     let mut payload = Payload::from(boxed);

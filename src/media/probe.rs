@@ -147,7 +147,9 @@ pub fn probe(tools: &MediaTools, path: &Path) -> Result<Probe, ProbeError> {
         Ok(output) => output,
         Err(ToolError::Failed { stderr, .. }) => {
             let last = stderr.lines().last().unwrap_or("unknown format");
-            let last = last.replace(&input, "the upload").replace(shown.as_ref(), "the upload");
+            let last = last
+                .replace(&input, "the upload")
+                .replace(shown.as_ref(), "the upload");
             return Err(ProbeError::NotPlayable(format!(
                 "the file is not a video ffprobe can read ({last})"
             )));
@@ -185,7 +187,9 @@ pub fn judge(json: &[u8]) -> Result<Probe, ProbeError> {
         (Some(w), Some(h)) if w > 0 && h > 0 => (w, h),
         _ => return Err(not("the video stream has no picture size")),
     };
-    if width > MAX_DIMENSION || height > MAX_DIMENSION || i64::from(width) * i64::from(height) > MAX_PIXELS
+    if width > MAX_DIMENSION
+        || height > MAX_DIMENSION
+        || i64::from(width) * i64::from(height) > MAX_PIXELS
     {
         return Err(ProbeError::NotPlayable(format!(
             "the picture is {width}x{height}: at most {MAX_DIMENSION} pixels a side and              {} megapixels are accepted",
@@ -230,7 +234,10 @@ mod tests {
     #[test]
     fn the_demuxer_comes_from_the_files_first_bytes() {
         assert_eq!(demuxer_of(b"\0\0\0\x20ftypisom\0\0\0\0"), Some("mov"));
-        assert_eq!(demuxer_of(&[0x1a, 0x45, 0xdf, 0xa3, 0x9f]), Some("matroska"));
+        assert_eq!(
+            demuxer_of(&[0x1a, 0x45, 0xdf, 0xa3, 0x9f]),
+            Some("matroska")
+        );
         assert_eq!(demuxer_of(b"#EXTM3U\n#EXT-X-VERSION:3\n"), None);
         assert_eq!(demuxer_of(b"ffconcat version 1.0\n"), None);
     }

@@ -219,8 +219,8 @@ pub async fn update_room(
     mut changes: rooms::RoomChanges,
 ) -> Result<RoomRow, ApiError> {
     if let Some(Some(raw)) = &changes.source_url {
-        let url = SourceUrl::parse(raw, state.settings.ingest.allow_files)
-            .map_err(ApiError::Invalid)?;
+        let url =
+            SourceUrl::parse(raw, state.settings.ingest.allow_files).map_err(ApiError::Invalid)?;
         check_source_host(state, url).await?;
     }
     let lookup = room_id.clone();

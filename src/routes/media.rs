@@ -60,7 +60,17 @@ async fn serve(
     cache: CachePolicy,
     permit: Option<crate::media::limiter::StreamPermit>,
 ) -> Result<HttpResponse, ApiError> {
-    match files::serve(req, &state.files, &path, mime, cache, permit, state.write_timeout()).await {
+    match files::serve(
+        req,
+        &state.files,
+        &path,
+        mime,
+        cache,
+        permit,
+        state.write_timeout(),
+    )
+    .await
+    {
         Ok(res) => Ok(res),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(not_found()),
         Err(e) => Err(ApiError::Internal(

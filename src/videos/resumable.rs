@@ -84,8 +84,12 @@ impl ResumableUploads {
                 if path.extension().is_none_or(|e| e != "json") {
                     continue;
                 }
-                let Ok(json) = std::fs::read(&path) else { continue };
-                let Ok(info) = serde_json::from_slice::<UploadInfo>(&json) else { continue };
+                let Ok(json) = std::fs::read(&path) else {
+                    continue;
+                };
+                let Ok(info) = serde_json::from_slice::<UploadInfo>(&json) else {
+                    continue;
+                };
                 let fresh = std::fs::metadata(path.with_extension("bin"))
                     .and_then(|m| m.modified())
                     .is_ok_and(|at| at + expiry >= SystemTime::now());

@@ -32,6 +32,7 @@ on_both_backends!(
     sources_on_link_local_and_forbidden_private_hosts_are_refused,
     titles_with_a_bidi_override_or_a_zero_width_space_are_refused,
     saving_the_admin_form_unchanged_keeps_the_cameras_password,
+    finished_job_runs_are_pruned_after_they_have_been_kept_long_enough,
 );
 
 /// A `roomcast serve` process on SQLite whose log lines are kept for the test to read.
@@ -650,14 +651,19 @@ async fn stalled_download(address: &str, path: &str) -> TcpStream {
 }
 
 #[actix_web::test]
-async fn three_downloads_that_never_read_lose_their_permits_and_connections_after_the_write_timeout()
-{
+async fn three_downloads_that_never_read_lose_their_permits_and_connections_after_the_write_timeout(
+) {
     let (app, _, id) = crate::videos::app_with_video(|s| {
         s.stream.max_connections = 3;
         s.stream.write_timeout_secs = 1;
     })
     .await;
-    let big = app.settings.storage.dir.join("videos").join(format!("{id}.mp4"));
+    let big = app
+        .settings
+        .storage
+        .dir
+        .join("videos")
+        .join(format!("{id}.mp4"));
     std::fs::OpenOptions::new()
         .write(true)
         .open(&big)
@@ -724,7 +730,10 @@ async fn a_tus_patch_that_trickles_a_byte_at_a_time_is_cut_off_and_the_upload_re
     let mut reply = Vec::new();
     let mut buf = [0u8; 4096];
     while reply.is_empty() {
-        assert!(started.elapsed() < Duration::from_secs(10), "the server cut it off");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the server cut it off"
+        );
         if tcp.write_all(&data[sent..sent + 1]).await.is_err() {
             break;
         }
@@ -767,8 +776,15 @@ async fn a_burst_of_declared_uploads_stops_at_the_users_quota(backend: Backend) 
                 ("Upload-Length", length.to_string()),
                 ("Upload-Metadata", "title dA==".to_string()),
             ];
-            let (status, _, body) =
-                tus(app, Method::POST, "/api/uploads", token, &headers, Vec::new()).await;
+            let (status, _, body) = tus(
+                app,
+                Method::POST,
+                "/api/uploads",
+                token,
+                &headers,
+                Vec::new(),
+            )
+            .await;
             let code = serde_json::from_slice::<Value>(&body)
                 .map(|b| b["error_code"].as_str().unwrap_or("").to_string())
                 .unwrap_or_default();
@@ -785,8 +801,15 @@ async fn a_burst_of_declared_uploads_stops_at_the_users_quota(backend: Backend) 
     assert_eq!((created, refused), (10, 20), "{answers:?}");
     // A plain upload past the quota is refused too, and nothing of it is kept.
     let data = crate::media::bytes(crate::media::Fixture::Faststart);
-    let res = app.upload(Auth::Bearer(&token), "over", "over.mp4", &data).await;
-    assert_eq!((res.status.as_u16(), res.error_code()), (413, "027"), "{}", res.body);
+    let res = app
+        .upload(Auth::Bearer(&token), "over", "over.mp4", &data)
+        .await;
+    assert_eq!(
+        (res.status.as_u16(), res.error_code()),
+        (413, "027"),
+        "{}",
+        res.body
+    );
     let listed = app.json(Method::GET, "/api/videos", Auth::None, None).await;
     assert_eq!(listed.body["videos"].as_array().map(Vec::len), Some(0));
 }
@@ -799,13 +822,22 @@ async fn a_playlist_named_mp4_reveals_nothing_about_the_servers_files(backend: B
     // one that does not. A file oracle would answer the two differently.
     let mut answers = Vec::new();
     for target in ["/etc/hostname", "/no/such/file.ts"] {
-        let playlist = format!(
-            "#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\n{target}\n#EXT-X-ENDLIST\n"
-        );
+        let playlist =
+            format!("#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\n{target}\n#EXT-X-ENDLIST\n");
         let res = app
-            .upload(Auth::Bearer(&token), "list", "clip.mp4", playlist.as_bytes())
+            .upload(
+                Auth::Bearer(&token),
+                "list",
+                "clip.mp4",
+                playlist.as_bytes(),
+            )
             .await;
-        assert_eq!((res.status.as_u16(), res.error_code()), (422, "017"), "{}", res.body);
+        assert_eq!(
+            (res.status.as_u16(), res.error_code()),
+            (422, "017"),
+            "{}",
+            res.body
+        );
         let text = res.body["error"].as_str().unwrap().to_string();
         assert!(!text.contains(storage.to_str().unwrap()), "{text}");
         assert!(!text.contains(target), "{text}");
@@ -821,7 +853,14 @@ async fn a_tiny_file_declaring_a_huge_picture_is_refused_before_decoding(backend
     let dir = tempfile::tempdir().unwrap();
     let wide = dir.path().join("wide.mp4");
     let made = std::process::Command::new("ffmpeg")
-        .args(["-v", "error", "-f", "lavfi", "-i", "color=c=blue:size=9000x64:rate=1"])
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "color=c=blue:size=9000x64:rate=1",
+        ])
         .args(["-t", "1", "-c:v", "libx264", "-pix_fmt", "yuv420p"])
         .arg(&wide)
         .status()
@@ -829,9 +868,20 @@ async fn a_tiny_file_declaring_a_huge_picture_is_refused_before_decoding(backend
     assert!(made.success());
     let data = std::fs::read(&wide).unwrap();
     assert!(data.len() < 10_000, "a small file");
-    let res = app.upload(Auth::Bearer(&token), "wide", "wide.mp4", &data).await;
-    assert_eq!((res.status.as_u16(), res.error_code()), (422, "017"), "{}", res.body);
-    assert!(res.body["error"].as_str().unwrap().contains("9000x64"), "{}", res.body);
+    let res = app
+        .upload(Auth::Bearer(&token), "wide", "wide.mp4", &data)
+        .await;
+    assert_eq!(
+        (res.status.as_u16(), res.error_code()),
+        (422, "017"),
+        "{}",
+        res.body
+    );
+    assert!(
+        res.body["error"].as_str().unwrap().contains("9000x64"),
+        "{}",
+        res.body
+    );
     app.assert_no_files_in("videos").await;
     app.assert_no_files_in("thumbs").await;
 }
@@ -852,15 +902,30 @@ async fn sources_on_link_local_and_forbidden_private_hosts_are_refused(backend: 
         "rtmp://10.0.0.8/live/cam",
     ] {
         let res = app
-            .json(Method::POST, "/api/rooms", admin, Some(json!({"title": "cam", "source_url": source})))
+            .json(
+                Method::POST,
+                "/api/rooms",
+                admin,
+                Some(json!({"title": "cam", "source_url": source})),
+            )
             .await;
-        assert_eq!((res.status.as_u16(), res.error_code()), (400, "016"), "{source}: {}", res.body);
+        assert_eq!(
+            (res.status.as_u16(), res.error_code()),
+            (400, "016"),
+            "{source}: {}",
+            res.body
+        );
     }
     // A room's source cannot be changed to one either, and the room keeps what it had.
     let room = app.create_room(&token, "plain").await;
     let path = format!("/api/rooms/{room}");
     let res = app
-        .json(Method::PATCH, &path, admin, Some(json!({"source_url": "http://169.254.169.254/"})))
+        .json(
+            Method::PATCH,
+            &path,
+            admin,
+            Some(json!({"source_url": "http://169.254.169.254/"})),
+        )
         .await;
     assert_eq!(res.status.as_u16(), 400, "{}", res.body);
     let shown = app.json(Method::GET, &path, admin, None).await;
@@ -881,7 +946,12 @@ async fn titles_with_a_bidi_override_or_a_zero_width_space_are_refused(backend: 
             Some(json!({"title": "free \u{202E}4pm.exe"})),
         )
         .await;
-    assert_eq!((res.status.as_u16(), res.error_code()), (400, "016"), "{}", res.body);
+    assert_eq!(
+        (res.status.as_u16(), res.error_code()),
+        (400, "016"),
+        "{}",
+        res.body
+    );
     use base64::Engine;
     let title = base64::engine::general_purpose::STANDARD.encode("Off\u{200B}icial");
     let headers = [
@@ -889,7 +959,15 @@ async fn titles_with_a_bidi_override_or_a_zero_width_space_are_refused(backend: 
         ("Upload-Length", "1000".to_string()),
         ("Upload-Metadata", format!("title {title}")),
     ];
-    let (status, _, body) = tus(&app, Method::POST, "/api/uploads", &token, &headers, Vec::new()).await;
+    let (status, _, body) = tus(
+        &app,
+        Method::POST,
+        "/api/uploads",
+        &token,
+        &headers,
+        Vec::new(),
+    )
+    .await;
     assert_eq!(status, 400, "{}", String::from_utf8_lossy(&body));
     let rooms = app.json(Method::GET, "/api/rooms", Auth::None, None).await;
     assert_eq!(rooms.body["rooms"].as_array().map(Vec::len), Some(0));
@@ -909,7 +987,9 @@ async fn saving_the_admin_form_unchanged_keeps_the_cameras_password(backend: Bac
         .await;
     assert_eq!(res.status, 201, "{}", res.body);
     let room = res.body["id"].as_str().unwrap().to_string();
-    let panel = app.page("/admin/rooms", &[("roomcast_session", &token)]).await;
+    let panel = app
+        .page("/admin/rooms", &[("roomcast_session", &token)])
+        .await;
     let shown = "rtsp://admin:***@127.0.0.1:9/cam";
     assert!(panel.html.contains(shown) && !panel.html.contains("s3cret-pass"));
     // Tried: saving the row as the form shows it, only ticking on-demand.
@@ -918,12 +998,51 @@ async fn saving_the_admin_form_unchanged_keeps_the_cameras_password(backend: Bac
         .post_form(
             &format!("/admin/rooms/{room}/source"),
             &[("roomcast_session", &token)],
-            &[("csrf_token", &csrf), ("source_url", shown), ("on_demand", "on")],
+            &[
+                ("csrf_token", &csrf),
+                ("source_url", shown),
+                ("on_demand", "on"),
+            ],
         )
         .await;
     assert_eq!(res.status, 303);
     let mut conn = app.pool.get().unwrap();
-    let row = roomcast::db::rooms::find(&mut conn, &room).unwrap().unwrap();
-    assert_eq!(row.source_url.as_deref(), Some(source), "the password survived");
+    let row = roomcast::db::rooms::find(&mut conn, &room)
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        row.source_url.as_deref(),
+        Some(source),
+        "the password survived"
+    );
     assert!(row.on_demand);
+}
+
+async fn finished_job_runs_are_pruned_after_they_have_been_kept_long_enough(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.jobs.keep_runs_secs = 1).await;
+    let old = app.run_job("delete_expired_sessions").await;
+    assert_eq!(old["state"], "done");
+    let old_id = old["id"].as_str().unwrap().to_string();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let prune = app.run_job("prune_job_runs").await;
+        assert_eq!(prune["state"], "done", "{prune}");
+        let mut conn = app.pool.get().unwrap();
+        if roomcast::db::jobs::find(&mut conn, &old_id)
+            .unwrap()
+            .is_none()
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the old run was pruned");
+        actix_web::rt::time::sleep(Duration::from_millis(300)).await;
+    }
+    // A run that finished after the cut-off is kept.
+    let fresh = app.run_job("delete_expired_sessions").await;
+    let id = fresh["id"].as_str().unwrap();
+    let mut conn = app.pool.get().unwrap();
+    let row = roomcast::db::jobs::find(&mut conn, id).unwrap().unwrap();
+    let cutoff = row.finished_at.unwrap() - chrono::TimeDelta::milliseconds(1);
+    roomcast::db::jobs::delete_done_before(&mut conn, cutoff).unwrap();
+    assert!(roomcast::db::jobs::find(&mut conn, id).unwrap().is_some());
 }
