@@ -658,18 +658,7 @@ async fn three_downloads_that_never_read_lose_their_permits_and_connections_afte
         s.stream.write_timeout_secs = 1;
     })
     .await;
-    let big = app
-        .settings
-        .storage
-        .dir
-        .join("videos")
-        .join(format!("{id}.mp4"));
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&big)
-        .unwrap()
-        .set_len(256 << 20)
-        .unwrap();
+    crate::videos::grow_video_file(&app, &id);
     let path = format!("/videos/{id}/stream");
     let mut stalled = Vec::new();
     for _ in 0..3 {

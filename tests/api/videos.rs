@@ -97,6 +97,22 @@ async fn an_upload_with_moov_at_the_end_becomes_ready_with_faststart_and_a_thumb
 }
 
 /// Uploads a ready video for a fresh user; returns the app's user token and the video id.
+/// Makes a stored video's file 256 MiB long, more than any socket buffers hold.
+pub(crate) fn grow_video_file(app: &TestApp, id: &str) {
+    let path = app
+        .settings
+        .storage
+        .dir
+        .join("videos")
+        .join(format!("{id}.mp4"));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .unwrap()
+        .set_len(256 << 20)
+        .unwrap();
+}
+
 pub(crate) async fn app_with_video(
     configure: impl FnOnce(&mut roomcast::config::Settings),
 ) -> (TestApp, String, String) {
@@ -232,18 +248,7 @@ async fn streams_beyond_the_limit_get_429_with_retry_after() {
 
     let (app, _, id) = app_with_video(|s| s.stream.max_connections = 2).await;
     // A file large enough that a client that stops reading keeps its stream busy.
-    let big = app
-        .settings
-        .storage
-        .dir
-        .join("videos")
-        .join(format!("{id}.mp4"));
-    std::fs::OpenOptions::new()
-        .write(true)
-        .open(&big)
-        .unwrap()
-        .set_len(256 << 20)
-        .unwrap();
+    grow_video_file(&app, &id);
     let port = app.address.rsplit(':').next().unwrap().to_string();
     let request = format!("GET /videos/{id}/stream HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
     let mut stalled = Vec::new();
