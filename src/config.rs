@@ -223,6 +223,9 @@ pub struct IngestSettings {
     /// `false` refuses live sources on loopback, private and shared addresses; link-local
     /// ones (cloud metadata) are always refused.
     pub allow_private_sources: bool,
+    /// Not a setting: the node's egress proxy for HTTP(S) sources, filled in at start-up.
+    #[serde(skip)]
+    pub egress_url: String,
 }
 
 impl Default for IngestSettings {
@@ -233,6 +236,7 @@ impl Default for IngestSettings {
             allow_files: false,
             lease_secs: 6,
             allow_private_sources: true,
+            egress_url: String::new(),
         }
     }
 }

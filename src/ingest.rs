@@ -39,6 +39,11 @@ pub fn spec_for(room: &RoomRow, settings: &Settings) -> Option<IngestSpec> {
         // What logs and the status may say of the source: its scheme, host and port.
         redacted: roomcast_actors::ingest::redact::origin(url.expose()),
         protocol_whitelist: url.protocol_whitelist().to_string(),
+        // HTTP(S) sources reach the network only through the node's egress proxy, which
+        // holds every connection (redirects, playlist segments) to the source rules.
+        http_proxy: matches!(url.scheme(), "http" | "https")
+            .then(|| settings.ingest.egress_url.clone())
+            .filter(|u| !u.is_empty()),
         hls_dir: settings.storage.dir.join("live").join(&room.id),
         ffmpeg: settings.ingest.ffmpeg.clone(),
         on_demand: room.on_demand,

@@ -26,6 +26,7 @@ pub mod config;
 pub mod conn;
 pub mod db;
 pub mod domain;
+pub mod egress;
 pub mod error;
 pub mod ingest;
 pub mod jobs;

@@ -23,6 +23,7 @@ use roomcast_actors::room::RateLimit;
 use crate::auth::{LoginThrottle, SessionService};
 use crate::config::Settings;
 use crate::db::{self, DbPool};
+use crate::egress::Egress;
 use crate::jobs::JobSystem;
 use crate::limits::Limits;
 use crate::media::files::OpenFiles;
@@ -82,7 +83,7 @@ pub struct Application {
 impl Application {
     /// Connects to the database, applies migrations, binds the listener and starts the
     /// node's actors. Must be called inside an actix `System`.
-    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+    pub async fn build(mut settings: Settings) -> anyhow::Result<Self> {
         let pool = open_database(&settings).await?;
         let storage = Storage::new(&settings.storage.dir);
         storage.prepare().context("preparing storage.dir")?;
@@ -117,6 +118,10 @@ impl Application {
             .context("registering the job schedules")?;
         videos::processor::resume(&pool, &jobs).await?;
         let bus = connect_bus(&settings, &jobs.worker_id, &metrics).await?;
+        let egress = Egress::start(settings.ingest.allow_private_sources, metrics.registry())
+            .await
+            .context("starting the ingest egress proxy")?;
+        settings.ingest.egress_url = egress.url();
         let view = SharedView::default();
         let ingest = ingest::start_supervisor(&pool, &settings, &bus, &view).await?;
         let flood = RateLimit::parse(&settings.danmaku.rate).map_err(anyhow::Error::msg)?;

@@ -49,6 +49,7 @@ fn spec(dir: &Path, src: &Path, on_demand: bool) -> IngestSpec {
         redacted: url.clone(),
         url,
         protocol_whitelist: "file".into(),
+        http_proxy: None,
         hls_dir: dir.join("live/room"),
         ffmpeg: "ffmpeg".into(),
         on_demand,

@@ -3,7 +3,7 @@
 //! `ingest.allow_private_sources = false`, loopback, private and shared ranges are refused
 //! too. A host name is resolved and every address it has is judged.
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, ToSocketAddrs};
 
 use super::SourceUrl;
 
@@ -22,21 +22,52 @@ pub fn check(url: &SourceUrl, allow_private: bool) -> Result<(), String> {
             .collect(),
     };
     for ip in addrs {
-        let ip = match ip {
-            IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-            v4 => v4,
-        };
-        if is_link_local(ip) {
-            return Err(format!(
-                "the source's host {host} is a link-local address, which is never allowed"
-            ));
+        match judge(ip, allow_private) {
+            Ok(()) => {}
+            Err(Refusal::LinkLocal) => {
+                return Err(format!(
+                    "the source's host {host} is a link-local address, which is never allowed"
+                ))
+            }
+            Err(Refusal::Private) => {
+                return Err(format!(
+                    "the source's host {host} is a loopback or private address, which this \
+                     server does not allow (ingest.allow_private_sources)"
+                ))
+            }
         }
-        if !allow_private && is_private(ip) {
-            return Err(format!(
-                "the source's host {host} is a loopback or private address, which this \
-                 server does not allow (ingest.allow_private_sources)"
-            ));
+    }
+    Ok(())
+}
+
+/// Why an address is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    LinkLocal,
+    Private,
+}
+
+impl Refusal {
+    /// A metric label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Refusal::LinkLocal => "link_local",
+            Refusal::Private => "private",
         }
+    }
+}
+
+/// Whether a live source may reach `ip` (IPv4-mapped addresses are judged as IPv4).
+pub fn judge(ip: IpAddr, allow_private: bool) -> Result<(), Refusal> {
+    let ip = match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        v4 => v4,
+    };
+    if is_link_local(ip) {
+        return Err(Refusal::LinkLocal);
+    }
+    if !allow_private && is_private(ip) {
+        return Err(Refusal::Private);
     }
     Ok(())
 }
@@ -59,10 +90,7 @@ fn is_private(ip: IpAddr) -> bool {
                 || in_v4(v4, Ipv4Addr::new(0, 0, 0, 0), 8)
         }
         IpAddr::V6(v6) => {
-            v6.is_loopback()
-                || v6.is_unspecified()
-                || (v6.segments()[0] & 0xfe00) == 0xfc00
-                || v6 == Ipv6Addr::UNSPECIFIED
+            v6.is_loopback() || v6.is_unspecified() || (v6.segments()[0] & 0xfe00) == 0xfc00
         }
     }
 }

@@ -104,7 +104,7 @@ impl SourceUrl {
         match self.scheme() {
             "rtsp" | "rtsps" => "rtsp,rtsps,rtp,srtp,udp,tcp,tls",
             "rtmp" | "rtmps" => "rtmp,rtmps,tcp,tls",
-            "http" | "https" => "http,https,tcp,tls",
+            "http" | "https" => "http,https,httpproxy,tcp,tls",
             "srt" => "srt,udp",
             _ => "file",
         }

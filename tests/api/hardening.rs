@@ -33,6 +33,7 @@ on_both_backends!(
     titles_with_a_bidi_override_or_a_zero_width_space_are_refused,
     saving_the_admin_form_unchanged_keeps_the_cameras_password,
     finished_job_runs_are_pruned_after_they_have_been_kept_long_enough,
+    a_playlist_or_redirect_cannot_lead_a_source_to_a_link_local_host,
 );
 
 /// A `roomcast serve` process on SQLite whose log lines are kept for the test to read.
@@ -1034,4 +1035,84 @@ async fn finished_job_runs_are_pruned_after_they_have_been_kept_long_enough(back
     let cutoff = row.finished_at.unwrap() - chrono::TimeDelta::milliseconds(1);
     roomcast::db::jobs::delete_done_before(&mut conn, cutoff).unwrap();
     assert!(roomcast::db::jobs::find(&mut conn, id).unwrap().is_some());
+}
+
+/// `roomcast_ingest_egress_refused_total{reason="link_local"}` as `/metrics` shows it.
+async fn link_local_refusals(app: &TestApp) -> u64 {
+    let metrics = app.page("/metrics", &[]).await.html;
+    metrics
+        .lines()
+        .find(|l| l.starts_with(r#"roomcast_ingest_egress_refused_total{reason="link_local"}"#))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// An HTTP server that plays a hostile camera: a live playlist whose segment sits on the
+/// cloud metadata address, and a redirect there. Returns its port.
+fn hostile_camera() -> u16 {
+    use actix_web::{web, App, HttpResponse, HttpServer};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = HttpServer::new(|| {
+        App::new()
+            .route(
+                "/live.m3u8",
+                web::get().to(|| async {
+                    HttpResponse::Ok()
+                        .content_type("application/vnd.apple.mpegurl")
+                        .body(
+                            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n\
+                             #EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:1.0,\n\
+                             http://169.254.169.254/latest/seg0.ts\n",
+                        )
+                }),
+            )
+            .route(
+                "/moved.ts",
+                web::get().to(|| async {
+                    HttpResponse::Found()
+                        .insert_header(("Location", "http://169.254.169.254/latest/meta-data"))
+                        .finish()
+                }),
+            )
+    })
+    .workers(1)
+    .listen(listener)
+    .unwrap()
+    .run();
+    actix_web::rt::spawn(server);
+    port
+}
+
+async fn a_playlist_or_redirect_cannot_lead_a_source_to_a_link_local_host(backend: Backend) {
+    let app = spawn_app_with(backend, |_| {}).await;
+    let token = crate::admin::admin(&app, "root").await;
+    let camera = hostile_camera();
+    // The URLs the admin typed are on loopback (allowed here); where they lead is not.
+    let mut seen = 0;
+    for path in ["/live.m3u8", "/moved.ts"] {
+        let source = format!("http://127.0.0.1:{camera}{path}");
+        let res = app
+            .json(
+                Method::POST,
+                "/api/rooms",
+                Auth::Bearer(&token),
+                Some(json!({"title": "cam", "source_url": source})),
+            )
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let now = link_local_refusals(&app).await;
+            if now > seen {
+                seen = now;
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{path}: ffmpeg's way to 169.254.169.254 was refused"
+            );
+            actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
 }

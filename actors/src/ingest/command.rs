@@ -15,6 +15,8 @@ pub struct IngestSpec {
     pub redacted: String,
     /// `-protocol_whitelist` for the input.
     pub protocol_whitelist: String,
+    /// For HTTP(S) sources: the proxy every connection goes through (`-http_proxy`).
+    pub http_proxy: Option<String>,
     /// Where the HLS playlist and segments go (the child's working directory).
     pub hls_dir: PathBuf,
     /// The ffmpeg binary.
@@ -61,6 +63,9 @@ pub fn arguments(spec: &IngestSpec, transcode: Transcode) -> Vec<String> {
         ),
         "file" => args.extend(["-re", "-stream_loop", "-1"].map(String::from)),
         _ => args.extend(["-rw_timeout".to_string(), IO_TIMEOUT_US.to_string()]),
+    }
+    if let Some(proxy) = &spec.http_proxy {
+        args.extend(["-http_proxy".to_string(), proxy.clone()]);
     }
     // Probing stops after 1 s of input: enough to find a live source's streams, and the first
     // fragment is not held back by ffmpeg's default 5 s.
@@ -130,6 +135,7 @@ mod tests {
             url: url.into(),
             redacted: url.into(),
             protocol_whitelist: "rtsp,rtp,tcp".into(),
+            http_proxy: None,
             hls_dir: "/tmp".into(),
             ffmpeg: "ffmpeg".into(),
             on_demand: false,

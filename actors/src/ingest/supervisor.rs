@@ -121,11 +121,6 @@ pub struct RemoteDemand {
 #[rtype(result = "()")]
 struct Claimed(Vec<ClaimedSource>);
 
-/// This node's video viewers per room, from the last heartbeat's report.
-#[derive(Message)]
-#[rtype(result = "()")]
-struct LocalViewers(HashMap<String, u64>);
-
 pub struct IngestSupervisor {
     pipelines: HashMap<String, (IngestSpec, Addr<IngestPipeline>)>,
     bus: Bus,
@@ -136,7 +131,6 @@ pub struct IngestSupervisor {
     claiming: bool,
     /// A lease round has completed.
     claimed_once: bool,
-    local_viewers: HashMap<String, u64>,
 }
 
 impl Default for IngestSupervisor {
@@ -149,7 +143,6 @@ impl Default for IngestSupervisor {
             renew_every: None,
             claiming: false,
             claimed_once: false,
-            local_viewers: HashMap::new(),
         }
     }
 }
@@ -214,19 +207,28 @@ impl IngestSupervisor {
         }
         self.claiming = true;
         let store = Arc::clone(store);
-        let round = {
-            let view = cluster::read(&self.view);
-            let mut viewers = self.local_viewers.clone();
-            for room in self.pipelines.keys() {
-                *viewers.entry(room.clone()).or_default() += view.remote_video_viewers(room);
+        let pipelines: Vec<(String, Addr<IngestPipeline>)> = self
+            .pipelines
+            .iter()
+            .map(|(room, (_, p))| (room.clone(), p.clone()))
+            .collect();
+        let (view, node) = (Arc::clone(&self.view), self.bus.node().to_string());
+        let round = async move {
+            // Counted now, not at the last heartbeat: a source given back must be the one
+            // with the fewest viewers at this moment, or a viewer who just joined is cut off.
+            let mut viewers = HashMap::new();
+            for (room, pipeline) in pipelines {
+                let local = pipeline.send(GetReport).await.map_or(0, |(n, _)| n as u64);
+                let remote = cluster::read(&view).remote_video_viewers(&room);
+                viewers.insert(room, local + remote);
             }
-            LeaseRound {
-                node: self.bus.node().to_string(),
-                others: view.live_node_ids(),
+            let round = LeaseRound {
+                node,
+                others: cluster::read(&view).live_node_ids(),
                 viewers,
-            }
+            };
+            tokio::task::spawn_blocking(move || store.claim(&round)).await
         };
-        let round = tokio::task::spawn_blocking(move || store.claim(&round));
         ctx.spawn(
             actix::fut::wrap_future(round).map(|outcome, act: &mut Self, ctx| {
                 act.claiming = false;
@@ -320,13 +322,12 @@ impl Handler<FindIngest> for IngestSupervisor {
 impl Handler<ClusterReport> for IngestSupervisor {
     type Result = ResponseFuture<NodeReport>;
 
-    fn handle(&mut self, _: ClusterReport, ctx: &mut Context<Self>) -> Self::Result {
+    fn handle(&mut self, _: ClusterReport, _: &mut Context<Self>) -> Self::Result {
         let pipelines: Vec<(String, Addr<IngestPipeline>)> = self
             .pipelines
             .iter()
             .map(|(room, (_, p))| (room.clone(), p.clone()))
             .collect();
-        let me = ctx.address();
         Box::pin(async move {
             let mut report = NodeReport::default();
             for (room, pipeline) in pipelines {
@@ -340,7 +341,6 @@ impl Handler<ClusterReport> for IngestSupervisor {
                     report.ingest.insert(room, status);
                 }
             }
-            me.do_send(LocalViewers(report.video_viewers.clone()));
             report
         })
     }
@@ -363,14 +363,6 @@ impl Handler<RemoteDemand> for IngestSupervisor {
         if let Some((_, pipeline)) = self.pipelines.get(&msg.room) {
             pipeline.do_send(Demanded);
         }
-    }
-}
-
-impl Handler<LocalViewers> for IngestSupervisor {
-    type Result = ();
-
-    fn handle(&mut self, msg: LocalViewers, _: &mut Context<Self>) {
-        self.local_viewers = msg.0;
     }
 }
 

@@ -14,6 +14,7 @@ fn main() {
         url: source.expose().to_string(),
         redacted: source.redacted(),
         protocol_whitelist: source.protocol_whitelist().to_string(),
+        http_proxy: None,
         hls_dir: ".".into(),
         ffmpeg: "ffmpeg".into(),
         on_demand: false,
