@@ -34,6 +34,8 @@ on_both_backends!(
     saving_the_admin_form_unchanged_keeps_the_cameras_password,
     finished_job_runs_are_pruned_after_they_have_been_kept_long_enough,
     a_playlist_or_redirect_cannot_lead_a_source_to_a_link_local_host,
+    comments_past_the_per_minute_limit_get_429,
+    behind_https_the_csrf_cookie_is_secure,
 );
 
 /// A `roomcast serve` process on SQLite whose log lines are kept for the test to read.
@@ -464,7 +466,8 @@ async fn open_room(server: &Process) -> String {
 }
 
 #[actix_web::test]
-async fn three_hundred_thousand_pings_on_a_socket_that_never_reads_park_no_memory() {
+async fn three_hundred_thousand_pings_on_a_socket_that_never_reads_park_no_memory_and_it_is_closed()
+{
     let server = Process::start(&[]);
     let room = open_room(&server).await;
     let (idle, _) = server.memory();
@@ -486,6 +489,22 @@ async fn three_hundred_thousand_pings_on_a_socket_that_never_reads_park_no_memor
         peak < idle + 60,
         "{sent} pings: peak {peak} MiB, now {now} MiB, idle {idle} MiB"
     );
+    // The peer still reads nothing: the server closes the socket (its pong never goes
+    // out), and the room no longer counts it.
+    let path = format!("/api/rooms/{room}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let shown: Value = serde_json::from_str(&server.get(&path, &[]).await).unwrap();
+        if shown["online"] == 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the flooding socket was closed: {shown}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    }
+    drop(tcp);
 }
 
 #[actix_web::test]
@@ -1115,4 +1134,48 @@ async fn a_playlist_or_redirect_cannot_lead_a_source_to_a_link_local_host(backen
             actix_web::rt::time::sleep(Duration::from_millis(200)).await;
         }
     }
+}
+
+async fn comments_past_the_per_minute_limit_get_429(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.limits.comments_per_minute = 2).await;
+    let token = app.signed_in_user("nina").await;
+    let video = app
+        .ready_video(&token, crate::media::Fixture::Faststart)
+        .await;
+    let path = format!("/api/videos/{}/comments", video["id"].as_str().unwrap());
+    let post = |n: u32| {
+        app.json(
+            Method::POST,
+            &path,
+            Auth::Bearer(&token),
+            Some(json!({"body": format!("comment {n}")})),
+        )
+    };
+    assert_eq!(post(1).await.status, 201);
+    assert_eq!(post(2).await.status, 201);
+    let res = post(3).await;
+    assert_eq!(
+        (res.status.as_u16(), res.error_code()),
+        (429, "028"),
+        "{}",
+        res.body
+    );
+    assert!(res.header("retry-after").is_some());
+    let listed = app.json(Method::GET, &path, Auth::None, None).await;
+    assert_eq!(listed.body["comments"].as_array().map(Vec::len), Some(2));
+}
+
+async fn behind_https_the_csrf_cookie_is_secure(backend: Backend) {
+    let app = spawn_app_with(backend, |s| {
+        s.http.public_url = "https://video.example.org".into()
+    })
+    .await;
+    let page = app.page("/login", &[]).await;
+    let cookie = page
+        .headers
+        .get_all("set-cookie")
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("roomcast_csrf="))
+        .expect("a visitor's form page sets the CSRF cookie");
+    assert!(cookie.contains("Secure"), "{cookie}");
 }

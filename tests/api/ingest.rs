@@ -360,6 +360,16 @@ async fn no_ffmpeg_survives_a_server_killed_with_sigkill() {
         actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(!children.is_empty(), "the server runs an ffmpeg");
+    // Its address space is capped (a hostile stream cannot take the machine's memory).
+    for pid in &children {
+        let limits = std::fs::read_to_string(format!("/proc/{pid}/limits")).unwrap();
+        let line = limits
+            .lines()
+            .find(|l| l.starts_with("Max address space"))
+            .unwrap();
+        let soft: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(soft[3], (2u64 << 30).to_string(), "{line}");
+    }
     server.kill();
     for _ in 0..50 {
         if children
