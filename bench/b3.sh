@@ -12,6 +12,9 @@
 # Usage: bench/b3.sh [--smoke]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Every load client connects from 127.0.0.1: lift the per-address socket cap and the
+# per-user room rate that protect a public server.
+export ROOMCAST__LIMITS__WS_PER_IP=1000000 ROOMCAST__LIMITS__ROOMS_PER_HOUR=100000
 
 secs=20; viewers=10; joins=10; capacity=2000; e2e_secs=18; e2e_joins=6
 [[ "${1:-}" == "--smoke" ]] && { secs=4; viewers=2; joins=3; capacity=50; e2e_secs=3; e2e_joins=1; }

@@ -9,6 +9,9 @@
 # Usage: bench/b5.sh [--smoke]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Every load client connects from 127.0.0.1: lift the per-address socket cap and the
+# per-user room rate that protect a public server.
+export ROOMCAST__LIMITS__WS_PER_IP=1000000 ROOMCAST__LIMITS__ROOMS_PER_HOUR=100000
 
 rows=100000; files=10000; secs=10; viewers=1000; rounds=${B5_ROUNDS:-2}
 [[ "${1:-}" == "--smoke" ]] && { rows=2000; files=200; secs=2; viewers=100; rounds=1; }
