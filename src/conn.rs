@@ -2,31 +2,42 @@
 //!
 //! actix-http has no time-out for a response body the peer stops reading, nor for an
 //! upgraded WebSocket whose peer never reads: the connection waits on a full send buffer
-//! for ever. Every accepted connection gets a duplicate of its socket's descriptor (in the
-//! connection's data), so that a watchdog can shut the socket down; the server's own I/O
-//! then fails and the connection, its buffers and its permits are freed.
+//! for ever. Every accepted connection records its socket's descriptor and both ends'
+//! addresses (in the connection's data), so that a watchdog can shut the socket down; the
+//! server's own I/O then fails and the connection, its buffers and its permits are freed.
+//!
+//! The descriptor is not duplicated (that would double the server's open files). Before a
+//! hang-up the descriptor's two addresses are compared with the recorded ones: a closed
+//! connection's number may be reused, but not by a connection with the same addresses
+//! (TCP keeps a closed address pair out of use for a minute).
 
 use std::any::Any;
-use std::net::Shutdown;
-use std::os::fd::AsFd;
+use std::mem::ManuallyDrop;
+use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 use std::sync::Arc;
 
 use actix_web::dev::Extensions;
 use actix_web::HttpRequest;
 
-pub struct ConnSocket(std::net::TcpStream);
+pub struct ConnSocket {
+    fd: RawFd,
+    local: SocketAddr,
+    peer: SocketAddr,
+}
 
 impl ConnSocket {
-    /// For `HttpServer::on_connect`: records a handle on every plain TCP connection.
+    /// For `HttpServer::on_connect`: records every plain TCP connection.
     pub fn on_connect(conn: &dyn Any, data: &mut Extensions) {
         let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() else {
             return;
         };
-        match tcp.as_fd().try_clone_to_owned() {
-            Ok(fd) => {
-                data.insert(Arc::new(ConnSocket(std::net::TcpStream::from(fd))));
-            }
-            Err(e) => log::warn!("duplicating a connection's socket: {e}"),
+        if let (Ok(local), Ok(peer)) = (tcp.local_addr(), tcp.peer_addr()) {
+            data.insert(Arc::new(ConnSocket {
+                fd: tcp.as_raw_fd(),
+                local,
+                peer,
+            }));
         }
     }
 
@@ -35,8 +46,15 @@ impl ConnSocket {
         req.conn_data::<Arc<ConnSocket>>().cloned()
     }
 
-    /// Ends the connection in both directions (harmless if it has ended already).
+    /// Ends the connection in both directions, if it is still this connection.
     pub fn hang_up(&self) {
-        let _ = self.0.shutdown(Shutdown::Both);
+        // SAFETY: the stream only borrows the descriptor (ManuallyDrop never closes it);
+        // each call below fails harmlessly on a descriptor that is closed.
+        let socket = ManuallyDrop::new(unsafe { TcpStream::from_raw_fd(self.fd) });
+        let same = socket.local_addr().ok() == Some(self.local)
+            && socket.peer_addr().ok() == Some(self.peer);
+        if same {
+            let _ = socket.shutdown(Shutdown::Both);
+        }
     }
 }
