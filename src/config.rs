@@ -223,6 +223,8 @@ pub struct IngestSettings {
     /// `false` refuses live sources on loopback, private and shared addresses; link-local
     /// ones (cloud metadata) are always refused.
     pub allow_private_sources: bool,
+    /// The longest wait between restarts of a failing source (the ladder is 1, 2, 5, 10 s).
+    pub max_backoff_secs: u64,
     /// Not a setting: the node's egress proxy for HTTP(S) sources, filled in at start-up.
     #[serde(skip)]
     pub egress_url: String,
@@ -236,6 +238,7 @@ impl Default for IngestSettings {
             allow_files: false,
             lease_secs: 6,
             allow_private_sources: true,
+            max_backoff_secs: 10,
             egress_url: String::new(),
         }
     }
@@ -447,6 +450,10 @@ impl Settings {
                         .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')),
             "bus.prefix must be dot-separated words of letters, digits, '_' and '-', not {:?}",
             self.bus.prefix
+        );
+        anyhow::ensure!(
+            self.ingest.max_backoff_secs >= 1,
+            "ingest.max_backoff_secs must be at least 1"
         );
         anyhow::ensure!(
             self.ingest.lease_secs >= 3,

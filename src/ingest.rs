@@ -44,6 +44,7 @@ pub fn spec_for(room: &RoomRow, settings: &Settings) -> Option<IngestSpec> {
         http_proxy: matches!(url.scheme(), "http" | "https")
             .then(|| settings.ingest.egress_url.clone())
             .filter(|u| !u.is_empty()),
+        max_backoff: Duration::from_secs(settings.ingest.max_backoff_secs),
         hls_dir: settings.storage.dir.join("live").join(&room.id),
         ffmpeg: settings.ingest.ffmpeg.clone(),
         on_demand: room.on_demand,

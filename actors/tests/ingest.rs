@@ -50,6 +50,7 @@ fn spec(dir: &Path, src: &Path, on_demand: bool) -> IngestSpec {
         url,
         protocol_whitelist: "file".into(),
         http_proxy: None,
+        max_backoff: std::time::Duration::from_secs(10),
         hls_dir: dir.join("live/room"),
         ffmpeg: "ffmpeg".into(),
         on_demand,

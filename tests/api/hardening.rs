@@ -1179,3 +1179,75 @@ async fn behind_https_the_csrf_cookie_is_secure(backend: Backend) {
         .expect("a visitor's form page sets the CSRF cookie");
     assert!(cookie.contains("Secure"), "{cookie}");
 }
+
+#[actix_web::test]
+async fn a_video_socket_that_never_reads_is_closed_and_its_connection_ended() {
+    let app = spawn_app_with(Backend::Sqlite, |s| s.ingest.allow_files = true).await;
+    let token = crate::admin::admin(&app, "root").await;
+    let src = crate::media::fixture(crate::media::Fixture::LiveTs);
+    let res = app
+        .json(
+            Method::POST,
+            "/api/rooms",
+            Auth::Bearer(&token),
+            Some(json!({"title": "cam", "source_url": format!("file:{}", src.display())})),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let room = res.body["id"].as_str().unwrap().to_string();
+    crate::ingest::wait_live(&app, &room, "running").await;
+    // Tried: a video socket with a tiny receive buffer whose client never reads.
+    let host = app.address.trim_start_matches("http://").to_string();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut tcp = socket.connect(host.parse().unwrap()).await.unwrap();
+    let request = format!(
+        "GET /ws/rooms/{room}/video HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    );
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut status = [0u8; 12];
+    tcp.read_exact(&mut status).await.unwrap();
+    assert_eq!(&status, b"HTTP/1.1 101");
+    let viewers = |app: &TestApp| {
+        let path = format!("/api/rooms/{room}");
+        let app = app.address.clone();
+        async move {
+            let mut res = awc::Client::default()
+                .get(format!("{app}{path}"))
+                .send()
+                .await
+                .unwrap();
+            let body: Value = res.json().await.unwrap();
+            body["live"]["video_viewers"].as_u64().unwrap_or(0)
+        }
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while viewers(&app).await == 0 {
+        assert!(Instant::now() < deadline, "the socket joined");
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The server's writes stall; within the stall limit and a heartbeat the viewer is gone.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while viewers(&app).await != 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the never-reading viewer was dropped"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(500)).await;
+    }
+    // And its connection is ended, not left ESTABLISHED with a full send buffer: what the
+    // kernel already holds drains, then the stream ends.
+    let mut buf = vec![0u8; 1 << 16];
+    let ended = actix_web::rt::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(ended.is_ok(), "the connection was hung up");
+}

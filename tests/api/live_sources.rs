@@ -189,3 +189,50 @@ async fn an_srt_stream_from_an_encoder_in_listener_mode_plays() {
     assert!(!live["transcoding"].as_bool().unwrap(), "{live}");
     assert_plays(&app, &room).await;
 }
+
+/// The room's `live` object as the API shows it.
+async fn live_of(app: &TestApp, room: &str) -> serde_json::Value {
+    let path = format!("/api/rooms/{room}");
+    app.json(Method::GET, &path, Auth::None, None).await.body["live"].clone()
+}
+
+#[actix_web::test]
+async fn a_source_down_for_many_retries_plays_again_within_the_retry_cap_of_its_return() {
+    let app = spawn_app_with(Backend::Sqlite, |s| s.ingest.max_backoff_secs = 2).await;
+    let token = app.signed_in_user("root").await;
+    let mut conn = app.pool.get().unwrap();
+    roomcast::db::users::set_role(&mut conn, "root", "admin").unwrap();
+    drop(conn);
+    // Tried: a camera that is down for many restarts in a row (nothing listens yet).
+    let url = format!("rtmp://127.0.0.1:{}/live/cam", free_port());
+    let room = room_with_source(&app, &token, &url).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(40);
+    loop {
+        let live = live_of(&app, &room).await;
+        if live["restarts"].as_u64().unwrap_or(0) >= 5 {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the source kept failing: {live}"
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The camera comes back: the waits never grew past the cap, so video is back within it
+    // (plus the time to connect), not a minute later.
+    let _camera = ffmpeg_listener(&url, "flv", "libx264");
+    let back = std::time::Instant::now();
+    loop {
+        let live = live_of(&app, &room).await;
+        if live["state"] == "running" {
+            break;
+        }
+        assert!(
+            back.elapsed() < Duration::from_secs(12),
+            "still not playing {:?} after the camera came back: {live}",
+            back.elapsed()
+        );
+        actix_web::rt::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!("playing {:?} after the camera came back", back.elapsed());
+}

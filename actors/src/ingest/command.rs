@@ -17,6 +17,8 @@ pub struct IngestSpec {
     pub protocol_whitelist: String,
     /// For HTTP(S) sources: the proxy every connection goes through (`-http_proxy`).
     pub http_proxy: Option<String>,
+    /// The longest wait between restarts of a failing source.
+    pub max_backoff: std::time::Duration,
     /// Where the HLS playlist and segments go (the child's working directory).
     pub hls_dir: PathBuf,
     /// The ffmpeg binary.
@@ -136,6 +138,7 @@ mod tests {
             redacted: url.into(),
             protocol_whitelist: "rtsp,rtp,tcp".into(),
             http_proxy: None,
+            max_backoff: std::time::Duration::from_secs(10),
             hls_dir: "/tmp".into(),
             ffmpeg: "ffmpeg".into(),
             on_demand: false,

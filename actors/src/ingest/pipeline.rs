@@ -212,6 +212,7 @@ pub struct IngestPipeline {
 
 impl IngestPipeline {
     pub fn new(spec: IngestSpec) -> Self {
+        let backoff = Backoff::with_cap(spec.max_backoff);
         let now = Instant::now();
         Self {
             bus: Bus::local("local"),
@@ -237,7 +238,7 @@ impl IngestPipeline {
             restarts: 0,
             last_error: None,
             progress: None,
-            backoff: Backoff::default(),
+            backoff,
             retry: None,
             linger: None,
             init: None,
@@ -654,6 +655,8 @@ impl Handler<FragmentReady> for IngestPipeline {
         if self.state == IngestState::Starting {
             log::info!("room {}: live", self.spec.room_id);
             self.state = IngestState::Running;
+            // Video flowed: the next failure starts the ladder from its first step.
+            self.backoff.reset();
         }
         self.fragment_seq += 1;
         self.publish_packet(

@@ -15,6 +15,7 @@ fn main() {
         redacted: source.redacted(),
         protocol_whitelist: source.protocol_whitelist().to_string(),
         http_proxy: None,
+        max_backoff: std::time::Duration::from_secs(10),
         hls_dir: ".".into(),
         ffmpeg: "ffmpeg".into(),
         on_demand: false,
