@@ -75,8 +75,7 @@ impl Metrics {
         String::from_utf8(out).expect("the text format is UTF-8")
     }
 
-    fn handles(&self, method: &Method, route: &str, status: u16) -> RouteHandles {
-        let method = method_label(method);
+    fn handles(&self, method: &str, route: &str, status: u16) -> RouteHandles {
         RouteHandles {
             requests: self
                 .requests
@@ -151,7 +150,7 @@ impl RouteHandles {
 
 /// Per-worker map from (method, status) and route to its handles, so that a request costs
 /// two small map lookups instead of the registry's locked label lookups.
-type HandleCache = Rc<RefCell<HashMap<(Method, u16), HashMap<String, RouteHandles>>>>;
+type HandleCache = Rc<RefCell<HashMap<(&'static str, u16), HashMap<String, RouteHandles>>>>;
 
 /// Middleware that records every request in `Metrics`.
 pub struct RecordMetrics(pub Metrics);
@@ -195,7 +194,7 @@ where
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
         let started = Instant::now();
-        let method = req.method().clone();
+        let method = method_label(req.method());
         let metrics = self.metrics.clone();
         let cache = Rc::clone(&self.cache);
         let fut = self.service.call(req);
@@ -206,13 +205,11 @@ where
             let status = res.status().as_u16();
             let seconds = started.elapsed().as_secs_f64();
             let mut cache = cache.borrow_mut();
-            let method = Method::from_bytes(method_label(&method).as_bytes())
-                .expect("labels are valid methods");
-            let by_route = cache.entry((method.clone(), status)).or_default();
+            let by_route = cache.entry((method, status)).or_default();
             match by_route.get(route) {
                 Some(h) => h.record(seconds),
                 None => {
-                    let h = metrics.handles(&method, route, status);
+                    let h = metrics.handles(method, route, status);
                     h.record(seconds);
                     by_route.insert(route.to_string(), h);
                 }

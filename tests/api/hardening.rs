@@ -656,12 +656,34 @@ async fn a_huge_page_number_is_past_the_end_not_page_one(backend: Backend) {
     );
 }
 
-/// Starts a download of `path` on a raw connection and reads only the status line.
-async fn stalled_download(address: &str, path: &str) -> TcpStream {
+/// A connection to the server with a tiny receive buffer, for a client that will not read.
+async fn small_buffer_connection(address: &str) -> TcpStream {
     let host = address.trim_start_matches("http://");
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
-    let mut tcp = socket.connect(host.parse().unwrap()).await.unwrap();
+    socket.connect(host.parse().unwrap()).await.unwrap()
+}
+
+/// True when the server ends the connection within `wait`: what the kernel already holds
+/// is read and dropped until the stream ends.
+async fn drains_to_end(tcp: &mut TcpStream, wait: Duration) -> bool {
+    let mut buf = vec![0u8; 1 << 16];
+    actix_web::rt::time::timeout(wait, async {
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await
+    .is_ok()
+}
+
+/// Starts a download of `path` on a raw connection and reads only the status line.
+async fn stalled_download(address: &str, path: &str) -> TcpStream {
+    let host = address.trim_start_matches("http://");
+    let mut tcp = small_buffer_connection(address).await;
     let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n");
     tcp.write_all(request.as_bytes()).await.unwrap();
     let mut head = [0u8; 12];
@@ -702,17 +724,10 @@ async fn three_downloads_that_never_read_lose_their_permits_and_connections_afte
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
     for mut tcp in stalled {
-        let mut buf = vec![0u8; 1 << 16];
-        let ended = actix_web::rt::time::timeout(Duration::from_secs(10), async {
-            loop {
-                match tcp.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(_) => {}
-                }
-            }
-        })
-        .await;
-        assert!(ended.is_ok(), "the server hung up the stalled download");
+        assert!(
+            drains_to_end(&mut tcp, Duration::from_secs(10)).await,
+            "the server hung up the stalled download"
+        );
     }
 }
 
@@ -1198,9 +1213,7 @@ async fn a_video_socket_that_never_reads_is_closed_and_its_connection_ended() {
     crate::ingest::wait_live(&app, &room, "running").await;
     // Tried: a video socket with a tiny receive buffer whose client never reads.
     let host = app.address.trim_start_matches("http://").to_string();
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let mut tcp = socket.connect(host.parse().unwrap()).await.unwrap();
+    let mut tcp = small_buffer_connection(&app.address).await;
     let request = format!(
         "GET /ws/rooms/{room}/video HTTP/1.1\r\nHost: {host}\r\nUpgrade: websocket\r\n\
          Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
@@ -1239,15 +1252,8 @@ async fn a_video_socket_that_never_reads_is_closed_and_its_connection_ended() {
     }
     // And its connection is ended, not left ESTABLISHED with a full send buffer: what the
     // kernel already holds drains, then the stream ends.
-    let mut buf = vec![0u8; 1 << 16];
-    let ended = actix_web::rt::time::timeout(Duration::from_secs(15), async {
-        loop {
-            match tcp.read(&mut buf).await {
-                Ok(0) | Err(_) => return,
-                Ok(_) => {}
-            }
-        }
-    })
-    .await;
-    assert!(ended.is_ok(), "the connection was hung up");
+    assert!(
+        drains_to_end(&mut tcp, Duration::from_secs(15)).await,
+        "the connection was hung up"
+    );
 }
