@@ -496,8 +496,16 @@ impl WsClient {
     }
 
     pub async fn send(&mut self, msg: awc::ws::Message) {
+        self.try_send(msg).await.expect("the socket is open");
+    }
+
+    /// Sends, or says why it could not (the server ended the connection).
+    pub async fn try_send(
+        &mut self,
+        msg: awc::ws::Message,
+    ) -> Result<(), awc::error::WsProtocolError> {
         use futures_util::SinkExt;
-        self.framed.send(msg).await.expect("the socket is open");
+        self.framed.send(msg).await
     }
 
     /// The next frame, if one comes within `wait`.
