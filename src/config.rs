@@ -58,6 +58,9 @@ impl Default for HttpSettings {
 pub struct DatabaseSettings {
     pub url: DatabaseUrl,
     pub pool_size: u32,
+    /// How long a request waits for the database (a free connection, a lock, an answer)
+    /// before it is told 503 with `Retry-After`; PostgreSQL's `statement_timeout` too.
+    pub timeout_secs: u64,
 }
 
 impl Default for DatabaseSettings {
@@ -65,6 +68,7 @@ impl Default for DatabaseSettings {
         Self {
             url: DatabaseUrl("sqlite://data/roomcast.db".into()),
             pool_size: 8,
+            timeout_secs: 5,
         }
     }
 }

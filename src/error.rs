@@ -101,6 +101,13 @@ pub enum ApiError {
         what: &'static str,
         retry_after_secs: u64,
     },
+    /// 029: the database is out of reach or cannot take writes for now (locked, stopped,
+    /// frozen, read-only); nothing was changed, retry soon.
+    #[error("the database is unavailable for now; nothing was changed, retry in a moment")]
+    DatabaseUnavailable(#[source] DbError),
+    /// 030: the server's disk is full; nothing was kept.
+    #[error("{0}")]
+    InsufficientStorage(String),
 }
 
 #[derive(Serialize)]
@@ -142,13 +149,19 @@ impl ApiError {
             ApiError::Busy => "026",
             ApiError::QuotaExceeded(_) => "027",
             ApiError::SlowDown { .. } => "028",
+            ApiError::DatabaseUnavailable(_) => "029",
+            ApiError::InsufficientStorage(_) => "030",
         }
     }
 }
 
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
-        ApiError::Database(e)
+        if e.is_outage() {
+            ApiError::DatabaseUnavailable(e)
+        } else {
+            ApiError::Database(e)
+        }
     }
 }
 
@@ -189,13 +202,24 @@ impl ResponseError for ApiError {
             ApiError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::QuotaExceeded(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::SlowDown { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
         }
     }
 
     fn error_response(&self) -> HttpResponse {
         // A busy answer is load shedding, not a fault: logging each would flood the log.
-        if self.status_code().is_server_error() && !matches!(self, ApiError::Busy) {
-            log::error!("{self}: {:#}", ErrorChain(self));
+        // An outage is logged once per request as a warning: it is the database's fault
+        // and recovers by itself.
+        match self {
+            ApiError::Busy => {}
+            ApiError::DatabaseUnavailable(_) | ApiError::InsufficientStorage(_) => {
+                log::warn!("{self}: {:#}", ErrorChain(self))
+            }
+            _ if self.status_code().is_server_error() => {
+                log::error!("{self}: {:#}", ErrorChain(self))
+            }
+            _ => {}
         }
         let mut res = HttpResponse::build(self.status_code());
         let retry_after_ms = match self {
@@ -204,6 +228,7 @@ impl ResponseError for ApiError {
                 retry_after_secs, ..
             } => Some(retry_after_secs * 1000),
             ApiError::Busy => Some(1000),
+            ApiError::DatabaseUnavailable(_) => Some(2000),
             ApiError::RateLimited { retry_after_ms } | ApiError::Muted { retry_after_ms } => {
                 Some(*retry_after_ms)
             }
@@ -294,7 +319,16 @@ impl PageError {
 impl From<ApiError> for PageError {
     fn from(e: ApiError) -> Self {
         let status = e.status_code();
-        if status.is_server_error() {
+        if matches!(e, ApiError::DatabaseUnavailable(_)) {
+            log::warn!("a page's action: {e}: {:#}", ErrorChain(&e));
+            return Self {
+                status,
+                message: "The site's database is unavailable for a moment. Please try again."
+                    .into(),
+                location: None,
+            };
+        }
+        if status.is_server_error() && !matches!(e, ApiError::InsufficientStorage(_)) {
             return PageError::internal("a page's action", &e);
         }
         Self {
@@ -307,6 +341,9 @@ impl From<ApiError> for PageError {
 
 impl From<DbError> for PageError {
     fn from(e: DbError) -> Self {
+        if e.is_outage() {
+            return PageError::from(ApiError::from(e));
+        }
         PageError::internal("database", &e)
     }
 }

@@ -12,7 +12,7 @@ use roomcast_actors::metrics::RoomMetrics;
 use roomcast_actors::protocol::Item;
 use roomcast_actors::registry::{GetOnlineCounts, RoomRegistry};
 use roomcast_actors::room::{RateLimit, RoomConfig};
-use roomcast_actors::store::{DanmakuStore, StoredItem};
+use roomcast_actors::store::{DanmakuStore, SaveError, StoredItem};
 
 use crate::config::Settings;
 use crate::db::{self, DbPool};
@@ -24,9 +24,15 @@ pub struct DbDanmakuStore {
 }
 
 impl DanmakuStore for DbDanmakuStore {
-    fn save(&self, room_id: &str, items: &[StoredItem]) -> Result<(), String> {
-        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
-        db::danmaku::insert_room_batch(&mut conn, room_id, items).map_err(|e| e.to_string())
+    fn save(&self, room_id: &str, items: &[StoredItem]) -> Result<(), SaveError> {
+        let mut conn = self.pool.get().map_err(|e| SaveError {
+            message: e.to_string(),
+            transient: true,
+        })?;
+        db::danmaku::insert_room_batch(&mut conn, room_id, items).map_err(|e| SaveError {
+            transient: db::is_outage_error(&e),
+            message: e.to_string(),
+        })
     }
 
     fn recent(&self, room_id: &str, limit: usize) -> Result<Vec<Item>, String> {

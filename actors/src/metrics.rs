@@ -15,6 +15,10 @@ pub struct RoomMetrics {
     pub delivery_latency: Histogram,
     /// Live video: from a fragment read off ffmpeg's stdout to written to a viewer's socket.
     pub video_delivery: Histogram,
+    /// Accepted danmaku given up after saving kept failing (or too many waited).
+    pub save_dropped: IntCounter,
+    /// Accepted danmaku waiting to be saved while the database is out of reach.
+    pub save_pending: IntGauge,
 }
 
 impl RoomMetrics {
@@ -30,6 +34,8 @@ impl RoomMetrics {
         registry.register(Box::new(m.batch_size.clone()))?;
         registry.register(Box::new(m.delivery_latency.clone()))?;
         registry.register(Box::new(m.video_delivery.clone()))?;
+        registry.register(Box::new(m.save_dropped.clone()))?;
+        registry.register(Box::new(m.save_pending.clone()))?;
         Ok(m)
     }
 
@@ -82,6 +88,14 @@ impl RoomMetrics {
                 ]),
             )
             .expect("valid metric"),
+            save_dropped: counter(
+                "roomcast_danmaku_save_dropped_total",
+                "Accepted danmaku given up after saving them kept failing",
+            ),
+            save_pending: gauge(
+                "roomcast_danmaku_save_pending",
+                "Accepted danmaku waiting to be saved (the database is out of reach)",
+            ),
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::bus::Bus;
 use crate::cluster::{self, NodeEvent, SharedView};
 use crate::metrics::RoomMetrics;
 use crate::room::{BanUser, GetOnline, RetractDanmaku, Room, RoomConfig, RoomEvent};
-use crate::store::{DanmakuStore, DanmakuWriter};
+use crate::store::{DanmakuStore, DanmakuWriter, RetryPolicy};
 
 /// The address of a room's actor, started if it is not running.
 #[derive(Message)]
@@ -71,8 +71,9 @@ impl RoomRegistry {
         view: SharedView,
     ) -> Self {
         let writer_store = Arc::clone(&store);
-        let writer = SyncArbiter::start(1, move || DanmakuWriter {
-            store: Arc::clone(&writer_store),
+        let writer_metrics = metrics.clone();
+        let writer = DanmakuWriter::start_in_arbiter(&Arbiter::new().handle(), move |_| {
+            DanmakuWriter::new(writer_store, writer_metrics, RetryPolicy::default())
         });
         Self {
             rooms: HashMap::new(),

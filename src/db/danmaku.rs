@@ -45,6 +45,17 @@ pub fn insert_room_batch(
         })
         .collect();
     conn.transaction(|conn| {
+        // A batch is saved whole or not at all, so one that is saved again (the answer to
+        // its first commit was lost) is found by its first message and kept as it was.
+        if let Some(first) = rows.first() {
+            let saved: i64 = danmaku::table
+                .filter(danmaku::id.eq(first.id))
+                .count()
+                .get_result(conn)?;
+            if saved > 0 {
+                return Ok(());
+            }
+        }
         // Row by row: the multi-backend connection has no batch insert for both backends.
         for row in &rows {
             diesel::insert_into(danmaku::table)

@@ -22,6 +22,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
+use diesel::connection::{Instrumentation, InstrumentationEvent};
 use diesel::pg::PgConnection;
 use diesel::r2d2::{self, ManageConnection};
 use diesel::sqlite::SqliteConnection;
@@ -57,7 +58,7 @@ impl Backend {
             }
             Ok(Backend::Sqlite(PathBuf::from(path)))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Ok(Backend::Postgres(with_connect_timeout(url)))
+            Ok(Backend::Postgres(with_network_timeouts(url)))
         } else {
             Err(DbError::BadUrl(
                 "the scheme must be sqlite:// or postgres://".into(),
@@ -66,19 +67,29 @@ impl Backend {
     }
 }
 
-/// A server that never answers should fail start-up in seconds, not after the kernel's TCP
-/// time-out: libpq waits `connect_timeout` seconds unless the URL says otherwise.
-fn with_connect_timeout(url: &str) -> String {
-    if url.contains("connect_timeout=") {
-        url.to_string()
-    } else if url.contains('?') {
-        format!("{url}&connect_timeout={PG_CONNECT_TIMEOUT_SECS}")
-    } else {
-        format!("{url}?connect_timeout={PG_CONNECT_TIMEOUT_SECS}")
+/// A server that never answers should fail in seconds, not after the kernel's TCP
+/// time-outs: libpq waits `connect_timeout` seconds to connect, and keepalives plus
+/// `tcp_user_timeout` notice a peer that went away mid-query. Parameters the URL already
+/// sets are kept.
+fn with_network_timeouts(url: &str) -> String {
+    let mut url = url.to_string();
+    for (key, value) in PG_NETWORK_PARAMS {
+        if url.contains(&format!("{key}=")) {
+            continue;
+        }
+        url.push(if url.contains('?') { '&' } else { '?' });
+        url.push_str(&format!("{key}={value}"));
     }
+    url
 }
 
-const PG_CONNECT_TIMEOUT_SECS: u32 = 5;
+const PG_NETWORK_PARAMS: [(&str, &str); 5] = [
+    ("connect_timeout", "5"),
+    ("keepalives_idle", "10"),
+    ("keepalives_interval", "3"),
+    ("keepalives_count", "3"),
+    ("tcp_user_timeout", "15000"),
+];
 
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -96,23 +107,103 @@ pub enum DbError {
     Migration(String),
     #[error("the database task was cancelled")]
     Cancelled,
+    #[error("the database did not answer within {0:?}")]
+    TimedOut(Duration),
+    #[error("the database cannot be written: {0}")]
+    ReadOnly(String),
+}
+
+impl DbError {
+    /// The database is out of reach or cannot take writes for now (locked, stopped, frozen,
+    /// read-only, every connection busy): the request may succeed if retried, so callers
+    /// answer 503 with `Retry-After` rather than 500.
+    pub fn is_outage(&self) -> bool {
+        match self {
+            DbError::Connect(_) | DbError::Pool(_) | DbError::TimedOut(_) => true,
+            DbError::ReadOnly(_) => true,
+            DbError::Query(e) => is_outage_error(e),
+            _ => false,
+        }
+    }
+}
+
+/// Query errors that say "not now" rather than "not this": a lock held too long, a closed
+/// connection, a statement cancelled by its time-out, a read-only file or server.
+pub fn is_outage_error(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(kind, info) => {
+            matches!(
+                kind,
+                DatabaseErrorKind::ClosedConnection | DatabaseErrorKind::ReadOnlyTransaction
+            ) || is_outage_message(info.message())
+        }
+        Error::BrokenTransactionManager => true,
+        _ => false,
+    }
+}
+
+fn is_outage_message(message: &str) -> bool {
+    const OUTAGES: [&str; 8] = [
+        "database is locked",
+        "database table is locked",
+        "readonly database",
+        "disk I/O error",
+        "canceling statement due to",
+        "terminating connection",
+        "server closed the connection",
+        "could not receive data from server",
+    ];
+    OUTAGES.iter().any(|m| message.contains(m))
+}
+
+/// True when the error says that this connection cannot write (it was opened on a
+/// read-only file, or the server is a read-only replica): such a connection is dropped
+/// instead of going back to the pool.
+fn is_read_only_error(e: &diesel::result::Error) -> bool {
+    use diesel::result::{DatabaseErrorKind, Error};
+    match e {
+        Error::DatabaseError(DatabaseErrorKind::ReadOnlyTransaction, _) => true,
+        Error::DatabaseError(_, info) => info.message().contains("readonly database"),
+        _ => false,
+    }
+}
+
+/// Watches a connection's queries and remembers whether one failed because the
+/// connection cannot write, so that the pool drops it (`has_broken`).
+#[derive(Default)]
+struct WriteWatch {
+    read_only: bool,
+}
+
+impl Instrumentation for WriteWatch {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::FinishQuery { error: Some(e), .. } = event {
+            if is_read_only_error(e) {
+                self.read_only = true;
+            }
+        }
+    }
 }
 
 /// Opens connections for the pool and prepares each one for its backend.
 #[derive(Debug, Clone)]
 pub struct DbManager {
     backend: Backend,
+    /// SQLite's busy timeout and PostgreSQL's statement and lock time-outs.
+    timeout: Duration,
 }
 
 impl DbManager {
-    pub fn new(url: &str) -> Result<Self, DbError> {
+    pub fn new(url: &str, timeout: Duration) -> Result<Self, DbError> {
         Ok(Self {
             backend: Backend::from_url(url)?,
+            timeout,
         })
     }
 
     fn open(&self) -> Result<DbConnection, DbError> {
-        match &self.backend {
+        let mut conn = match &self.backend {
             Backend::Sqlite(path) => {
                 if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir)
@@ -123,14 +214,96 @@ impl DbManager {
                 // second writer wait instead of failing with SQLITE_BUSY. It comes first:
                 // switching to WAL needs a lock too, and another process closing the
                 // database (its last connection checkpoints) holds one for a moment.
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-                )?;
-                Ok(DbConnection::Sqlite(conn))
+                    self.timeout.as_millis()
+                ))?;
+                conn.set_instrumentation(WriteWatch::default());
+                DbConnection::Sqlite(conn)
             }
-            Backend::Postgres(url) => Ok(DbConnection::Postgres(PgConnection::establish(url)?)),
+            Backend::Postgres(url) => {
+                let mut conn = PgConnection::establish(url)?;
+                // A statement that runs longer than a request may wait is cancelled by the
+                // server, so a lock held elsewhere cannot pin this connection for ever.
+                conn.batch_execute(&format!(
+                    "SET statement_timeout = {}; SET lock_timeout = {};",
+                    self.timeout.as_millis(),
+                    self.timeout.as_millis()
+                ))?;
+                conn.set_instrumentation(WriteWatch::default());
+                DbConnection::Postgres(conn)
+            }
+        };
+        // SQLite opens a file it cannot write read-only without saying so; such a
+        // connection would fail every write for as long as the pool kept it.
+        check_writable(&mut conn).map_err(|e| match e {
+            DbError::Query(q) if is_read_only_error(&q) => DbError::ReadOnly(q.to_string()),
+            other => other,
+        })?;
+        Ok(conn)
+    }
+}
+
+/// Fails unless a write would be accepted now. SQLite: a write transaction that is rolled
+/// back (it changes nothing) and the file itself writable, which a connection opened
+/// earlier does not show (it keeps writing to the WAL); PostgreSQL: not a read-only server.
+pub fn check_writable(conn: &mut DbConnection) -> Result<(), DbError> {
+    match conn {
+        DbConnection::Sqlite(c) => {
+            // Through diesel's transaction manager, so a failure leaves no transaction open
+            // on the connection.
+            let probe = c.transaction(|c| {
+                c.batch_execute("CREATE TABLE roomcast_write_check (id INTEGER)")?;
+                Err::<(), _>(diesel::result::Error::RollbackTransaction)
+            });
+            match probe {
+                Err(diesel::result::Error::RollbackTransaction) => {}
+                Err(e) => return Err(e.into()),
+                Ok(()) => unreachable!("the probe always rolls back"),
+            }
+            use diesel::RunQueryDsl;
+            let files: Vec<DatabaseFile> = diesel::sql_query("PRAGMA database_list").load(c)?;
+            for file in files
+                .iter()
+                .filter(|f| f.name == "main" && !f.file.is_empty())
+            {
+                file_writable(std::path::Path::new(&file.file))?;
+            }
         }
+        DbConnection::Postgres(c) => {
+            c.batch_execute(
+                "DO $$ BEGIN IF current_setting('transaction_read_only') = 'on' THEN \
+                 RAISE EXCEPTION 'cannot execute writes in a read-only transaction' \
+                 USING ERRCODE = '25006'; END IF; END $$",
+            )?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct DatabaseFile {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    file: String,
+}
+
+/// The kernel's answer to "may this process write the file now" (read-only mounts,
+/// immutable files and permissions, even for root where they apply).
+fn file_writable(path: &std::path::Path) -> Result<(), DbError> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| DbError::ReadOnly("the database path holds a NUL byte".into()))?;
+    // SAFETY: `c_path` is a valid NUL-terminated string that outlives the call.
+    if unsafe { libc::access(c_path.as_ptr(), libc::W_OK) } == 0 {
+        Ok(())
+    } else {
+        Err(DbError::ReadOnly(format!(
+            "the database file is not writable: {}",
+            std::io::Error::last_os_error()
+        )))
     }
 }
 
@@ -146,15 +319,30 @@ impl ManageConnection for DbManager {
         conn.batch_execute("SELECT 1").map_err(DbError::from)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// A connection whose writes failed because it cannot write is dropped, so the pool
+    /// opens a fresh one (which must be writable) once the fault is over.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        // Also a connection left inside a transaction whose rollback failed (a lock, a
+        // lost server): the next user would get "cannot start a transaction within a
+        // transaction" for ever.
+        if std::thread::panicking() || diesel::r2d2::R2D2Connection::is_broken(conn) {
+            return true;
+        }
+        let watch = match conn {
+            DbConnection::Sqlite(c) => c.instrumentation(),
+            DbConnection::Postgres(c) => c.instrumentation(),
+        };
+        watch
+            .downcast_ref::<WriteWatch>()
+            .is_some_and(|w| w.read_only)
     }
 }
 
 /// Connects once to report the real cause of a bad URL, then builds the pool.
 pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<DbPool> {
     let redacted = settings.url.redacted();
-    let manager = DbManager::new(settings.url.expose())
+    let timeout = Duration::from_secs(settings.timeout_secs.max(1));
+    let manager = DbManager::new(settings.url.expose(), timeout)
         .map_err(|e| anyhow::anyhow!("database {redacted}: {e}"))?;
     let probe = manager
         .open()
@@ -163,7 +351,7 @@ pub fn connect(settings: &DatabaseSettings) -> anyhow::Result<DbPool> {
     let pool = r2d2::Pool::builder()
         .max_size(settings.pool_size)
         .min_idle(Some(1))
-        .connection_timeout(Duration::from_secs(5))
+        .connection_timeout(timeout)
         .build(manager)
         .map_err(|e| anyhow::anyhow!("database {redacted}: {e}"))?;
     Ok(pool)
@@ -180,19 +368,25 @@ pub fn run_migrations(conn: &mut DbConnection) -> Result<usize, DbError> {
         .map_err(|e| DbError::Migration(e.to_string()))
 }
 
-/// Runs `f` with a pooled connection on the blocking thread pool.
+/// Runs `f` with a pooled connection on the blocking thread pool. A database that does not
+/// answer within the pool's time-out (a frozen server, a lock held elsewhere) gives
+/// `TimedOut` instead of holding the request; the query itself ends with its own time-out.
 pub async fn blocking<F, T>(pool: &DbPool, f: F) -> Result<T, DbError>
 where
     F: FnOnce(&mut DbConnection) -> QueryResult<T> + Send + 'static,
     T: Send + 'static,
 {
     let pool = pool.clone();
-    actix_web::web::block(move || {
+    // The pool wait and the query may each take up to the time-out.
+    let limit = pool.connection_timeout() * 2;
+    let work = actix_web::web::block(move || {
         let mut conn = pool.get()?;
         f(&mut conn).map_err(DbError::from)
-    })
-    .await
-    .map_err(|_| DbError::Cancelled)?
+    });
+    match actix_web::rt::time::timeout(limit, work).await {
+        Ok(done) => done.map_err(|_| DbError::Cancelled)?,
+        Err(_) => Err(DbError::TimedOut(limit)),
+    }
 }
 
 /// True when the error is a unique-constraint violation (e.g. a taken username).
@@ -210,6 +404,9 @@ pub fn is_unique_violation(err: &DbError) -> bool {
 mod tests {
     use super::*;
 
+    const NET: &str =
+        "keepalives_idle=10&keepalives_interval=3&keepalives_count=3&tcp_user_timeout=15000";
+
     #[test]
     fn the_url_scheme_picks_the_backend() {
         assert_eq!(
@@ -222,15 +419,17 @@ mod tests {
         );
         assert_eq!(
             Backend::from_url("postgres://u@h/d").unwrap(),
-            Backend::Postgres("postgres://u@h/d?connect_timeout=5".into())
+            Backend::Postgres(format!("postgres://u@h/d?connect_timeout=5&{NET}"))
         );
         assert_eq!(
             Backend::from_url("postgres://u@h/d?sslmode=require").unwrap(),
-            Backend::Postgres("postgres://u@h/d?sslmode=require&connect_timeout=5".into())
+            Backend::Postgres(format!(
+                "postgres://u@h/d?sslmode=require&connect_timeout=5&{NET}"
+            ))
         );
         assert_eq!(
             Backend::from_url("postgres://u@h/d?connect_timeout=1").unwrap(),
-            Backend::Postgres("postgres://u@h/d?connect_timeout=1".into())
+            Backend::Postgres(format!("postgres://u@h/d?connect_timeout=1&{NET}"))
         );
         assert!(Backend::from_url("mysql://h/d").is_err());
         assert!(Backend::from_url("sqlite://").is_err());

@@ -1,7 +1,6 @@
 //! Liveness, readiness and metrics.
 
 use actix_web::{http::header, web, HttpResponse};
-use diesel::connection::SimpleConnection;
 use roomcast_actors::ingest::supervisor::SourcesKnown;
 
 use crate::db;
@@ -31,7 +30,14 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     } else {
         "waiting for the first lease round"
     };
-    match db::blocking(&state.pool, |conn| conn.batch_execute("SELECT 1")).await {
+    // Writable, not merely reachable: a node whose database takes no writes loses what
+    // its users send, so the load balancer should prefer another.
+    let writable = db::blocking(&state.pool, |conn| {
+        Ok(db::check_writable(conn).map_err(|e| e.to_string()))
+    })
+    .await
+    .and_then(|checked| checked.map_err(db::DbError::ReadOnly));
+    match writable {
         Ok(()) if known => HttpResponse::Ok().json(serde_json::json!({
             "status": "ready", "database": "ok", "bus": bus, "node": node, "sources": sources,
         })),

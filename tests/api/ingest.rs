@@ -319,6 +319,7 @@ async fn no_ffmpeg_survives_a_server_killed_with_sigkill() {
             dir.path().join("data/roomcast.db").display()
         )),
         pool_size: 1,
+        ..Default::default()
     })
     .unwrap()
     .get()

@@ -413,6 +413,7 @@ async fn a_job_whose_server_is_killed_mid_run_completes_once_after_its_lease_exp
     let pool = roomcast::db::connect(&roomcast::config::DatabaseSettings {
         url: roomcast::config::DatabaseUrl(url.clone()),
         pool_size: 1,
+        ..Default::default()
     })
     .unwrap();
     let mut conn = pool.get().unwrap();

@@ -8,6 +8,7 @@ mod browser;
 mod cli;
 mod cluster;
 mod deploy;
+mod faults;
 mod hardening;
 mod health;
 mod ingest;

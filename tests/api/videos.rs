@@ -786,6 +786,7 @@ async fn a_deletion_survives_a_server_killed_before_the_files_are_removed() {
             dir.path().join("data/roomcast.db").display()
         )),
         pool_size: 1,
+        ..Default::default()
     };
     let pool = roomcast::db::connect(&settings).unwrap();
     for _ in 0..50 {
