@@ -217,6 +217,11 @@ impl Application {
     /// takes them over at once instead of after the lease runs out.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let served = self.server.await;
+        match self.jobs.release_own().await {
+            Ok(n) if n > 0 => log::info!("released {n} running jobs"),
+            Ok(_) => {}
+            Err(e) => log::warn!("releasing running jobs: {e}"),
+        }
         if let Some(cluster) = self.cluster {
             let _ = cluster.send(Leave).await;
             let node = self.bus.node().to_string();

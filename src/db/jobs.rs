@@ -194,6 +194,40 @@ pub fn finish(
     Ok(changed == 1)
 }
 
+/// The workers that hold `running` jobs.
+pub fn running_workers(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+    jobs::table
+        .filter(jobs::state.eq("running"))
+        .select(jobs::locked_by)
+        .distinct()
+        .load::<Option<String>>(conn)
+        .map(|v| v.into_iter().flatten().collect())
+}
+
+/// Puts the `running` jobs of `workers` back in the queue to run at `now`: their process
+/// is gone (or leaving), so waiting out their leases would only delay them. The attempt
+/// they used stays counted, so a job that kills its process cannot loop for ever.
+pub fn release(
+    conn: &mut DbConnection,
+    workers: &[String],
+    now: NaiveDateTime,
+) -> QueryResult<usize> {
+    let none: Option<NaiveDateTime> = None;
+    let nobody: Option<String> = None;
+    diesel::update(
+        jobs::table
+            .filter(jobs::state.eq("running"))
+            .filter(jobs::locked_by.eq_any(workers)),
+    )
+    .set((
+        jobs::state.eq("queued"),
+        jobs::run_at.eq(now),
+        jobs::locked_by.eq(nobody),
+        jobs::locked_until.eq(none),
+    ))
+    .execute(conn)
+}
+
 pub fn find(conn: &mut DbConnection, id: &str) -> QueryResult<Option<JobRow>> {
     jobs::table
         .find(id)

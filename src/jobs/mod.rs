@@ -200,6 +200,7 @@ impl JobSystem {
             Ok(())
         })
         .await?;
+        release_dead_workers(pool).await?;
         let names: Vec<&'static str> = kinds.iter().map(|k| k.job.kind()).collect();
         let max_attempts = settings.jobs.max_attempts;
         let queue = Arc::new(DbJobQueue {
@@ -253,13 +254,73 @@ impl JobSystem {
     pub fn wake(&self) {
         self.worker.do_send(WakeWorker);
     }
+
+    /// Puts this node's running jobs back in the queue (the node is leaving cleanly), so
+    /// another node takes them at once instead of after their leases run out.
+    pub async fn release_own(&self) -> Result<usize, DbError> {
+        let workers = vec![self.worker_id.clone()];
+        db::blocking(&self.pool, move |c| db::jobs::release(c, &workers, now())).await
+    }
+}
+
+/// Puts back in the queue the running jobs of workers on this host whose process is gone
+/// (killed, crashed): their leases would otherwise hold the jobs for `jobs.lease_secs`.
+/// Workers of live processes and of other hosts keep their leases.
+async fn release_dead_workers(pool: &DbPool) -> Result<(), DbError> {
+    let host = hostname();
+    let released = db::blocking(pool, move |c| {
+        let dead: Vec<String> = db::jobs::running_workers(c)?
+            .into_iter()
+            .filter(|w| worker_process(w, &host).is_some_and(|pid| !process_alive(pid)))
+            .collect();
+        db::jobs::release(c, &dead, now())
+    })
+    .await?;
+    if released > 0 {
+        log::info!("released {released} jobs left running by a process that is gone");
+    }
+    Ok(())
+}
+
+/// The process id in a worker name of `host` (`{host}-{pid}-{random}`).
+fn worker_process(worker: &str, host: &str) -> Option<u32> {
+    let rest = worker.strip_prefix(host)?.strip_prefix('-')?;
+    let (pid, random) = rest.split_once('-')?;
+    (random.len() == 8).then_some(())?;
+    pid.parse().ok()
+}
+
+fn process_alive(pid: u32) -> bool {
+    pid == std::process::id() || std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
+fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "node".into())
 }
 
 /// This process's name in `locked_by`: host, process id and a random part.
 fn worker_id() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "node".into());
+    let host = hostname();
     let random = uuid::Uuid::new_v4().simple().to_string();
     format!("{host}-{}-{}", std::process::id(), &random[..8])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_name_gives_its_process_only_on_its_own_host() {
+        assert_eq!(worker_process("web-1-4242-0a1b2c3d", "web-1"), Some(4242));
+        assert_eq!(worker_process("web-1-4242-0a1b2c3d", "web-2"), None);
+        assert_eq!(worker_process("web-10-4242-0a1b2c3d", "web-1"), None);
+        assert_eq!(worker_process("web-1-x-0a1b2c3d", "web-1"), None);
+        assert_eq!(
+            worker_process(&worker_id(), &hostname()),
+            Some(std::process::id())
+        );
+        assert!(process_alive(std::process::id()));
+    }
 }

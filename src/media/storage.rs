@@ -72,6 +72,18 @@ impl Storage {
         self.tmp_dir().join(format!("{id}.{what}"))
     }
 
+    /// Every file in `tmp/` that belongs to video `id` (its upload and processing scratch).
+    pub fn tmp_files_of(&self, id: &str) -> Vec<PathBuf> {
+        let prefix = format!("{id}.");
+        std::fs::read_dir(self.tmp_dir())
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().starts_with(&prefix))
+            .map(|e| e.path())
+            .collect()
+    }
+
     /// A served video file; `None` if the stored name is not a plain file name.
     pub fn video_file(&self, file_name: &str) -> Option<PathBuf> {
         is_plain_name(file_name).then(|| self.videos_dir().join(file_name))

@@ -39,6 +39,25 @@ pub enum ToolError {
     },
 }
 
+impl ToolError {
+    /// The failure is the machine's, not the input's: the tool is missing or could not
+    /// start, was killed (by a signal, a time-out) or ran out of disk space. Work that
+    /// failed this way is retried; its input is kept.
+    pub fn is_environment_fault(&self) -> bool {
+        use std::os::unix::process::ExitStatusExt;
+        match self {
+            ToolError::Missing { .. } | ToolError::Spawn { .. } | ToolError::TimedOut { .. } => {
+                true
+            }
+            ToolError::Failed { status, stderr, .. } => {
+                status.signal().is_some()
+                    || stderr.contains("No space left on device")
+                    || stderr.contains("Cannot allocate memory")
+            }
+        }
+    }
+}
+
 /// What a finished command printed.
 #[derive(Debug)]
 pub struct Output {
@@ -75,6 +94,9 @@ fn run(
     limit: Duration,
 ) -> Result<Output, ToolError> {
     let mut command = Command::new(path);
+    // Its own process group, so a time-out ends whatever it started too; `confine` ends it
+    // with the server.
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
     roomcast_actors::process::confine(&mut command);
     let mut child = command
         .args(args)
@@ -111,6 +133,8 @@ fn run(
         match child.try_wait() {
             Ok(Some(status)) => break status,
             Ok(None) if started.elapsed() > limit => {
+                // SAFETY: signalling the child's own process group (its id, negated).
+                unsafe { libc::kill(-(child.id() as i32), libc::SIGKILL) };
                 let _ = child.kill();
                 let _ = child.wait();
                 return Err(ToolError::TimedOut { tool, limit });

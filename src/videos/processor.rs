@@ -18,6 +18,7 @@ use crate::db::{self, DbPool};
 use crate::media::mp4::{moov_placement, MoovPlacement};
 use crate::media::probe::Container;
 use crate::media::storage::remove_if_exists;
+use crate::media::tools::ToolError;
 use crate::media::{MediaTools, Storage};
 
 /// Remuxing copies streams; a file that takes longer than this is refused.
@@ -39,11 +40,30 @@ pub struct ProcessUpload {
     pub tools: MediaTools,
 }
 
-/// Why processing stopped: the video cannot be served, or the database failed us (the job
-/// is retried and the upload kept).
+/// Why processing stopped: the video cannot be served (the reason is for its owner), or
+/// the machine failed us (database, disk, a killed or timed-out tool: the job is retried
+/// and the upload kept).
 enum Failure {
     Video(String),
-    Database(String),
+    Retry(String),
+}
+
+impl Failure {
+    /// A tool's failure at `step`: retried when it was the machine's fault; otherwise the
+    /// owner reads `reason` and the log keeps the tool's own words.
+    fn from_tool(id: &str, step: &str, reason: &str, e: ToolError) -> Self {
+        if e.is_environment_fault() {
+            Failure::Retry(format!("{step}: {e}"))
+        } else {
+            log::warn!("video {id}: {step}: {e}");
+            Failure::Video(reason.to_string())
+        }
+    }
+
+    /// A file operation that failed: never the video's fault (a full disk, a lost mount).
+    fn io(step: &str, e: std::io::Error) -> Self {
+        Failure::Retry(format!("{step}: {e}"))
+    }
 }
 
 impl Job for ProcessUpload {
@@ -68,7 +88,10 @@ impl Job for ProcessUpload {
         match self.process(id) {
             Ok(Some(size)) => Ok(format!("video {id}: ready ({size} bytes)")),
             Ok(None) => Ok(format!("video {id}: no longer waiting for processing")),
-            Err(Failure::Database(e)) => Err(format!("video {id}: database: {e}")),
+            Err(Failure::Retry(e)) => {
+                log::warn!("video {id}: processing will be retried: {e}");
+                Err(format!("video {id}: {e}"))
+            }
             Err(Failure::Video(reason)) => {
                 log::warn!("video {id}: processing failed: {reason}");
                 self.discard(id);
@@ -84,7 +107,7 @@ impl ProcessUpload {
     /// Returns the served size, `None` if the video is not waiting (deleted meanwhile), or
     /// the reason it failed.
     fn process(&self, id: &str) -> Result<Option<u64>, Failure> {
-        let db_err = |e: &dyn std::fmt::Display| Failure::Database(e.to_string());
+        let db_err = |e: &dyn std::fmt::Display| Failure::Retry(format!("database: {e}"));
         let mut conn = self.pool.get().map_err(|e| db_err(&e))?;
         let Some(video) = db::videos::find(&mut conn, id).map_err(|e| db_err(&e))? else {
             return Ok(None);
@@ -108,16 +131,20 @@ impl ProcessUpload {
         }
         // A run that died after moving the file into place left only the marking to do.
         if input.exists() {
+            // Each attempt writes scratch files of its own: a run of an earlier process that
+            // is somehow still going can never write into this one's.
+            let attempt = &uuid::Uuid::new_v4().simple().to_string()[..8];
             if container == Container::Mp4 {
-                self.make_faststart(id).map_err(Failure::Video)?;
+                self.make_faststart(id, attempt)?;
             }
             let at_ms = video.duration_ms.unwrap_or(0).clamp(0, 2000) / 2;
-            self.make_thumbnail(id, at_ms).map_err(Failure::Video)?;
+            self.make_thumbnail(id, attempt, at_ms)?;
             std::fs::rename(&input, &target)
-                .map_err(|e| Failure::Video(format!("moving the file into place: {e}")))?;
+                .map_err(|e| Failure::io("moving the file into place", e))?;
+            self.remove_scratch(id);
         }
         let size = std::fs::metadata(&target)
-            .map_err(|e| Failure::Video(format!("reading the stored file: {e}")))?
+            .map_err(|e| Failure::io("reading the stored file", e))?
             .len();
         let mut conn = self.pool.get().map_err(|e| db_err(&e))?;
         let ready = db::videos::mark_ready(&mut conn, id, &file_name, size as i64)
@@ -132,15 +159,17 @@ impl ProcessUpload {
     }
 
     /// Rewrites the upload with `moov` first if it is not already.
-    fn make_faststart(&self, id: &str) -> Result<(), String> {
+    fn make_faststart(&self, id: &str, attempt: &str) -> Result<(), Failure> {
         let input = self.storage.upload_input(id);
         let placement = File::open(&input)
             .and_then(|mut f| moov_placement(&mut f))
-            .map_err(|e| format!("reading the upload: {e}"))?;
+            .map_err(|e| Failure::io("reading the upload", e))?;
         if placement == MoovPlacement::BeforeMdat {
             return Ok(());
         }
-        let out = self.storage.scratch(id, "faststart.mp4");
+        let out = self
+            .storage
+            .scratch(id, &format!("{attempt}.faststart.mp4"));
         let (input_s, out_s) = (input.to_string_lossy(), out.to_string_lossy());
         let args = [
             "-nostdin",
@@ -164,15 +193,20 @@ impl ProcessUpload {
         let result = self.tools.ffmpeg(&args, REMUX_LIMIT);
         if let Err(e) = result {
             let _ = remove_if_exists(&out);
-            return Err(format!("remuxing to faststart: {e}"));
+            return Err(Failure::from_tool(
+                id,
+                "remuxing to faststart",
+                "its streams could not be rewritten into a playable MP4",
+                e,
+            ));
         }
-        std::fs::rename(&out, &input).map_err(|e| format!("replacing the upload: {e}"))
+        std::fs::rename(&out, &input).map_err(|e| Failure::io("replacing the upload", e))
     }
 
     /// Writes the poster frame at `at_ms` to `thumbs/{id}.jpg`.
-    fn make_thumbnail(&self, id: &str, at_ms: i64) -> Result<(), String> {
+    fn make_thumbnail(&self, id: &str, attempt: &str, at_ms: i64) -> Result<(), Failure> {
         let input = self.storage.upload_input(id);
-        let out = self.storage.scratch(id, "thumb.jpg");
+        let out = self.storage.scratch(id, &format!("{attempt}.thumb.jpg"));
         let at = format!("{}.{:03}", at_ms / 1000, at_ms % 1000);
         let scale = format!("scale='min({THUMBNAIL_WIDTH},iw)':-2");
         let (input_s, out_s) = (input.to_string_lossy(), out.to_string_lossy());
@@ -195,27 +229,41 @@ impl ProcessUpload {
             "image2",
             &out_s,
         ];
-        let made = self.tools.ffmpeg(&args, THUMBNAIL_LIMIT);
-        let ok = made.is_ok() && std::fs::metadata(&out).is_ok_and(|m| m.len() > 0);
-        if !ok {
+        const NO_FRAME: &str = "no picture could be decoded from it";
+        if let Err(e) = self.tools.ffmpeg(&args, THUMBNAIL_LIMIT) {
             let _ = remove_if_exists(&out);
-            let why = made
-                .err()
-                .map_or_else(|| "no frame was decoded".into(), |e| e.to_string());
-            return Err(format!("making the poster frame: {why}"));
+            return Err(Failure::from_tool(
+                id,
+                "making the poster frame",
+                NO_FRAME,
+                e,
+            ));
+        }
+        if !std::fs::metadata(&out).is_ok_and(|m| m.len() > 0) {
+            let _ = remove_if_exists(&out);
+            return Err(Failure::Video(NO_FRAME.into()));
         }
         std::fs::rename(&out, self.storage.thumbnail(id))
-            .map_err(|e| format!("moving the poster frame into place: {e}"))
+            .map_err(|e| Failure::io("moving the poster frame into place", e))
+    }
+
+    /// Removes the scratch files of every attempt at processing `id` (this one's are
+    /// already renamed into place; others are left by runs that were cut short).
+    fn remove_scratch(&self, id: &str) {
+        let input = self.storage.upload_input(id);
+        for path in self.storage.tmp_files_of(id) {
+            if path != input {
+                if let Err(e) = remove_if_exists(&path) {
+                    log::warn!("video {id}: {e}");
+                }
+            }
+        }
     }
 
     /// Removes everything processing made or left for a video that failed.
     fn discard(&self, id: &str) {
-        for path in [
-            self.storage.upload_input(id),
-            self.storage.scratch(id, "faststart.mp4"),
-            self.storage.scratch(id, "thumb.jpg"),
-            self.storage.thumbnail(id),
-        ] {
+        let files = self.storage.tmp_files_of(id);
+        for path in files.into_iter().chain([self.storage.thumbnail(id)]) {
             if let Err(e) = remove_if_exists(&path) {
                 log::warn!("video {id}: {e}");
             }

@@ -263,3 +263,220 @@ impl Drop for Immutable {
         let _ = Command::new("chattr").arg("-i").arg(&self.0).status();
     }
 }
+
+/// A late-`moov` MP4 of two hours of tiny frames (about 55 MB, 400,000 packets): its
+/// faststart remux copies for most of a second, long enough to crash the server inside it.
+fn long_late_moov() -> std::path::PathBuf {
+    static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+    PATH.get_or_init(|| {
+        let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+            .join(format!("faults-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let clip = dir.join("clip.mp4");
+        let long = dir.join("long.mp4");
+        crate::media::ffmpeg(&[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=96x64:rate=50",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:sample_rate=8000",
+            "-t",
+            "10",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-crf",
+            "45",
+            "-g",
+            "250",
+            "-c:a",
+            "aac",
+            "-b:a",
+            "8k",
+            "-shortest",
+            clip.to_str().unwrap(),
+        ]);
+        crate::media::ffmpeg(&[
+            "-stream_loop",
+            "799",
+            "-i",
+            clip.to_str().unwrap(),
+            "-c",
+            "copy",
+            long.to_str().unwrap(),
+        ]);
+        long
+    })
+    .clone()
+}
+
+/// Children of `parent` whose command line contains `needle`.
+fn children_running(parent: u32, needle: &str) -> Vec<u32> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // The fields after the command's closing parenthesis: state, ppid, ...
+        let after = stat.rsplit_once(')').map(|(_, a)| a).unwrap_or("");
+        let mut fields = after.split_whitespace();
+        let (state, ppid) = (fields.next(), fields.next());
+        if state == Some("Z") || ppid != Some(&parent.to_string()) {
+            continue;
+        }
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        if String::from_utf8_lossy(&cmdline).contains(needle) {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+/// True while `pid` runs (exists and is not a zombie).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .map(|stat| {
+            let after = stat.rsplit_once(')').map(|(_, a)| a).unwrap_or("");
+            after.split_whitespace().next() != Some("Z")
+        })
+        .unwrap_or(false)
+}
+
+/// The top-level box types at the start of an MP4 file, in order.
+fn top_level_boxes(path: &std::path::Path, count: usize) -> Vec<String> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = std::fs::File::open(path).unwrap();
+    let mut types = Vec::new();
+    let mut at = 0u64;
+    for _ in 0..count {
+        let mut header = [0u8; 16];
+        file.seek(SeekFrom::Start(at)).unwrap();
+        if file.read_exact(&mut header[..8]).is_err() {
+            break;
+        }
+        let mut size = u32::from_be_bytes(header[..4].try_into().unwrap()) as u64;
+        if size == 1 {
+            file.read_exact(&mut header[8..16]).unwrap();
+            size = u64::from_be_bytes(header[8..16].try_into().unwrap());
+        }
+        types.push(String::from_utf8_lossy(&header[4..8]).into_owned());
+        if size == 0 {
+            break;
+        }
+        at += size;
+    }
+    types
+}
+
+/// The server is killed with SIGKILL while ffmpeg remuxes an upload to faststart, with
+/// job leases set to five minutes: the remux dies with the server (no orphan keeps
+/// writing), and the restarted server takes the interrupted job at once (not after the
+/// lease), remuxes again into a scratch file of its own and serves the same video intact,
+/// with no scratch file left behind.
+#[actix_web::test]
+async fn a_crash_in_the_middle_of_a_remux_loses_nothing_and_leaves_no_ffmpeg_behind() {
+    let source = long_late_moov();
+    let server = crate::hardening::Process::start(&[("ROOMCAST__JOBS__LEASE_SECS", "300")]);
+    let token = server.admin("crasher").await;
+    let bytes = std::fs::read(&source).unwrap();
+    let (content_type, body) =
+        crate::media::multipart(&[("title", "Long")], Some(("long.mp4", &bytes)));
+    let mut answer = awc::Client::builder()
+        .timeout(Duration::from_secs(120))
+        .finish()
+        .post(server.url("/api/videos"))
+        .insert_header(("Authorization", token.as_str()))
+        .insert_header(("Content-Type", content_type))
+        .send_body(body)
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 201);
+    let video: serde_json::Value = answer.json().await.unwrap();
+    let id = video["id"].as_str().unwrap().to_string();
+
+    let mut server = server;
+    let pid = server.child.id();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ffmpeg = loop {
+        if let Some(&ffmpeg) = children_running(pid, "faststart.mp4").first() {
+            break ffmpeg;
+        }
+        assert!(Instant::now() < deadline, "no faststart remux started");
+        std::thread::sleep(Duration::from_millis(2));
+    };
+    server.crash();
+    eventually(
+        Duration::from_millis(300),
+        "the remux dies with the server",
+        || async { !running(ffmpeg) },
+    )
+    .await;
+
+    let server = server.restart();
+    let data = server.dir().join("data");
+    let started = Instant::now();
+    let mut last = serde_json::Value::Null;
+    while started.elapsed() < Duration::from_secs(60) {
+        let mut res = awc::Client::default()
+            .get(server.url(&format!("/api/videos/{id}")))
+            .insert_header(("Authorization", token.as_str()))
+            .send()
+            .await
+            .unwrap();
+        last = res.json().await.unwrap();
+        if last["status"] != "processing" {
+            break;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(last["status"], "ready", "{last}");
+    assert!(
+        started.elapsed() < Duration::from_secs(30),
+        "ready without waiting out the five-minute lease"
+    );
+    let stored = data.join("videos").join(format!("{id}.mp4"));
+    assert_eq!(
+        top_level_boxes(&stored, 2),
+        ["ftyp", "moov"],
+        "the stored file is faststart"
+    );
+    assert!(video["duration_ms"].as_i64().unwrap() > 7_900_000);
+    assert_eq!(
+        last["duration_ms"], video["duration_ms"],
+        "the whole video, as probed at upload"
+    );
+    let probed = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "format=duration",
+            "-of",
+            "csv=p=0",
+        ])
+        .arg(&stored)
+        .output()
+        .unwrap();
+    let seconds: f64 = String::from_utf8_lossy(&probed.stdout)
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        (seconds * 1000.0 - last["duration_ms"].as_f64().unwrap()).abs() < 1000.0,
+        "the stored file plays for {seconds} s"
+    );
+    let left: Vec<_> = std::fs::read_dir(data.join("tmp"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(&id))
+        .collect();
+    assert!(left.is_empty(), "scratch files left behind: {left:?}");
+}

@@ -39,20 +39,46 @@ on_both_backends!(
 );
 
 /// A `roomcast serve` process on SQLite whose log lines are kept for the test to read.
-struct Process {
-    child: Child,
+pub(crate) struct Process {
+    pub(crate) child: Child,
     address: String,
     log: Arc<Mutex<Vec<String>>>,
-    _dir: tempfile::TempDir,
+    dir: Arc<tempfile::TempDir>,
+    env: Vec<(String, String)>,
 }
 
 impl Process {
-    fn start(env: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().unwrap();
+    pub(crate) fn start(env: &[(&str, &str)]) -> Self {
+        let env: Vec<(String, String)> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Self::start_in(Arc::new(tempfile::tempdir().unwrap()), env)
+    }
+
+    /// Kills the server with SIGKILL: no clean-up of any kind runs.
+    pub(crate) fn crash(&mut self) {
+        let _ = self.child.kill();
+        self.child.wait().unwrap();
+    }
+
+    /// Starts a new server in the same directory (so on the same database and storage)
+    /// once this one is gone.
+    pub(crate) fn restart(mut self) -> Self {
+        self.crash();
+        Self::start_in(Arc::clone(&self.dir), std::mem::take(&mut self.env))
+    }
+
+    /// The server's working directory (its `data/` holds the database and storage).
+    pub(crate) fn dir(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    fn start_in(dir: Arc<tempfile::TempDir>, env: Vec<(String, String)>) -> Self {
         let mut cmd: Command = roomcast(dir.path());
         cmd.env("ROOMCAST__HTTP__WORKERS", "2")
             .env("RUST_LOG", "info,actix_server=warn");
-        for (k, v) in env {
+        for (k, v) in &env {
             cmd.env(k, v);
         }
         let mut child = cmd.arg("serve").stderr(Stdio::piped()).spawn().unwrap();
@@ -76,14 +102,15 @@ impl Process {
             child,
             address: format!("127.0.0.1:{port}"),
             log,
-            _dir: dir,
+            dir,
+            env,
         }
     }
 
     /// Makes an admin with the CLI (same directory, so the same database); returns the
     /// Bearer header value of a fresh session.
-    async fn admin(&self, name: &str) -> String {
-        let out = roomcast(self._dir.path())
+    pub(crate) async fn admin(&self, name: &str) -> String {
+        let out = roomcast(self.dir.path())
             .args(["user", "add", name, "--admin"])
             .env("ROOMCAST_PASSWORD", "password123")
             .stdin(Stdio::null())
@@ -128,7 +155,7 @@ impl Process {
         (field("VmRSS:"), field("VmHWM:"))
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.address)
     }
 

@@ -9,7 +9,7 @@ mod cli;
 mod cluster;
 mod deploy;
 mod faults;
-mod hardening;
+pub(crate) mod hardening;
 mod health;
 mod ingest;
 mod jobs;

@@ -97,7 +97,7 @@ pub fn fixture(kind: Fixture) -> PathBuf {
     })
 }
 
-fn ffmpeg(args: &[&str]) {
+pub fn ffmpeg(args: &[&str]) {
     let out = Command::new("ffmpeg")
         .args(["-nostdin", "-v", "error", "-y"])
         .args(args)
