@@ -165,6 +165,31 @@ impl From<DbError> for ApiError {
     }
 }
 
+impl ApiError {
+    /// A file operation's failure: a full disk (or quota) is 507 with a message that says
+    /// so; anything else is an internal fault with `context` in the log.
+    pub fn from_io(context: &'static str) -> impl Fn(std::io::Error) -> ApiError + Copy {
+        move |e| {
+            if is_disk_full(&e) {
+                ApiError::InsufficientStorage(
+                    "the server's disk is full, so nothing was kept; try again later".into(),
+                )
+            } else {
+                ApiError::Internal(anyhow::Error::new(e).context(context))
+            }
+        }
+    }
+}
+
+/// ENOSPC or EDQUOT, also when wrapped in another I/O error.
+pub fn is_disk_full(e: &std::io::Error) -> bool {
+    let full = |code: Option<i32>| matches!(code, Some(libc::ENOSPC) | Some(libc::EDQUOT));
+    full(e.raw_os_error())
+        || e.get_ref()
+            .and_then(|inner| inner.downcast_ref::<std::io::Error>())
+            .is_some_and(|inner| full(inner.raw_os_error()))
+}
+
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> Self {
         ApiError::Internal(e)

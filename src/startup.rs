@@ -12,7 +12,7 @@ use actix::{Actor, Addr};
 use actix_web::dev::{Server, ServerHandle};
 use actix_web::{web, App, HttpServer};
 use anyhow::Context;
-use prometheus::Gauge;
+use prometheus::{Gauge, IntGauge};
 use roomcast_actors::bus::{Bus, BusMetrics, NatsSecurity};
 use roomcast_actors::cluster::{Cluster, Leave, SharedView};
 use roomcast_actors::ingest::supervisor::IngestSupervisor;
@@ -43,6 +43,8 @@ pub struct AppState {
     pub public_url: String,
     pub metrics: Metrics,
     pub uptime: Gauge,
+    /// Bytes free on the storage's file system, read when metrics are scraped.
+    pub storage_free: IntGauge,
     pub started_at: Instant,
     pub jobs: JobSystem,
     pub home_feed: HomeFeed,
@@ -113,6 +115,13 @@ impl Application {
         let metrics = Metrics::new();
         let uptime = Gauge::new("roomcast_uptime_seconds", "Seconds since this node started")?;
         metrics.registry().register(Box::new(uptime.clone()))?;
+        let storage_free = IntGauge::new(
+            "roomcast_storage_free_bytes",
+            "Bytes free on the file system of storage.dir",
+        )?;
+        metrics
+            .registry()
+            .register(Box::new(storage_free.clone()))?;
         let jobs = JobSystem::start(&pool, &settings, &storage, &tools)
             .await
             .context("registering the job schedules")?;
@@ -148,6 +157,7 @@ impl Application {
             public_url,
             metrics: metrics.clone(),
             uptime,
+            storage_free,
             started_at: Instant::now(),
             jobs: jobs.clone(),
             home_feed,

@@ -40,6 +40,16 @@
     setTimeout(() => poll(url, apply), EVERY_MS);
   }
 
+  const bytes = (n) => {
+    const units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let i = 0;
+    while (n >= 1024 && i < units.length - 1) {
+      n /= 1024;
+      i += 1;
+    }
+    return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
+  };
+
   // ---------- dashboard ----------
   const dashboard = document.getElementById("admin-dashboard");
   if (dashboard) {
@@ -56,6 +66,11 @@
       last = { total: o.messages_total, at: now };
       const q = o.queue;
       stat("queue").textContent = `${q.queued} / ${q.running} / ${q.failed} / ${q.dead}`;
+      const disk = o.storage;
+      stat("disk").textContent = disk
+        ? `${bytes(disk.free_bytes)} of ${bytes(disk.total_bytes)}`
+        : "unknown";
+      dashboard.querySelector('[data-live="disk-warning"]').hidden = !(disk && disk.low);
       const rooms = dashboard.querySelector('[data-live="rooms"]');
       rooms.replaceChildren(...o.rooms.map((r) => {
         const row = document.createElement("tr");

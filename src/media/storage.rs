@@ -72,6 +72,23 @@ impl Storage {
         self.tmp_dir().join(format!("{id}.{what}"))
     }
 
+    /// Free and total bytes of the file system that holds the storage.
+    pub fn disk_space(&self) -> std::io::Result<DiskSpace> {
+        use std::os::unix::ffi::OsStrExt;
+        let path = std::ffi::CString::new(self.root.as_os_str().as_bytes())
+            .map_err(std::io::Error::other)?;
+        // SAFETY: `path` is NUL-terminated and `stat` is a plain struct the call fills in.
+        let mut stat: libc::statvfs = unsafe { std::mem::zeroed() };
+        if unsafe { libc::statvfs(path.as_ptr(), &mut stat) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let block = stat.f_frsize as u64;
+        Ok(DiskSpace {
+            free: stat.f_bavail as u64 * block,
+            total: stat.f_blocks as u64 * block,
+        })
+    }
+
     /// Every file in `tmp/` that belongs to video `id` (its upload and processing scratch).
     pub fn tmp_files_of(&self, id: &str) -> Vec<PathBuf> {
         let prefix = format!("{id}.");
@@ -145,5 +162,19 @@ mod tests {
         assert!(!remove_if_exists(&path).unwrap());
         std::fs::write(&path, b"x").unwrap();
         assert!(remove_if_exists(&path).unwrap());
+    }
+}
+
+/// The storage's file system: bytes free (for this process) and in all.
+#[derive(Debug, Clone, Copy)]
+pub struct DiskSpace {
+    pub free: u64,
+    pub total: u64,
+}
+
+impl DiskSpace {
+    /// Under 5 % or 1 GiB free: uploads and processing will soon fail with a full disk.
+    pub fn is_low(&self) -> bool {
+        self.free < (1 << 30) || self.free.saturating_mul(20) < self.total
     }
 }

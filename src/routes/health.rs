@@ -58,6 +58,9 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 /// Every metric in the Prometheus text format.
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     state.uptime.set(state.started_at.elapsed().as_secs_f64());
+    if let Ok(space) = state.storage.disk_space() {
+        state.storage_free.set(space.free as i64);
+    }
     HttpResponse::Ok()
         .insert_header((
             header::CONTENT_TYPE,

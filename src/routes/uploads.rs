@@ -114,7 +114,7 @@ pub async fn create(
             description: description.as_str().to_string(),
         })
         .await
-        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("creating an upload")))?;
+        .map_err(ApiError::from_io("creating an upload"))?;
     drop(quota);
     let found = find_own(&state, &id, None).await?;
     Ok(tus(StatusCode::CREATED)
@@ -133,7 +133,7 @@ async fn find_own(
         .resumable
         .find(id)
         .await
-        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("reading an upload")))?
+        .map_err(ApiError::from_io("reading an upload"))?
         .filter(|s| user.is_none_or(|u| u.user_id == s.info.owner_id));
     found.ok_or_else(|| ApiError::NotFound("no such upload (it may have expired)".into()))
 }
@@ -183,8 +183,7 @@ pub async fn patch(
             found.offset
         )));
     }
-    let internal =
-        |e: std::io::Error| ApiError::Internal(anyhow::Error::new(e).context("writing an upload"));
+    let internal = ApiError::from_io("writing an upload");
     let mut file = IncomingFile::append(state.resumable.data_path(&id))
         .await
         .map_err(internal)?;
@@ -229,7 +228,7 @@ async fn complete(state: &AppState, id: &str, found: UploadState) -> Result<Stri
         .resumable
         .take(id, target.clone())
         .await
-        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("taking an upload")))?;
+        .map_err(ApiError::from_io("taking an upload"))?;
     let title = VideoTitle::parse(&found.info.title).map_err(ApiError::Invalid)?;
     let description =
         VideoDescription::parse(&found.info.description).map_err(ApiError::Invalid)?;
@@ -261,6 +260,6 @@ pub async fn terminate(
         .resumable
         .remove(&id)
         .await
-        .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("removing an upload")))?;
+        .map_err(ApiError::from_io("removing an upload"))?;
     Ok(tus(StatusCode::NO_CONTENT).finish())
 }

@@ -49,11 +49,18 @@ impl IncomingFile {
         })
     }
 
-    /// Appends one chunk (on the blocking pool).
+    /// Appends one chunk (on the blocking pool). A chunk that cannot be written whole (a
+    /// full disk) leaves none of its bytes: the file is cut back to what it held before.
     pub async fn write(&mut self, chunk: Bytes) -> io::Result<()> {
         let file = Arc::clone(&self.file);
         let n = chunk.len() as u64;
-        blocking(move || (&*file).write_all(&chunk)).await?;
+        let before = self.len;
+        blocking(move || {
+            (&*file).write_all(&chunk).inspect_err(|_| {
+                let _ = file.set_len(before);
+            })
+        })
+        .await?;
         self.len += n;
         Ok(())
     }

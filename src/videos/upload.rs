@@ -94,9 +94,7 @@ enum Saved {
 async fn save_file(mut field: Field, storage: &Storage, max_bytes: u64) -> Result<Saved, ApiError> {
     let mut file = IncomingFile::create(storage.new_incoming())
         .await
-        .map_err(|e| {
-            ApiError::Internal(anyhow::Error::new(e).context("creating an upload file"))
-        })?;
+        .map_err(ApiError::from_io("creating an upload file"))?;
     while let Some(chunk) = field.try_next().await.map_err(bad_form)? {
         if file.len() + chunk.len() as u64 > max_bytes {
             // Dropping the file removes what was written.
@@ -104,7 +102,7 @@ async fn save_file(mut field: Field, storage: &Storage, max_bytes: u64) -> Resul
         }
         file.write(chunk)
             .await
-            .map_err(|e| ApiError::Internal(anyhow::Error::new(e).context("writing an upload")))?;
+            .map_err(ApiError::from_io("writing an upload"))?;
     }
     Ok(Saved::Complete(file))
 }

@@ -480,3 +480,171 @@ async fn a_crash_in_the_middle_of_a_remux_loses_nothing_and_leaves_no_ffmpeg_beh
         .collect();
     assert!(left.is_empty(), "scratch files left behind: {left:?}");
 }
+
+/// A tmpfs of `size` mounted at a fresh directory (root is needed) until dropped.
+struct SmallDisk {
+    dir: tempfile::TempDir,
+}
+
+impl SmallDisk {
+    fn mount(size: &str) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let status = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(status.success(), "mounting a tmpfs (root needed)");
+        Self { dir }
+    }
+
+    fn path(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Fills the disk until `leave` bytes are free, in a file `fill` that `drain` removes.
+    fn fill(&self, leave: u64) {
+        use std::io::Write;
+        let mut file = std::fs::File::create(self.path().join("fill")).unwrap();
+        let chunk = vec![0u8; 4096];
+        while self.free() > leave + chunk.len() as u64 {
+            file.write_all(&chunk).unwrap();
+            file.sync_data().unwrap();
+        }
+    }
+
+    fn drain(&self) {
+        std::fs::remove_file(self.path().join("fill")).unwrap();
+    }
+
+    fn free(&self) -> u64 {
+        let out = Command::new("df")
+            .args(["--output=avail", "-B1"])
+            .arg(self.path())
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.lines().nth(1).unwrap().trim().parse().unwrap()
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount")
+            .arg("-l")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+/// Storage on an 8 MiB tmpfs (the database lives elsewhere). With 64 KiB free, a plain
+/// upload gets 507 `030` and leaves no partial file; a resumable upload's PATCH gets 507,
+/// HEAD then reports only whole chunks, and once space is freed it resumes to a ready video.
+/// With room for an upload but not for its faststart copy, processing fails for lack of
+/// space, keeps the upload and the video `processing`, and finishes once space is freed.
+#[actix_web::test]
+async fn a_full_disk_refuses_uploads_with_507_keeps_nothing_partial_and_processing_waits() {
+    let disk = SmallDisk::mount("8m");
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.storage.dir = disk.path().join("data");
+        s.jobs.retry_base_ms = 300;
+        s.jobs.max_attempts = 50;
+    })
+    .await;
+    let token = app.signed_in_user("full").await;
+    let card = crate::media::bytes(crate::media::Fixture::LateMoov);
+
+    disk.fill(64 << 10);
+    let res = app
+        .upload(Auth::Bearer(&token), "Too big", "card.mp4", &card)
+        .await;
+    assert_eq!(
+        res.status, 507,
+        "a plain upload on a full disk: {}",
+        res.body
+    );
+    assert_eq!(res.error_code(), "030");
+    assert!(res.body["error"].as_str().unwrap().contains("disk is full"));
+    app.assert_no_files_in("tmp").await;
+
+    let url = crate::uploads::create(&app, &token, card.len()).await;
+    let (status, _, body) = crate::uploads::tus(
+        &app,
+        Method::PATCH,
+        &url,
+        &token,
+        &[
+            (crate::uploads::TUS.0, crate::uploads::TUS.1.into()),
+            ("Upload-Offset", "0".into()),
+            ("Content-Type", "application/offset+octet-stream".into()),
+        ],
+        card.clone(),
+    )
+    .await;
+    assert_eq!(status, 507, "a resumable PATCH on a full disk: {body:?}");
+    let kept = crate::uploads::offset(&app, &token, &url).await;
+    assert!(kept < card.len() as u64, "not all of it fitted");
+    disk.drain();
+    let (status, headers, body) = crate::uploads::tus(
+        &app,
+        Method::PATCH,
+        &url,
+        &token,
+        &[
+            (crate::uploads::TUS.0, crate::uploads::TUS.1.into()),
+            ("Upload-Offset", kept.to_string()),
+            ("Content-Type", "application/offset+octet-stream".into()),
+        ],
+        card[kept as usize..].to_vec(),
+    )
+    .await;
+    assert_eq!(status, 204, "the rest after space was freed: {body:?}");
+    let resumed = headers
+        .get("roomcast-video-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let video = app.wait_processed(&token, &resumed).await;
+    assert_eq!(video["status"], "ready", "{video}");
+
+    // Room for the upload, not for its faststart copy.
+    disk.fill(card.len() as u64 + (64 << 10));
+    let res = app
+        .upload(Auth::Bearer(&token), "Waits", "card.mp4", &card)
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let id = res.body["id"].as_str().unwrap().to_string();
+    let payload = format!("{{\"video\":\"{id}\"}}");
+    eventually(
+        Duration::from_secs(20),
+        "processing fails for lack of space and will retry",
+        || async {
+            let mut conn = app.pool.get().unwrap();
+            let jobs = roomcast::db::jobs::recent(&mut conn, None, 50).unwrap();
+            jobs.iter().any(|j| {
+                j.payload == payload
+                    && j.last_error
+                        .as_deref()
+                        .is_some_and(|e| e.contains("No space left on device"))
+            })
+        },
+    )
+    .await;
+    let waiting = app
+        .json(
+            Method::GET,
+            &format!("/api/videos/{id}"),
+            Auth::Bearer(&token),
+            None,
+        )
+        .await;
+    assert_eq!(waiting.body["status"], "processing", "{}", waiting.body);
+    assert!(
+        app.files_in("tmp").iter().any(|f| f.starts_with(&id)),
+        "the upload is kept"
+    );
+    disk.drain();
+    let video = app.wait_processed(&token, &id).await;
+    assert_eq!(video["status"], "ready", "{video}");
+}

@@ -73,8 +73,18 @@ pub async fn overview(state: &AppState) -> Result<Value, ApiError> {
             "live": crate::ingest::live_json(state, room, true).await,
         }));
     }
+    let storage = match state.storage.disk_space() {
+        Ok(space) => json!({
+            "free_bytes": space.free, "total_bytes": space.total, "low": space.is_low(),
+        }),
+        Err(e) => {
+            log::warn!("reading the storage's free space: {e}");
+            Value::Null
+        }
+    };
     Ok(json!({
         "uptime_secs": state.started_at.elapsed().as_secs(),
+        "storage": storage,
         "rooms": room_list,
         "viewers": state.room_metrics.viewers.get(),
         "messages_total": state.room_metrics.accepted.get(),
