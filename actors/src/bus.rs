@@ -23,6 +23,9 @@ use tokio::sync::{mpsc, oneshot};
 
 /// Publications waiting for the connection, at most.
 const OUT_QUEUE: usize = 65_536;
+/// A publication that waited this long for the connection is dropped: delivered later it
+/// would arrive as a burst of old news.
+const STALE_OUT: Duration = Duration::from_secs(2);
 /// A reply to a request arrives within this long, or not at all.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -66,7 +69,8 @@ impl BusMetrics {
             published: counter("roomcast_bus_published_total", "Messages published to NATS"),
             dropped: counter(
                 "roomcast_bus_dropped_total",
-                "Messages dropped because the publish queue was full or too large for NATS",
+                "Messages not published: NATS was unreachable, the queue was full, they waited \
+                 too long or were too large",
             ),
             received: counter("roomcast_bus_received_total", "Messages received from NATS"),
         }
@@ -76,6 +80,7 @@ impl BusMetrics {
 struct Outgoing {
     subject: String,
     payload: Bytes,
+    queued: std::time::Instant,
 }
 
 struct Nats {
@@ -146,6 +151,36 @@ impl NatsSecurity {
     }
 }
 
+/// The server is not there (refused, no route, timed out, not resolvable) rather than
+/// there and refusing us (TLS, credentials).
+fn is_unreachable(e: &async_nats::ConnectError) -> bool {
+    use async_nats::ConnectErrorKind;
+    use std::io::ErrorKind;
+    match e.kind() {
+        ConnectErrorKind::TimedOut | ConnectErrorKind::Dns => true,
+        ConnectErrorKind::Io => {
+            let mut source = std::error::Error::source(e);
+            while let Some(inner) = source {
+                if let Some(io) = inner.downcast_ref::<std::io::Error>() {
+                    return matches!(
+                        io.kind(),
+                        ErrorKind::ConnectionRefused
+                            | ErrorKind::TimedOut
+                            | ErrorKind::HostUnreachable
+                            | ErrorKind::NetworkUnreachable
+                            | ErrorKind::AddrNotAvailable
+                    );
+                }
+                source = inner.source();
+            }
+            // No cause given: judge by the words.
+            let text = e.to_string();
+            text.contains("Connection refused") || text.contains("timed out")
+        }
+        _ => false,
+    }
+}
+
 impl Bus {
     /// A node on its own.
     pub fn local(node: &str) -> Self {
@@ -158,7 +193,9 @@ impl Bus {
 
     /// Connects to NATS at `url` (one server, or several comma-separated) on an arbiter of
     /// its own, with `security`'s TLS. Subjects start with `prefix`.
-    /// Fails when the server cannot be reached now; later outages are reconnected forever.
+    /// A server that cannot be reached now is tried again in the background (the node runs
+    /// alone meanwhile); one that refuses the node (TLS, credentials) fails start-up.
+    /// Later outages are reconnected forever.
     pub async fn connect_nats(
         url: &str,
         security: NatsSecurity,
@@ -172,53 +209,80 @@ impl Bus {
         let (url_owned, name) = (url.to_string(), format!("roomcast {node}"));
         let (flag, gauge) = (Arc::clone(&connected), metrics.connected.clone());
         arbiter.spawn(async move {
-            let options = security
-                .apply(async_nats::ConnectOptions::new())
-                .name(name)
-                .connection_timeout(Duration::from_secs(5))
-                .reconnect_delay_callback(|attempts| {
-                    Duration::from_millis((attempts as u64 * 250).min(2_000))
-                })
-                .event_callback(move |event| {
-                    let (flag, gauge) = (Arc::clone(&flag), gauge.clone());
-                    async move {
-                        match event {
-                            async_nats::Event::Connected => {
-                                log::info!("bus: connected to NATS");
-                                flag.store(true, Ordering::Relaxed);
-                                gauge.set(1);
+            let options = move || {
+                let (flag, gauge) = (Arc::clone(&flag), gauge.clone());
+                security
+                    .clone()
+                    .apply(async_nats::ConnectOptions::new())
+                    .name(name.clone())
+                    .connection_timeout(Duration::from_secs(5))
+                    .reconnect_delay_callback(|attempts| {
+                        Duration::from_millis((attempts as u64 * 250).min(2_000))
+                    })
+                    .event_callback(move |event| {
+                        let (flag, gauge) = (Arc::clone(&flag), gauge.clone());
+                        async move {
+                            match event {
+                                async_nats::Event::Connected => {
+                                    log::info!("bus: connected to NATS");
+                                    flag.store(true, Ordering::Relaxed);
+                                    gauge.set(1);
+                                }
+                                async_nats::Event::Disconnected => {
+                                    log::warn!("bus: disconnected from NATS, reconnecting");
+                                    flag.store(false, Ordering::Relaxed);
+                                    gauge.set(0);
+                                }
+                                other => log::warn!("bus: {other}"),
                             }
-                            async_nats::Event::Disconnected => {
-                                log::warn!("bus: disconnected from NATS, reconnecting");
-                                flag.store(false, Ordering::Relaxed);
-                                gauge.set(0);
-                            }
-                            other => log::warn!("bus: {other}"),
                         }
-                    }
-                });
+                    })
+            };
             // Several servers (a NATS cluster) may be listed, comma-separated.
             let servers: Vec<String> = url_owned
                 .split(',')
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty())
                 .collect();
-            let connected = options
-                .connect(servers)
-                .await
-                .map_err(|e| format!("cannot reach NATS at {}: {e}", without_secrets(&url_owned)));
+            let first = options().connect(servers.clone()).await;
+            let connected = match first {
+                Ok(client) => Ok((client, true)),
+                // Unreachable now: the node starts and serves its own viewers, and the
+                // client keeps trying in the background. A server that answers but
+                // refuses us (TLS, credentials) is a configuration error: fail now.
+                Err(e) if is_unreachable(&e) => {
+                    log::warn!(
+                        "bus: NATS at {} is unreachable ({e}); starting without it and \
+                         reconnecting in the background",
+                        without_secrets(&url_owned)
+                    );
+                    options()
+                        .retry_on_initial_connect()
+                        .connect(servers)
+                        .await
+                        .map(|client| (client, false))
+                }
+                Err(e) => Err(e),
+            }
+            .map_err(|e| format!("cannot reach NATS at {}: {e}", without_secrets(&url_owned)));
             let _ = tx.send(connected);
         });
-        let client = rx
+        let (client, up) = rx
             .await
             .map_err(|_| "the bus arbiter stopped".to_string())??;
-        connected.store(true, Ordering::Relaxed);
-        metrics.connected.set(1);
+        if up {
+            connected.store(true, Ordering::Relaxed);
+            metrics.connected.set(1);
+        }
         let (out, mut queue) = mpsc::channel::<Outgoing>(OUT_QUEUE);
         let publisher = client.clone();
         let counters = metrics.clone();
         arbiter.spawn(async move {
             while let Some(o) = queue.recv().await {
+                if o.queued.elapsed() > STALE_OUT {
+                    counters.dropped.inc();
+                    continue;
+                }
                 match publisher.publish(o.subject, o.payload).await {
                     Ok(()) => counters.published.inc(),
                     Err(e) => {
@@ -282,7 +346,19 @@ impl Bus {
             );
             return;
         }
-        if nats.out.try_send(Outgoing { subject, payload }).is_err() {
+        // While disconnected nothing is queued: the other nodes would get it late, in a
+        // burst, as if new. This node's own viewers have it already.
+        if !nats.connected.load(Ordering::Relaxed) {
+            nats.metrics.dropped.inc();
+            return;
+        }
+        let queued = std::time::Instant::now();
+        let out = Outgoing {
+            subject,
+            payload,
+            queued,
+        };
+        if nats.out.try_send(out).is_err() {
             nats.metrics.dropped.inc();
         }
     }

@@ -19,6 +19,8 @@ pub struct RoomMetrics {
     pub save_dropped: IntCounter,
     /// Accepted danmaku waiting to be saved while the database is out of reach.
     pub save_pending: IntGauge,
+    /// Other nodes' danmaku that arrived too late to be shown (held up by a bus outage).
+    pub stale_dropped: IntCounter,
 }
 
 impl RoomMetrics {
@@ -36,6 +38,7 @@ impl RoomMetrics {
         registry.register(Box::new(m.video_delivery.clone()))?;
         registry.register(Box::new(m.save_dropped.clone()))?;
         registry.register(Box::new(m.save_pending.clone()))?;
+        registry.register(Box::new(m.stale_dropped.clone()))?;
         Ok(m)
     }
 
@@ -95,6 +98,10 @@ impl RoomMetrics {
             save_pending: gauge(
                 "roomcast_danmaku_save_pending",
                 "Accepted danmaku waiting to be saved (the database is out of reach)",
+            ),
+            stale_dropped: counter(
+                "roomcast_danmaku_stale_dropped_total",
+                "Other nodes' danmaku dropped on arrival because they were accepted too long ago",
             ),
         }
     }

@@ -37,6 +37,10 @@ pub const MAX_BATCH_ITEMS: usize = 200;
 /// Online counts go out at most this often.
 const ONLINE_EVERY: Duration = Duration::from_secs(1);
 
+/// Another node's message accepted longer ago than this is stale when it arrives (clocks
+/// of nodes are expected to agree within a second or so).
+pub const STALE_REMOTE: Duration = Duration::from_secs(5);
+
 /// Settings every room shares.
 #[derive(Debug, Clone)]
 pub struct RoomConfig {
@@ -663,6 +667,15 @@ impl Handler<BusMessage> for Room {
                 item,
                 author_id,
             } if node != self.bus.node() => {
+                // A message held up by a bus outage arrives late and in a burst; shown now it
+                // would pretend to be new, so it is dropped and counted.
+                let now_ms = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_millis() as i64);
+                if now_ms - item.at > STALE_REMOTE.as_millis() as i64 {
+                    self.metrics.stale_dropped.inc();
+                    return;
+                }
                 if !author_id.is_empty() {
                     self.flood.count_elsewhere(&author_id, Instant::now());
                 }
