@@ -648,3 +648,156 @@ async fn a_full_disk_refuses_uploads_with_507_keeps_nothing_partial_and_processi
     let video = app.wait_processed(&token, &id).await;
     assert_eq!(video["status"], "ready", "{video}");
 }
+
+/// A TCP proxy to PostgreSQL that can freeze: while frozen it holds every byte in both
+/// directions, as a server stopped with SIGSTOP would (the kernel still accepts, nobody
+/// answers). Runs on a thread of its own until dropped.
+struct FreezingProxy {
+    addr: std::net::SocketAddr,
+    frozen: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl FreezingProxy {
+    fn start(target: String) -> Self {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let frozen = Arc::new(AtomicBool::new(false));
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let flag = Arc::clone(&frozen);
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                addr_tx.send(listener.local_addr().unwrap()).unwrap();
+                let accept = async {
+                    loop {
+                        let (client, _) = listener.accept().await.unwrap();
+                        let server = tokio::net::TcpStream::connect(&target).await.unwrap();
+                        let (cr, cw) = client.into_split();
+                        let (sr, sw) = server.into_split();
+                        for (from, to) in [(cr, sw), (sr, cw)] {
+                            let flag = Arc::clone(&flag);
+                            tokio::spawn(async move {
+                                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                                let (mut from, mut to) = (from, to);
+                                let mut buf = vec![0u8; 16 << 10];
+                                loop {
+                                    let n = match from.read(&mut buf).await {
+                                        Ok(0) | Err(_) => return,
+                                        Ok(n) => n,
+                                    };
+                                    while flag.load(Ordering::Relaxed) {
+                                        tokio::time::sleep(Duration::from_millis(10)).await;
+                                    }
+                                    if to.write_all(&buf[..n]).await.is_err() {
+                                        return;
+                                    }
+                                }
+                            });
+                        }
+                    }
+                };
+                tokio::select! {
+                    _ = accept => {}
+                    _ = stopped => {}
+                }
+            });
+        });
+        Self {
+            addr: addr_rx.recv().unwrap(),
+            frozen,
+            stop: Some(stop),
+        }
+    }
+
+    fn freeze(&self, frozen: bool) {
+        self.frozen
+            .store(frozen, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+impl Drop for FreezingProxy {
+    fn drop(&mut self) {
+        self.freeze(false);
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// PostgreSQL freezes (every byte held, as under SIGSTOP) with `database.timeout_secs = 1`:
+/// a write, a read and `/readyz` each answer 503 within a few seconds (`029` with
+/// `Retry-After` for the API) instead of hanging, and once it thaws everything works again
+/// with nothing lost.
+#[actix_web::test]
+async fn a_frozen_postgresql_answers_503_within_seconds_and_recovers_when_it_thaws() {
+    let Some(Backend::Postgres(server)) = Backend::postgres() else {
+        return;
+    };
+    let host = server
+        .split('@')
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap()
+        .to_string();
+    let proxy = FreezingProxy::start(host.clone());
+    let through = proxy.addr.to_string();
+    let app = spawn_app_with(Backend::Postgres(server), move |s| {
+        s.database.timeout_secs = 1;
+        let url = s.database.url.expose().replacen(&host, &through, 1);
+        s.database.url = roomcast::config::DatabaseUrl(url);
+    })
+    .await;
+    let token = app.signed_in_user("frozen").await;
+    let kept = app.create_room(&token, "made before").await;
+
+    proxy.freeze(true);
+    let started = Instant::now();
+    let write = app
+        .json(
+            Method::POST,
+            "/api/rooms",
+            Auth::Bearer(&token),
+            Some(json!({ "title": "while frozen" })),
+        )
+        .await;
+    assert_eq!(write.status, 503, "a write while frozen: {}", write.body);
+    assert_eq!(write.error_code(), "029");
+    assert!(write.header("retry-after").is_some());
+    let read = app
+        .json(Method::GET, &format!("/api/rooms/{kept}"), Auth::None, None)
+        .await;
+    assert_eq!(read.status, 503, "a read while frozen: {}", read.body);
+    assert_eq!(ready(&app).await, 503, "/readyz while frozen");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "three requests answered within a few seconds each: {:?}",
+        started.elapsed()
+    );
+
+    proxy.freeze(false);
+    eventually(
+        Duration::from_secs(15),
+        "/readyz is 200 after the thaw",
+        || async { ready(&app).await == 200 },
+    )
+    .await;
+    let after = app
+        .json(
+            Method::POST,
+            "/api/rooms",
+            Auth::Bearer(&token),
+            Some(json!({ "title": "after the thaw" })),
+        )
+        .await;
+    assert_eq!(after.status, 201, "{}", after.body);
+    let read = app
+        .json(Method::GET, &format!("/api/rooms/{kept}"), Auth::None, None)
+        .await;
+    assert_eq!(read.status, 200, "{}", read.body);
+}
