@@ -89,6 +89,19 @@ impl Application {
         let pool = open_database(&settings).await?;
         let storage = Storage::new(&settings.storage.dir);
         storage.prepare().context("preparing storage.dir")?;
+        // Alone on its storage (no bus), a starting node has nothing in flight; with other
+        // nodes, only what stopped growing is theirs to lose.
+        let now = std::time::SystemTime::now();
+        let abandoned = if settings.bus.kind == "nats" {
+            videos::cleanup::remove_abandoned(&storage, now)
+        } else {
+            videos::cleanup::remove_all_abandoned(&storage, now)
+        };
+        match abandoned {
+            Ok(n) if n > 0 => log::info!("removed {n} abandoned upload or scratch files"),
+            Ok(_) => {}
+            Err(e) => log::warn!("removing abandoned upload files: {e}"),
+        }
         let tools = MediaTools {
             ffmpeg: settings.ingest.ffmpeg.clone(),
             ffprobe: settings.ingest.ffprobe.clone(),

@@ -19,6 +19,10 @@ const BATCH: i64 = 500;
 const TMP_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// Files this recent may belong to work in progress and are left alone.
 const GRACE: Duration = Duration::from_secs(60);
+/// An upload body (`*.part`) or a processing scratch file that has not grown for this long
+/// belongs to nobody: a live upload's body writes at least every `stream.write_timeout_secs`
+/// (or is cut off), and a running remux writes as it goes.
+const ABANDONED_AFTER: Duration = Duration::from_secs(120);
 
 /// Removes the files of deleted videos, then their `video_del_rec` rows.
 pub struct CleanupDeletedVideos {
@@ -103,6 +107,7 @@ impl Job for SweepOrphanFiles {
         for dir in [self.storage.videos_dir(), self.storage.thumbs_dir()] {
             removed += self.sweep_orphans(&dir, now).map_err(|e| e.to_string())?;
         }
+        removed += remove_abandoned(&self.storage, now).map_err(|e| e.to_string())?;
         removed += sweep_older_than(&self.storage.tmp_dir(), TMP_MAX_AGE, now)
             .map_err(|e| e.to_string())?;
         removed += sweep_resumable(&self.storage.resumable_dir(), self.resumable_expiry, now)
@@ -161,6 +166,33 @@ fn old_files(dir: &Path, age: Duration, now: SystemTime) -> std::io::Result<Vec<
         });
     }
     Ok(found)
+}
+
+/// Removes upload bodies and processing scratch files in `tmp/` left by an interrupted
+/// request or a crashed process (run at start-up and by the sweep). Uploads waiting for
+/// processing (`{id}.upload`) are kept: they may wait in the queue untouched.
+pub fn remove_abandoned(storage: &Storage, now: SystemTime) -> std::io::Result<usize> {
+    remove_idle(storage, ABANDONED_AFTER, now)
+}
+
+/// `remove_abandoned` for a node that is alone on its storage, at start-up: nothing can be
+/// in flight yet, so every upload body and scratch file is abandoned.
+pub fn remove_all_abandoned(storage: &Storage, now: SystemTime) -> std::io::Result<usize> {
+    remove_idle(storage, Duration::ZERO, now)
+}
+
+fn remove_idle(storage: &Storage, idle: Duration, now: SystemTime) -> std::io::Result<usize> {
+    let mut removed = 0;
+    for Found { path, .. } in old_files(&storage.tmp_dir(), idle, now)? {
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        // `{uuid}.part`, or `{id}.{attempt}.{what}` written by processing.
+        let abandoned = name.ends_with(".part") || name.split('.').count() >= 3;
+        if abandoned && remove_if_exists(&path)? {
+            log::info!("removed abandoned {}", path.display());
+            removed += 1;
+        }
+    }
+    Ok(removed)
 }
 
 fn sweep_older_than(dir: &Path, age: Duration, now: SystemTime) -> std::io::Result<usize> {

@@ -401,6 +401,39 @@ async fn a_crash_in_the_middle_of_a_remux_loses_nothing_and_leaves_no_ffmpeg_beh
     let video: serde_json::Value = answer.json().await.unwrap();
     let id = video["id"].as_str().unwrap().to_string();
 
+    // Another upload is cut off half-way by the crash: its body must not outlive it.
+    let half = bytes.len() / 2;
+    let mut cut = tokio::net::TcpStream::connect(server.url("").trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let (content_type, body) =
+        crate::media::multipart(&[("title", "Cut")], Some(("cut.mp4", &bytes)));
+    let head = format!(
+        "POST /api/videos HTTP/1.1\r\nHost: x\r\nAuthorization: {token}\r\n\
+         Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut cut, head.as_bytes())
+        .await
+        .unwrap();
+    tokio::io::AsyncWriteExt::write_all(&mut cut, &body[..half])
+        .await
+        .unwrap();
+    let tmp = server.dir().join("data/tmp");
+    let parts = || {
+        std::fs::read_dir(&tmp)
+            .unwrap()
+            .flatten()
+            .filter(|e| e.file_name().to_string_lossy().ends_with(".part"))
+            .count()
+    };
+    eventually(
+        Duration::from_secs(10),
+        "the cut upload's body is on disk",
+        || async { parts() == 1 },
+    )
+    .await;
+
     let mut server = server;
     let pid = server.child.id();
     let deadline = Instant::now() + Duration::from_secs(30);
@@ -479,6 +512,8 @@ async fn a_crash_in_the_middle_of_a_remux_loses_nothing_and_leaves_no_ffmpeg_beh
         .filter(|name| name.starts_with(&id))
         .collect();
     assert!(left.is_empty(), "scratch files left behind: {left:?}");
+    assert_eq!(parts(), 0, "the cut upload's body was removed at start-up");
+    drop(cut);
 }
 
 /// A tmpfs of `size` mounted at a fresh directory (root is needed) until dropped.

@@ -908,6 +908,9 @@ async fn the_sweep_removes_orphans_and_stale_temporary_files_but_keeps_live_ones
     let orphan_thumb = storage.join("thumbs/00000000-0000-0000-0000-000000000000.jpg");
     let stale_tmp = storage.join("tmp/abandoned.part");
     let fresh_tmp = storage.join("tmp/in-flight.part");
+    // Interrupted ten minutes ago: a body and a remux's scratch file that stopped growing.
+    let idle_part = storage.join("tmp/interrupted.part");
+    let idle_scratch = storage.join(format!("tmp/{id}.0a1b2c3d.faststart.mp4"));
     let expired_data = storage.join("tmp/resumable/0123456789abcdef0123456789abcdef.bin");
     let expired_info = storage.join("tmp/resumable/0123456789abcdef0123456789abcdef.json");
     for path in [
@@ -917,8 +920,19 @@ async fn the_sweep_removes_orphans_and_stale_temporary_files_but_keeps_live_ones
         &fresh_tmp,
         &expired_data,
         &expired_info,
+        &idle_part,
+        &idle_scratch,
     ] {
         std::fs::write(path, b"x").unwrap();
+    }
+    let ten_minutes_ago = std::time::SystemTime::now() - Duration::from_secs(600);
+    for path in [&idle_part, &idle_scratch] {
+        std::fs::File::options()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_modified(ten_minutes_ago)
+            .unwrap();
     }
     for path in [
         &orphan,
@@ -941,6 +955,8 @@ async fn the_sweep_removes_orphans_and_stale_temporary_files_but_keeps_live_ones
         &stale_tmp,
         &expired_data,
         &expired_info,
+        &idle_part,
+        &idle_scratch,
     ] {
         assert!(!gone.exists(), "{} was swept", gone.display());
     }
