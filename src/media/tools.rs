@@ -76,6 +76,24 @@ impl MediaTools {
         run("ffmpeg", &self.ffmpeg, "FFMPEG", args, limit)
     }
 
+    /// Cheaply checks that both binaries are where they are configured (on PATH or at their
+    /// path), without running them: for every upload, before its body is read.
+    pub fn present(&self) -> Result<(), ToolError> {
+        for (tool, path, key) in [
+            ("ffprobe", &self.ffprobe, "FFPROBE"),
+            ("ffmpeg", &self.ffmpeg, "FFMPEG"),
+        ] {
+            if !is_executable_on_path(path) {
+                return Err(ToolError::Missing {
+                    tool,
+                    path: path.clone(),
+                    key,
+                });
+            }
+        }
+        Ok(())
+    }
+
     /// Checks that both binaries start; the error says how to install them.
     pub fn check(&self) -> Result<(), ToolError> {
         let limit = Duration::from_secs(10);
@@ -83,6 +101,19 @@ impl MediaTools {
         self.ffmpeg(&["-version"], limit)?;
         Ok(())
     }
+}
+
+/// `path` names an executable file, directly (with a `/`) or through `PATH`.
+fn is_executable_on_path(path: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |p: &std::path::Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if path.contains('/') {
+        return executable(std::path::Path::new(path));
+    }
+    std::env::var_os("PATH")
+        .is_some_and(|dirs| std::env::split_paths(&dirs).any(|dir| executable(&dir.join(path))))
 }
 
 /// Runs a command to completion on the calling (blocking) thread, killing it after `limit`.
@@ -176,6 +207,20 @@ mod tests {
         assert!(matches!(err, ToolError::Missing { .. }), "{text}");
         assert!(text.contains("apt-get install ffmpeg"), "{text}");
         assert!(text.contains("ROOMCAST__INGEST__FFPROBE"), "{text}");
+    }
+
+    #[test]
+    fn presence_is_checked_without_running_anything() {
+        let missing = MediaTools {
+            ffmpeg: "ffmpeg".into(),
+            ffprobe: "/nonexistent/ffprobe".into(),
+        };
+        assert!(matches!(missing.present(), Err(ToolError::Missing { .. })));
+        let on_path = MediaTools {
+            ffmpeg: "sh".into(),
+            ffprobe: "/bin/sh".into(),
+        };
+        assert!(on_path.present().is_ok());
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub async fn create(
     CurrentUser(user): CurrentUser,
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
+    crate::videos::intake::tools_ready(&state)?;
     let max = state.settings.upload.max_bytes;
     // A declared length past the quota is refused before a byte is read.
     let declared = req

@@ -65,6 +65,7 @@ pub async fn create(
 ) -> Result<HttpResponse, ApiError> {
     let headers = req.headers();
     check_version(headers)?;
+    intake::tools_ready(&state)?;
     if headers.contains_key("Upload-Defer-Length") {
         return Err(ApiError::BadBody(
             "Upload-Defer-Length is not supported".into(),
@@ -223,6 +224,9 @@ pub async fn patch(
 
 /// Hands a complete upload to probing and processing; returns the new video's id.
 async fn complete(state: &AppState, id: &str, found: UploadState) -> Result<String, ApiError> {
+    // Kept whole while the tools are missing: a PATCH of no bytes at the full offset
+    // completes it once they are back.
+    intake::tools_ready(state)?;
     let target = state.storage.new_incoming();
     state
         .resumable

@@ -26,6 +26,15 @@ pub struct Arrived {
     pub description: VideoDescription,
 }
 
+/// Refuses an upload before its body is read when ffprobe or ffmpeg is missing: the
+/// uploader would otherwise send every byte only to be refused.
+pub fn tools_ready(state: &AppState) -> Result<(), ApiError> {
+    state.tools.present().map_err(|e| {
+        log::error!("upload refused: {e}");
+        ApiError::Unavailable(format!("uploads are not available: {e}"))
+    })
+}
+
 /// Probes, records and queues an upload; returns the new video (status `processing`).
 pub async fn accept(state: &AppState, upload: Arrived) -> Result<VideoRow, ApiError> {
     let tools = state.tools.clone();

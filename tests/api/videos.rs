@@ -383,12 +383,16 @@ async fn uploads_need_a_session_and_multipart() {
     app.assert_no_files_in("tmp").await;
 }
 
+/// ffprobe is configured at a path the test makes appear and disappear. Missing, a plain
+/// upload is refused with 503 `024` (saying how to install it) as soon as its headers
+/// arrive, before any of its declared 50 MB; a resumable upload whose last PATCH finds it
+/// missing is kept whole, and a PATCH of no bytes completes it once ffprobe is back.
 #[actix_web::test]
 async fn a_missing_ffprobe_is_a_503_that_says_how_to_install_it() {
-    let app = spawn_app_with(Backend::Sqlite, |s| {
-        s.ingest.ffprobe = "/nonexistent/ffprobe".into()
-    })
-    .await;
+    let bin = tempfile::tempdir().unwrap();
+    let ffprobe = bin.path().join("ffprobe");
+    let configured = ffprobe.to_string_lossy().into_owned();
+    let app = spawn_app_with(Backend::Sqlite, move |s| s.ingest.ffprobe = configured).await;
     let token = app.signed_in_user("alice").await;
     let res = app
         .upload(
@@ -406,6 +410,79 @@ async fn a_missing_ffprobe_is_a_503_that_says_how_to_install_it() {
         "{text}"
     );
     app.assert_no_files_in("tmp").await;
+
+    // Headers that announce 50 MB, and not a byte of body: answered at once.
+    let port = app.address.rsplit(':').next().unwrap();
+    let mut socket = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /api/videos HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 52428800\r\n\r\n"
+    );
+    tokio::io::AsyncWriteExt::write_all(&mut socket, head.as_bytes())
+        .await
+        .unwrap();
+    let mut answer = vec![0u8; 1024];
+    let n = actix_web::rt::time::timeout(
+        Duration::from_secs(5),
+        tokio::io::AsyncReadExt::read(&mut socket, &mut answer),
+    )
+    .await
+    .expect("answered before the body")
+    .unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+
+    // A resumable upload: all bytes sent while ffprobe is there, the last PATCH without it.
+    std::os::unix::fs::symlink(which("ffprobe"), &ffprobe).unwrap();
+    let card = bytes(Fixture::LateMoov);
+    let url = crate::uploads::create(&app, &token, card.len()).await;
+    std::fs::remove_file(&ffprobe).unwrap();
+    let patch = |offset: usize, body: Vec<u8>| {
+        let (app, token, url) = (&app, &token, &url);
+        async move {
+            crate::uploads::tus(
+                app,
+                Method::PATCH,
+                url,
+                token,
+                &[
+                    (crate::uploads::TUS.0, crate::uploads::TUS.1.into()),
+                    ("Upload-Offset", offset.to_string()),
+                    ("Content-Type", "application/offset+octet-stream".into()),
+                ],
+                body,
+            )
+            .await
+        }
+    };
+    let (status, _, body) = patch(0, card.clone()).await;
+    assert_eq!(status, 503, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        crate::uploads::offset(&app, &token, &url).await,
+        card.len() as u64,
+        "the upload is kept whole"
+    );
+    std::os::unix::fs::symlink(which("ffprobe"), &ffprobe).unwrap();
+    let (status, headers, body) = patch(card.len(), Vec::new()).await;
+    assert_eq!(status, 204, "{}", String::from_utf8_lossy(&body));
+    let id = headers
+        .get("roomcast-video-id")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
+    let video = app.wait_processed(&token, &id).await;
+    assert_eq!(video["status"], "ready", "{video}");
+}
+
+/// The absolute path of a command on PATH.
+fn which(command: &str) -> std::path::PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap())
+        .map(|dir| dir.join(command))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| panic!("{command} is on PATH"))
 }
 
 async fn only_the_owner_or_an_admin_deletes_and_a_deleted_video_is_gone_at_once(backend: Backend) {
