@@ -53,10 +53,13 @@ impl PongGate {
 pub fn is_oversize(e: &ProtocolError) -> bool {
     match e {
         ProtocolError::Overflow => true,
-        ProtocolError::Io(io) => io
-            .get_ref()
-            .and_then(|inner| inner.downcast_ref::<PayloadError>())
-            .is_some_and(|p| matches!(p, PayloadError::Overflow)),
+        ProtocolError::Io(io) => {
+            io.get_ref()
+                .and_then(|inner| inner.downcast_ref::<PayloadError>())
+                .is_some_and(|p| matches!(p, PayloadError::Overflow))
+                // A fragmented message whose joined size passes the limit.
+                || io.to_string().contains("maximum continuation size")
+        }
         _ => false,
     }
 }

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
-use actix_ws::{CloseCode, CloseReason, Message, ProtocolError, Session};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError, Session};
 
 use crate::danmaku::{parse_color, parse_mode, DanmakuError, DanmakuText};
 use crate::hub::{HubHandle, KickReason, KickViewer, Outbox};
@@ -131,7 +131,7 @@ impl ViewerSession {
         let session = self.session.clone();
         let reason = CloseReason {
             code,
-            description: Some(why.to_string()),
+            description: (!why.is_empty()).then(|| why.to_string()),
         };
         // The close frame goes out if the connection can still take it; either way the
         // actor stops and the connection ends with it.
@@ -340,19 +340,29 @@ impl Handler<KickViewer> for ViewerSession {
     }
 }
 
-impl StreamHandler<Result<Message, ProtocolError>> for ViewerSession {
-    fn handle(&mut self, msg: Result<Message, ProtocolError>, ctx: &mut Context<Self>) {
+/// Messages arrive with their fragments joined (RFC 6455 section 5.4: a text message may
+/// come as a first frame and continuation frames).
+impl StreamHandler<Result<AggregatedMessage, ProtocolError>> for ViewerSession {
+    fn handle(&mut self, msg: Result<AggregatedMessage, ProtocolError>, ctx: &mut Context<Self>) {
         self.last_heard = Instant::now();
         match msg {
-            Ok(Message::Text(text)) => self.on_text(&text, ctx),
-            Ok(Message::Binary(_)) | Ok(Message::Continuation(_)) => {
+            Ok(AggregatedMessage::Text(text)) => self.on_text(&text, ctx),
+            Ok(AggregatedMessage::Binary(_)) => {
                 self.strike("binary frames are not part of the protocol", ctx)
             }
-            Ok(Message::Ping(bytes)) => self.pongs.answer(&self.session, bytes),
-            Ok(Message::Pong(_)) | Ok(Message::Nop) => {}
-            Ok(Message::Close(_)) => ctx.stop(),
+            Ok(AggregatedMessage::Ping(bytes)) => self.pongs.answer(&self.session, bytes),
+            Ok(AggregatedMessage::Pong(_)) => {}
+            // The closing handshake: the peer's Close is answered with a Close echoing its
+            // status code (RFC 6455 section 5.5.1), then the connection ends.
+            Ok(AggregatedMessage::Close(reason)) => {
+                let code = reason.map_or(CloseCode::Normal, |r| r.code);
+                self.close(code, "", ctx)
+            }
             Err(e) if is_oversize(&e) => self.close(CloseCode::Size, "frame too large", ctx),
-            Err(_) => self.close(CloseCode::Protocol, "protocol error", ctx),
+            Err(e) => {
+                log::debug!("room {}: viewer {}: {e}", self.room_id, self.id);
+                self.close(CloseCode::Protocol, "protocol error", ctx)
+            }
         }
     }
 

@@ -43,7 +43,10 @@ pub async fn room_socket(
     }
     let (body, guard) = ws_guard::admit(&req, body, &state, MAX_WIRE_FRAME).await?;
     let (response, session, stream) = actix_ws::handle(&req, body)?;
-    let stream = stream.max_frame_size(MAX_WIRE_FRAME);
+    let stream = stream
+        .max_frame_size(MAX_WIRE_FRAME)
+        .aggregate_continuations()
+        .max_continuation_size(MAX_WIRE_FRAME);
     let token = SessionToken::from_request(&req).0;
     let viewer = user.zip(token).map(|(u, session)| Viewer {
         user_id: u.user_id,

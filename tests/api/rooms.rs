@@ -482,3 +482,40 @@ async fn a_room_without_viewers_stops_and_comes_back_on_demand(backend: Backend)
         "back"
     );
 }
+
+/// RFC 6455: a text message sent as a first frame and a continuation is one message (here a
+/// `send` split in the middle of its JSON), and a client's Close is answered with a Close
+/// echoing its code; the video socket answers a Close the same way.
+#[actix_web::test]
+async fn a_fragmented_text_message_is_accepted_and_a_close_is_answered() {
+    use actix_ws::Item;
+    use awc::ws::{CloseCode, CloseReason};
+    let app = spawn_app(Backend::Sqlite).await;
+    let token = app.signed_in_user("fragments").await;
+    let room = app.create_room(&token, "split").await;
+    let (mut viewer, _) = app.viewer(&room, Some(&token)).await;
+    let whole = br#"{"type":"send","text":"in two frames","mode":"scroll"}"#;
+    let (first, last) = whole.split_at(20);
+    viewer
+        .send(Message::Continuation(Item::FirstText(
+            first.to_vec().into(),
+        )))
+        .await;
+    viewer
+        .send(Message::Continuation(Item::Last(last.to_vec().into())))
+        .await;
+    let batch = viewer.next_of_type("batch").await;
+    assert_eq!(batch["items"][0]["text"], "in two frames", "{batch}");
+
+    viewer
+        .send(Message::Close(Some(CloseReason {
+            code: CloseCode::Away,
+            description: None,
+        })))
+        .await;
+    assert_eq!(
+        viewer.closed_with(Duration::from_secs(5)).await,
+        Some(1001),
+        "the Close is answered with the client's code"
+    );
+}

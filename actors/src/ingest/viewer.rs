@@ -69,7 +69,7 @@ impl VideoViewer {
         let session = self.session.clone();
         let reason = CloseReason {
             code,
-            description: Some(why.to_string()),
+            description: (!why.is_empty()).then(|| why.to_string()),
         };
         actix_web::rt::spawn(async move {
             let _ = session.close(Some(reason)).await;
@@ -171,7 +171,11 @@ impl StreamHandler<Result<Message, ProtocolError>> for VideoViewer {
         self.last_heard = Instant::now();
         match msg {
             Ok(Message::Ping(bytes)) => self.pongs.answer(&self.session, bytes),
-            Ok(Message::Close(_)) => ctx.stop(),
+            // The closing handshake: answered with a Close echoing the peer's code.
+            Ok(Message::Close(reason)) => {
+                let code = reason.map_or(CloseCode::Normal, |r| r.code);
+                self.close(code, "", ctx)
+            }
             // The video socket only sends; anything a client says is ignored.
             Ok(_) => {}
             Err(e) if is_oversize(&e) => self.close(CloseCode::Size, "frame too large", ctx),
