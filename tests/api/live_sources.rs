@@ -159,6 +159,18 @@ async fn an_rtmp_stream_from_ffmpegs_listener_plays() {
     let live = wait_live(&app, &room, "running").await["live"].clone();
     assert!(!live["transcoding"].as_bool().unwrap(), "{live}");
     assert_plays(&app, &room).await;
+    // ffmpeg cannot tell the rate of what it writes to a pipe; the pipeline measures it.
+    crate::faults::eventually(
+        Duration::from_secs(10),
+        "live.bitrate_kbps shows the stream's rate",
+        || async {
+            live_of(&app, &room).await["bitrate_kbps"]
+                .as_f64()
+                .unwrap_or(0.0)
+                > 50.0
+        },
+    )
+    .await;
 }
 
 #[actix_web::test]

@@ -8,7 +8,7 @@ mod browser;
 mod cli;
 mod cluster;
 mod deploy;
-mod faults;
+pub(crate) mod faults;
 pub(crate) mod hardening;
 mod health;
 mod ingest;

@@ -15,6 +15,7 @@ pub mod child;
 pub mod command;
 pub mod fmp4;
 pub mod pipeline;
+pub mod rate;
 pub mod redact;
 pub mod supervisor;
 pub mod viewer;

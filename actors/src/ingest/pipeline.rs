@@ -24,6 +24,7 @@ use super::child::{
     ProgressReported,
 };
 use super::command::{IngestSpec, Transcode};
+use super::rate::ByteRate;
 use super::wire::{Packet, PacketBody};
 use crate::bus::{Bus, BusMessage, Subscription};
 use crate::cluster::{self, NodeEvent, SharedView};
@@ -187,6 +188,8 @@ pub struct IngestPipeline {
     restarts: u64,
     last_error: Option<String>,
     progress: Option<(f32, f32, f32)>,
+    /// The rate of the fragments this run delivers (ffmpeg cannot tell it for a pipe).
+    rate: ByteRate,
     backoff: Backoff,
     retry: Option<SpawnHandle>,
     linger: Option<SpawnHandle>,
@@ -238,6 +241,7 @@ impl IngestPipeline {
             restarts: 0,
             last_error: None,
             progress: None,
+            rate: ByteRate::default(),
             backoff,
             retry: None,
             linger: None,
@@ -506,7 +510,10 @@ impl IngestPipeline {
             restarts: self.restarts,
             last_error: self.last_error.clone(),
             fps: self.progress.map(|p| p.0),
-            bitrate_kbps: self.progress.map(|p| p.1),
+            bitrate_kbps: self
+                .rate
+                .kbps()
+                .or(self.progress.map(|p| p.1).filter(|kbps| *kbps > 0.0)),
             speed: self.progress.map(|p| p.2),
             video_viewers: self.viewers.len() + remote as usize,
             transcoding: self.transcode.video || self.transcode.audio,
@@ -533,6 +540,7 @@ impl IngestPipeline {
         self.started_at = Instant::now();
         self.last_progress = self.started_at;
         self.progress = None;
+        self.rate.clear();
         match child::spawn(&self.spec, self.transcode, self.run, ctx.address()) {
             Ok(handle) => {
                 log::info!(
@@ -659,6 +667,7 @@ impl Handler<FragmentReady> for IngestPipeline {
             self.backoff.reset();
         }
         self.fragment_seq += 1;
+        self.rate.add(msg.read_at, msg.bytes.len());
         self.publish_packet(
             self.fragment_seq,
             PacketBody::Fragment {
@@ -727,6 +736,7 @@ impl Handler<IngestExited> for IngestPipeline {
         }
         self.child = None;
         self.progress = None;
+        self.rate.clear();
         if !self.wanted {
             log::info!("room {}: ffmpeg stopped", self.spec.room_id);
             self.state = IngestState::Stopped;
