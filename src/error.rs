@@ -108,6 +108,9 @@ pub enum ApiError {
     /// 030: the server's disk is full; nothing was kept.
     #[error("{0}")]
     InsufficientStorage(String),
+    /// 031: a resumable upload's chunk does not match its `Upload-Checksum`.
+    #[error("the chunk does not match its Upload-Checksum; nothing of it was kept, send it again")]
+    ChecksumMismatch,
 }
 
 #[derive(Serialize)]
@@ -151,6 +154,7 @@ impl ApiError {
             ApiError::SlowDown { .. } => "028",
             ApiError::DatabaseUnavailable(_) => "029",
             ApiError::InsufficientStorage(_) => "030",
+            ApiError::ChecksumMismatch => "031",
         }
     }
 }
@@ -229,6 +233,10 @@ impl ResponseError for ApiError {
             ApiError::SlowDown { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::InsufficientStorage(_) => StatusCode::INSUFFICIENT_STORAGE,
+            // tus checksum extension: 460 Checksum Mismatch.
+            ApiError::ChecksumMismatch => {
+                StatusCode::from_u16(460).expect("460 is a valid status code")
+            }
         }
     }
 

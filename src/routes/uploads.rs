@@ -18,7 +18,9 @@ use crate::videos::intake::{self, Arrived};
 use crate::videos::resumable::{parse_metadata, UploadInfo, UploadState};
 
 const TUS_VERSION: &str = "1.0.0";
-const TUS_EXTENSIONS: &str = "creation,expiration,termination";
+const TUS_EXTENSIONS: &str = "creation,expiration,termination,checksum";
+/// The checksum extension's algorithms.
+const TUS_CHECKSUMS: &str = "sha1";
 const OFFSET_CONTENT_TYPE: &str = "application/offset+octet-stream";
 
 fn tus(status: StatusCode) -> HttpResponseBuilder {
@@ -52,6 +54,7 @@ pub async fn options(state: web::Data<AppState>) -> HttpResponse {
     tus(StatusCode::NO_CONTENT)
         .insert_header(("Tus-Version", TUS_VERSION))
         .insert_header(("Tus-Extension", TUS_EXTENSIONS))
+        .insert_header(("Tus-Checksum-Algorithm", TUS_CHECKSUMS))
         .insert_header(("Tus-Max-Size", state.settings.upload.max_bytes.to_string()))
         .finish()
 }
@@ -176,6 +179,7 @@ pub async fn patch(
         )));
     }
     let offset = number(headers, "Upload-Offset")?;
+    let mut checksum = expected_checksum(headers)?;
     let _lock = state.resumable.lock(&id).ok_or(ApiError::UploadLocked)?;
     let found = find_own(&state, &id, Some(&user)).await?;
     if offset != found.offset {
@@ -201,7 +205,17 @@ pub async fn patch(
                 "the body goes past the declared Upload-Length of {length} bytes"
             )));
         }
+        if let Some((hasher, _)) = checksum.as_mut() {
+            sha1::Digest::update(hasher, &chunk);
+        }
         file.write(chunk).await.map_err(internal)?;
+    }
+    if let Some((hasher, expected)) = checksum {
+        if sha1::Digest::finalize(hasher).as_slice() != expected.as_slice() {
+            // The chunk is dropped whole: the upload stays where this PATCH found it.
+            file.cut_back(offset).await.map_err(internal)?;
+            return Err(ApiError::ChecksumMismatch);
+        }
     }
     let received = file.len();
     drop(file);
@@ -220,6 +234,32 @@ pub async fn patch(
         ))
         .insert_header((header::LOCATION, format!("/api/uploads/{id}")))
         .finish())
+}
+
+/// `Upload-Checksum: sha1 <base64 digest>` (tus checksum extension): a hasher for the
+/// body and the digest it must end with. Another algorithm is 400.
+fn expected_checksum(headers: &HeaderMap) -> Result<Option<(sha1::Sha1, Vec<u8>)>, ApiError> {
+    use base64::Engine;
+    let Some(value) = headers.get("Upload-Checksum") else {
+        return Ok(None);
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::BadBody("Upload-Checksum is not ASCII".into()))?;
+    let (algorithm, digest) = value.trim().split_once(' ').unwrap_or((value, ""));
+    if algorithm != "sha1" {
+        return Err(ApiError::BadBody(format!(
+            "Upload-Checksum: only {TUS_CHECKSUMS} is supported"
+        )));
+    }
+    let digest = base64::engine::general_purpose::STANDARD
+        .decode(digest.trim())
+        .ok()
+        .filter(|d| d.len() == 20)
+        .ok_or_else(|| {
+            ApiError::BadBody("Upload-Checksum: the sha1 digest must be 20 bytes in base64".into())
+        })?;
+    Ok(Some((<sha1::Sha1 as sha1::Digest>::new(), digest)))
 }
 
 /// Hands a complete upload to probing and processing; returns the new video's id.

@@ -65,6 +65,14 @@ impl IncomingFile {
         Ok(())
     }
 
+    /// Cuts the file back to its first `len` bytes (what arrived after is dropped).
+    pub async fn cut_back(&mut self, len: u64) -> io::Result<()> {
+        let file = Arc::clone(&self.file);
+        blocking(move || file.set_len(len)).await?;
+        self.len = self.len.min(len);
+        Ok(())
+    }
+
     /// Bytes in the file.
     pub fn len(&self) -> u64 {
         self.len

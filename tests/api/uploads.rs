@@ -376,3 +376,77 @@ async fn the_server_describes_itself_and_refuses_bad_creations() {
     assert_eq!(status, 204);
     app.assert_no_files_in("tmp/resumable").await;
 }
+
+/// The tus checksum extension: OPTIONS names sha1; a chunk whose `Upload-Checksum` does not
+/// match (one byte flipped in transit) is refused with 460 and none of it is kept; the same
+/// chunk with its right checksum is taken; another algorithm is 400.
+#[actix_web::test]
+async fn a_chunk_that_fails_its_checksum_is_refused_with_460_and_not_kept() {
+    use sha1::Digest;
+    let app = spawn_app(Backend::Sqlite).await;
+    let token = app.signed_in_user("careful").await;
+    let (status, headers, _) = tus(
+        &app,
+        Method::OPTIONS,
+        "/api/uploads",
+        &token,
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 204);
+    assert!(header(&headers, "tus-extension").contains("checksum"));
+    assert_eq!(header(&headers, "tus-checksum-algorithm"), "sha1");
+
+    let original = bytes(Fixture::Faststart);
+    let half = original.len() / 2;
+    let url = create(&app, &token, original.len()).await;
+    let first = original[..half].to_vec();
+    let sum = |data: &[u8]| {
+        format!(
+            "sha1 {}",
+            base64::engine::general_purpose::STANDARD.encode(sha1::Sha1::digest(data))
+        )
+    };
+    let patch = |offset: usize, body: Vec<u8>, checksum: String| {
+        let (app, token, url) = (&app, &token, &url);
+        async move {
+            tus(
+                app,
+                Method::PATCH,
+                url,
+                token,
+                &[
+                    (TUS.0, TUS.1.into()),
+                    ("Upload-Offset", offset.to_string()),
+                    ("Content-Type", "application/offset+octet-stream".into()),
+                    ("Upload-Checksum", checksum),
+                ],
+                body,
+            )
+            .await
+        }
+    };
+    let mut damaged = first.clone();
+    damaged[100] ^= 0x01;
+    let (status, _, body) = patch(0, damaged, sum(&first)).await;
+    assert_eq!(status, 460, "{}", String::from_utf8_lossy(&body));
+    let error: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(error["error_code"], "031");
+    assert_eq!(
+        offset(&app, &token, &url).await,
+        0,
+        "nothing of it was kept"
+    );
+
+    let (status, _, _) = patch(0, first.clone(), "md5 abc=".into()).await;
+    assert_eq!(status, 400, "an algorithm the server does not offer");
+    assert_eq!(offset(&app, &token, &url).await, 0);
+
+    let (status, _, _) = patch(0, first.clone(), sum(&first)).await;
+    assert_eq!(status, 204);
+    assert_eq!(offset(&app, &token, &url).await, half as u64);
+    let rest = original[half..].to_vec();
+    let (status, _, _) = patch(half, rest.clone(), sum(&rest)).await;
+    assert_eq!(status, 204);
+}
