@@ -192,8 +192,13 @@ impl Application {
             settings,
         });
 
+        let body_timeout = state.write_timeout();
         let server = HttpServer::new(move || {
             App::new()
+                .wrap_fn(move |req, srv| {
+                    let req = crate::limits::progress::stalled_bodies_end(req, body_timeout);
+                    actix_web::dev::Service::call(srv, req)
+                })
                 .wrap(security::headers())
                 .wrap(RecordMetrics(metrics.clone()))
                 .app_data(state.clone())

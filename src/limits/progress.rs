@@ -17,10 +17,10 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::Duration;
 
-use actix_web::dev::Payload;
+use actix_web::dev::{Payload, ServiceRequest};
 use actix_web::error::PayloadError;
 use actix_web::web::{self, Bytes};
-use actix_web::{FromRequest, HttpRequest};
+use actix_web::{FromRequest, HttpMessage, HttpRequest};
 use futures_util::Stream;
 use tokio::time::{Instant, Sleep};
 
@@ -94,6 +94,23 @@ pub async fn slow_body(
     web::Payload::from_request(req, &mut payload)
         .await
         .expect("taking a payload never fails")
+}
+
+/// Puts every request body behind a `SlowBody`, so a client that starts a body and stalls
+/// (a JSON body, a form) is cut off after `timeout` instead of holding its connection and
+/// handler. WebSocket upgrades are left alone: their body is the socket, quiet by nature.
+pub fn stalled_bodies_end(mut req: ServiceRequest, timeout: Duration) -> ServiceRequest {
+    let upgrade = req
+        .headers()
+        .get(actix_web::http::header::UPGRADE)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
+    if !upgrade {
+        let payload = req.take_payload();
+        let boxed: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> =
+            Box::pin(SlowBody::new(payload, timeout));
+        req.set_payload(Payload::from(boxed));
+    }
+    req
 }
 
 /// What a response body and its watchdog share.

@@ -836,3 +836,35 @@ async fn a_frozen_postgresql_answers_503_within_seconds_and_recovers_when_it_tha
         .await;
     assert_eq!(read.status, 200, "{}", read.body);
 }
+
+/// A client announces a 100-byte JSON body, sends 10 bytes and stalls (with
+/// `stream.write_timeout_secs = 1`): it is answered with an error and its connection
+/// closed within a few seconds, not held open for minutes.
+#[actix_web::test]
+async fn a_request_body_that_stalls_is_cut_off() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_app_with(Backend::Sqlite, |s| s.stream.write_timeout_secs = 1).await;
+    let port = app.address.rsplit(':').next().unwrap();
+    let mut socket = tokio::net::TcpStream::connect(format!("127.0.0.1:{port}"))
+        .await
+        .unwrap();
+    socket
+        .write_all(
+            b"POST /api/sessions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+              Content-Length: 100\r\n\r\n{\"username",
+        )
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let mut answer = Vec::new();
+    let read =
+        actix_web::rt::time::timeout(Duration::from_secs(10), socket.read_to_end(&mut answer))
+            .await;
+    assert!(read.is_ok(), "the connection was closed");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(
+        answer.starts_with("HTTP/1.1 4"),
+        "answered with a client error: {answer}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+}
