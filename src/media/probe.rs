@@ -192,7 +192,8 @@ pub fn judge(json: &[u8]) -> Result<Probe, ProbeError> {
         || i64::from(width) * i64::from(height) > MAX_PIXELS
     {
         return Err(ProbeError::NotPlayable(format!(
-            "the picture is {width}x{height}: at most {MAX_DIMENSION} pixels a side and              {} megapixels are accepted",
+            "the picture is {width}x{height}: at most {MAX_DIMENSION} pixels a side and \
+             {} megapixels are accepted",
             MAX_PIXELS / 1_000_000
         )));
     }

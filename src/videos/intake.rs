@@ -53,6 +53,14 @@ pub async fn accept(state: &AppState, upload: Arrived) -> Result<VideoRow, ApiEr
                 "uploads are not available: {e}"
             )));
         }
+        Ok(Err(ProbeError::Tool(e))) if e.is_environment_fault() => {
+            // Killed, timed out, out of memory or disk: not the video's fault.
+            discard(upload.path).await;
+            log::warn!("probing an upload: {e}");
+            return Err(ApiError::Unavailable(
+                "the video could not be checked just now; please upload it again shortly".into(),
+            ));
+        }
         Ok(Err(ProbeError::Tool(e))) => {
             discard(upload.path).await;
             return Err(ApiError::Internal(

@@ -1104,13 +1104,10 @@ async fn a_video_that_cannot_be_decoded_ends_failed_with_the_reason() {
     let id = res.body["id"].as_str().unwrap().to_string();
     let video = app.wait_processed(&token, &id).await;
     assert_eq!(video["status"], "failed", "{video}");
-    assert!(
-        video["failure_reason"]
-            .as_str()
-            .unwrap()
-            .contains("poster frame"),
-        "{video}"
-    );
+    // A short reason for the owner; ffmpeg's own words (with server paths) stay in the log.
+    let reason = video["failure_reason"].as_str().unwrap();
+    assert!(reason.contains("no picture could be decoded"), "{video}");
+    assert!(reason.len() < 120 && !reason.contains('/'), "{reason}");
     assert!(video.get("stream_url").is_none());
     let (status, _, _) = app
         .get_raw(Method::GET, &format!("/videos/{id}/stream"), &[])

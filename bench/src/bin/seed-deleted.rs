@@ -23,6 +23,7 @@ fn main() {
     let pool = db::connect(&DatabaseSettings {
         url: DatabaseUrl(url.clone()),
         pool_size: 1,
+        ..Default::default()
     })
     .expect("database");
     let mut conn = pool.get().expect("connection");

@@ -14,6 +14,7 @@ fn main() {
     let settings = DatabaseSettings {
         url: DatabaseUrl(url),
         pool_size: 1,
+        ..Default::default()
     };
     let pool = db::connect(&settings).expect("database");
     let mut conn = pool.get().expect("connection");
