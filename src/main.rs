@@ -7,8 +7,8 @@ use clap::Parser;
 const DEFAULT_LOG: &str = "info,actix_http::ws::codec=off";
 
 fn main() -> std::process::ExitCode {
-    roomcast::allocator::tune();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(DEFAULT_LOG)).init();
+    roomcast::allocator::tune();
     let cli = roomcast::cli::Cli::parse();
     match cli.run() {
         Ok(()) => std::process::ExitCode::SUCCESS,

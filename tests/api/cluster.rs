@@ -1066,7 +1066,6 @@ fn make_certificates(dir: &std::path::Path) -> [String; 5] {
     .map(|f| dir.join(f).to_string_lossy().into_owned())
 }
 
-/// Runs `roomcast serve` expecting it to fail at start; returns what it printed.
 /// Starts `serve` and returns its first log line containing `needle` (the server must be
 /// listening by then); then kills it.
 fn serve_logs_until(mut cmd: Command, needle: &str) -> String {
@@ -1093,6 +1092,7 @@ fn serve_logs_until(mut cmd: Command, needle: &str) -> String {
     found.unwrap_or_else(|| panic!("no log line with {needle:?}"))
 }
 
+/// Runs `roomcast serve` expecting it to fail at start; returns what it printed.
 fn serve_fails(mut cmd: Command) -> String {
     let mut child = cmd
         .arg("serve")

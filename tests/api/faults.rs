@@ -31,6 +31,13 @@ where
     panic!("within {limit:?}: {what}");
 }
 
+/// The database was out of reach: 503 with code `029` and `Retry-After`.
+fn assert_told_to_retry(res: &crate::helpers::JsonResponse, what: &str) {
+    assert_eq!(res.status, 503, "{what}: {}", res.body);
+    assert_eq!(res.error_code(), "029", "{what}");
+    assert!(res.header("retry-after").is_some(), "{what}: Retry-After");
+}
+
 /// The `/readyz` status code.
 async fn ready(app: &TestApp) -> u16 {
     app.client
@@ -124,8 +131,7 @@ async fn a_briefly_read_only_sqlite_file_loses_nothing_once_writable_again() {
             res.body
         );
         if res.status == 503 {
-            assert_eq!(res.error_code(), "029");
-            assert!(res.header("retry-after").is_some());
+            assert_told_to_retry(res, "a write during the fault");
         }
     }
     drop(immutable);
@@ -186,9 +192,7 @@ async fn danmaku_sent_while_the_database_is_locked_are_all_stored_afterwards(bac
             Some(json!({ "title": "blocked" })),
         )
         .await;
-    assert_eq!(res.status, 503, "a write while locked: {}", res.body);
-    assert_eq!(res.error_code(), "029");
-    assert!(res.header("retry-after").is_some());
+    assert_told_to_retry(&res, "a write while locked");
     assert!(
         started.elapsed() < Duration::from_secs(4),
         "answered promptly"
@@ -801,13 +805,11 @@ async fn a_frozen_postgresql_answers_503_within_seconds_and_recovers_when_it_tha
             Some(json!({ "title": "while frozen" })),
         )
         .await;
-    assert_eq!(write.status, 503, "a write while frozen: {}", write.body);
-    assert_eq!(write.error_code(), "029");
-    assert!(write.header("retry-after").is_some());
+    assert_told_to_retry(&write, "a write while frozen");
     let read = app
         .json(Method::GET, &format!("/api/rooms/{kept}"), Auth::None, None)
         .await;
-    assert_eq!(read.status, 503, "a read while frozen: {}", read.body);
+    assert_told_to_retry(&read, "a read while frozen");
     assert_eq!(ready(&app).await, 503, "/readyz while frozen");
     assert!(
         started.elapsed() < Duration::from_secs(10),
