@@ -23,6 +23,11 @@ try {
   const dashboardRoom = page.locator('[data-live="rooms"] tr', { hasText: "Panel cam" });
   await dashboardRoom.waitFor({ timeout: 10000 });
   await page.getByText("running").first().waitFor({ timeout: 20000 });
+  // The storage's free space, as "N GiB of M GiB" (the test disk is not nearly full).
+  const disk = page.locator('[data-stat="disk"]');
+  await page.waitForFunction(() => / of /.test(document.querySelector('[data-stat="disk"]').textContent), null, { timeout: 10000 });
+  check(/^[\d.]+ [KMGT]?i?B of [\d.]+ [KMGT]?i?B$/.test(await disk.textContent()), "the dashboard shows free disk space");
+  check(await page.locator('[data-live="disk-warning"]').isHidden(), "no low-space warning");
 
   // Jobs: run the cleanup now; the run appears and reaches done on the same page.
   await page.getByRole("link", { name: "Jobs" }).click();
