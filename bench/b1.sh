@@ -10,8 +10,8 @@ cd "$(dirname "$0")/.."
 rounds=3; duration=6s
 [[ "${1:-}" == "--smoke" ]] && { rounds=1; duration=2s; }
 big_mib=100
-bin=target/release
-cargo build --release -q -p roomcast -p roomcast-bench
+source bench/lib.sh
+build "${1:-}"
 command -v nginx >/dev/null || { echo "b1: nginx is missing (apt-get install nginx-light)" >&2; exit 1; }
 
 work=$(mktemp -d)

@@ -15,8 +15,8 @@ export ROOMCAST__LIMITS__WS_PER_IP=1000000 ROOMCAST__LIMITS__ROOMS_PER_HOUR=1000
 
 viewers=2000; churn=3000; secs=10; settle=7; settings="default arenas-8 no-trim"
 [[ "${1:-}" == "--smoke" ]] && { viewers=200; churn=300; secs=2; settle=1; settings=default; }
-bin=target/release
-cargo build --release -q -p roomcast -p roomcast-bench
+source bench/lib.sh
+build "${1:-}"
 
 work=$(mktemp -d)
 pids=()

@@ -11,7 +11,8 @@ export ROOMCAST__LIMITS__WS_PER_IP=1000000 ROOMCAST__LIMITS__ROOMS_PER_HOUR=1000
 
 conns=10000; secs=8; settle=3; rounds=3
 if [[ "${1:-}" == "--smoke" ]]; then conns=1000; secs=2; settle=1; rounds=1; fi
-bin=target/release
+source bench/lib.sh
+build "${1:-}"
 work=$(mktemp -d)
 results="$work/results.jsonl"
 pids=()

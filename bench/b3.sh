@@ -20,8 +20,8 @@ secs=20; viewers=10; joins=10; capacity=2000; e2e_secs=18; e2e_joins=6
 [[ "${1:-}" == "--smoke" ]] && { secs=4; viewers=2; joins=3; capacity=50; e2e_secs=3; e2e_joins=1; }
 [[ -d tests/browser/node_modules/playwright-core ]] ||
   { echo "b3: the browser packages are missing: npm ci --prefix tests/browser" >&2; exit 1; }
-bin=target/release
-cargo build --release -q -p roomcast -p roomcast-bench
+source bench/lib.sh
+build "${1:-}"
 
 work=$(mktemp -d)
 groups=()

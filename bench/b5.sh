@@ -15,8 +15,8 @@ export ROOMCAST__LIMITS__WS_PER_IP=1000000 ROOMCAST__LIMITS__ROOMS_PER_HOUR=1000
 
 rows=100000; files=10000; secs=10; viewers=1000; rounds=${B5_ROUNDS:-2}
 [[ "${1:-}" == "--smoke" ]] && { rows=2000; files=200; secs=2; viewers=100; rounds=1; }
-bin=target/release
-cargo build --release -q -p roomcast -p roomcast-bench
+source bench/lib.sh
+build "${1:-}"
 
 work=$(mktemp -d)
 pids=()

@@ -17,7 +17,8 @@ export ROOMCAST__LIMITS__WS_PER_IP=1000000 ROOMCAST__LIMITS__ROOMS_PER_HOUR=1000
 # latency there shows what crossing nodes adds.
 sizes=(10000 2000); secs=8; rounds=3
 if [[ "${1:-}" == "--smoke" ]]; then sizes=(900); secs=2; rounds=1; fi
-bin=target/release
+source bench/lib.sh
+build "${1:-}"
 server_url=${B6_DATABASE_URL:-postgres://postgres:postgres@127.0.0.1:5432/postgres}
 db="roomcast_bench_$$"
 db_url="${server_url%/*}/$db"

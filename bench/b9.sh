@@ -12,8 +12,8 @@ cd "$(dirname "$0")/.."
 
 secs=15; logins=40
 [[ "${1:-}" == "--smoke" ]] && { secs=3; logins=5; }
-bin=target/release
-cargo build --release -q -p roomcast
+source bench/lib.sh
+build "${1:-}"
 
 work=$(mktemp -d)
 pids=()

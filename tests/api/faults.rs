@@ -10,26 +10,10 @@ use diesel::connection::SimpleConnection;
 use diesel::Connection;
 use serde_json::json;
 
-use crate::helpers::{spawn_app_with, Auth, Backend, TestApp, WsClient};
+use crate::helpers::{eventually, spawn_app_with, Auth, Backend, TestApp, WsClient};
 use crate::on_both_backends;
 
 on_both_backends!(danmaku_sent_while_the_database_is_locked_are_all_stored_afterwards,);
-
-/// Waits up to `limit` for `check` to hold; panics with `what` otherwise.
-pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if check().await {
-            return;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("within {limit:?}: {what}");
-}
 
 /// The database was out of reach: 503 with code `029` and `Retry-After`.
 fn assert_told_to_retry(res: &crate::helpers::JsonResponse, what: &str) {

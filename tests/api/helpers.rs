@@ -14,6 +14,22 @@ use roomcast::startup::Application;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
+/// Waits up to `limit` for `check` to hold; panics with `what` otherwise.
+pub async fn eventually<F, Fut>(limit: Duration, what: &str, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + limit;
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return;
+        }
+        actix_web::rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("within {limit:?}: {what}");
+}
+
 /// Which database a test runs on.
 #[derive(Debug, Clone)]
 pub enum Backend {

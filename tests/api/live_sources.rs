@@ -160,7 +160,7 @@ async fn an_rtmp_stream_from_ffmpegs_listener_plays() {
     assert!(!live["transcoding"].as_bool().unwrap(), "{live}");
     assert_plays(&app, &room).await;
     // ffmpeg cannot tell the rate of what it writes to a pipe; the pipeline measures it.
-    crate::faults::eventually(
+    crate::helpers::eventually(
         Duration::from_secs(10),
         "live.bitrate_kbps shows the stream's rate",
         || async {

@@ -9,7 +9,7 @@ use roomcast::db::schema::sessions;
 use roomcast::jobs::DbSessionStore;
 use roomcast_actors::jobs::SessionStore;
 
-use crate::helpers::{spawn_app, spawn_app_with, Auth, Backend};
+use crate::helpers::{eventually, spawn_app, spawn_app_with, Auth, Backend};
 
 crate::on_both_backends!(
     login_returns_201_with_a_token_and_a_session_cookie,
@@ -108,7 +108,20 @@ async fn an_expired_token_is_refused(backend: Backend) {
     let app = spawn_app_with(backend, |s| s.sessions.ttl_secs = 2).await;
     let token = app.signed_in_user("alice").await;
     assert_eq!(app.me(Auth::Bearer(&token)).await.status, 200);
-    actix_web::rt::time::sleep(Duration::from_millis(2600)).await;
+    // Asking would slide the session: watch its stored expiry instead, then ask once.
+    eventually(
+        Duration::from_secs(10),
+        "the session's expiry passes",
+        || async {
+            let mut conn = app.pool.get().unwrap();
+            let expires: chrono::NaiveDateTime = sessions::table
+                .select(sessions::expires_at)
+                .first(&mut conn)
+                .unwrap();
+            expires < chrono::Utc::now().naive_utc()
+        },
+    )
+    .await;
     let res = app.me(Auth::Bearer(&token)).await;
     assert_eq!(res.status, 401);
     assert_eq!(res.error_code(), "002");
@@ -200,15 +213,25 @@ async fn the_reaper_deletes_expired_sessions(backend: Backend) {
     let app = spawn_app_with(backend, |s| s.sessions.ttl_secs = 1).await;
     app.signed_in_user("alice").await;
     app.signed_in_user("bob").await;
-    actix_web::rt::time::sleep(Duration::from_millis(1200)).await;
-    let store = DbSessionStore {
-        pool: app.pool.clone(),
-    };
-    let deleted = actix_web::web::block(move || store.delete_expired_sessions())
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(deleted, 2);
+    // Each call deletes what has expired by then; together they delete both, once expired.
+    let deleted = std::cell::Cell::new(0);
+    eventually(
+        Duration::from_secs(10),
+        "both sessions expire and are deleted",
+        || async {
+            let store = DbSessionStore {
+                pool: app.pool.clone(),
+            };
+            let now = actix_web::web::block(move || store.delete_expired_sessions())
+                .await
+                .unwrap()
+                .unwrap();
+            deleted.set(deleted.get() + now as u64);
+            deleted.get() >= 2
+        },
+    )
+    .await;
+    assert_eq!(deleted.get(), 2);
     let mut conn = app.pool.get().unwrap();
     let left: i64 = sessions::table.count().get_result(&mut conn).unwrap();
     assert_eq!(left, 0);

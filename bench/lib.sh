@@ -1,0 +1,14 @@
+# Sourced by the benchmark scripts (from the repository's root).
+#
+# build MODE: measurements run release binaries; a smoke run (MODE is --smoke) only proves
+# the harness works, so it uses the debug build the test suite has already made instead of
+# compiling everything a second time in release mode. Sets `bin`.
+build() {
+  if [[ "${1:-}" == "--smoke" ]]; then
+    cargo build -q -p roomcast -p roomcast-bench
+    bin=target/debug
+  else
+    cargo build --release -q -p roomcast -p roomcast-bench
+    bin=target/release
+  fi
+}
