@@ -33,7 +33,7 @@ use crate::pages::home::HomeFeed;
 use crate::videos::flood::VideoFlood;
 use crate::videos::resumable::ResumableUploads;
 use crate::videos::served::ServedVideos;
-use crate::{ingest, live, routes, security, videos};
+use crate::{ingest, live, routes, security};
 
 /// State every handler can reach.
 pub struct AppState {
@@ -93,9 +93,9 @@ impl Application {
         // nodes, only what stopped growing is theirs to lose.
         let now = std::time::SystemTime::now();
         let abandoned = if settings.bus.kind == "nats" {
-            videos::cleanup::remove_abandoned(&storage, now)
+            crate::jobs::sweep_orphan_files::remove_abandoned(&storage, now)
         } else {
-            videos::cleanup::remove_all_abandoned(&storage, now)
+            crate::jobs::sweep_orphan_files::remove_all_abandoned(&storage, now)
         };
         match abandoned {
             Ok(n) if n > 0 => log::info!("removed {n} abandoned upload or scratch files"),
@@ -138,7 +138,7 @@ impl Application {
         let jobs = JobSystem::start(&pool, &settings, &storage, &tools)
             .await
             .context("registering the job schedules")?;
-        videos::processor::resume(&pool, &jobs).await?;
+        crate::jobs::process_upload::resume(&pool, &jobs).await?;
         let bus = connect_bus(&settings, &jobs.worker_id, &metrics).await?;
         let egress = Egress::start(settings.ingest.allow_private_sources, metrics.registry())
             .await

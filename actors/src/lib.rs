@@ -2,7 +2,7 @@
 //! pipelines and scheduled jobs are actix actors exchanging typed messages.
 //!
 //! This crate holds no HTTP routing and no SQL: persistence comes in through small traits
-//! (for example [`jobs::SessionStore`]) that the app implements over its database.
+//! (for example [`store::DanmakuStore`]) that the app implements over its database.
 //!
 //! # Layout
 //! - [`protocol`], [`danmaku`]: the live-room wire protocol and validated danmaku input.
@@ -11,15 +11,15 @@
 //!   `WorkerHub` per worker thread fans a room's frames out to its local viewers.
 //! - [`bus`], [`cluster`]: NATS between nodes, and what each node knows of the others.
 //! - [`store`], [`metrics`]: persistence as a trait, and Prometheus metrics.
-//! - [`scheduler`]: the `Scheduler` actor, which runs periodic jobs off its own thread.
-//! - [`jobs`]: one small, idempotent job type per file.
+//! - [`queue`], [`worker`], [`scheduler`]: the generic job runner (the `Job` trait, the
+//!   `JobWorker` that leases and runs jobs, the `Scheduler` of periodic ones); the job kinds
+//!   themselves live in the app's `jobs` module, one per file.
 
 pub mod bus;
 pub mod cluster;
 pub mod danmaku;
 pub mod hub;
 pub mod ingest;
-pub mod jobs;
 pub mod metrics;
 pub mod process;
 pub mod protocol;

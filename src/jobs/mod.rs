@@ -1,17 +1,23 @@
-//! The app's side of the job queue: `DbJobQueue` (the queue of `roomcast-actors` over the
-//! `jobs` and `job_schedules` tables), the node's job kinds with their schedules, and
-//! `JobSystem`, which starts the node's `JobWorker` and `Scheduler` and enqueues jobs on
-//! request.
+//! Every job kind of the node, one per file, and their registration list (`kinds`), with
+//! the app's side of the queue: `DbJobQueue` (the queue of `roomcast-actors` over the `jobs`
+//! and `job_schedules` tables) and `JobSystem`, which starts the node's `JobWorker` and
+//! `Scheduler` and enqueues jobs on request. The generic runner lives in `roomcast-actors`.
+//!
+//! A new job kind: a file here with a struct implementing `roomcast_actors::Job`, and an
+//! entry in `kinds` (with its period setting under `[jobs]`, if it is periodic).
 
-mod prune_job_runs;
-mod purge_live;
+pub mod cleanup_deleted_videos;
+pub mod delete_expired_sessions;
+pub mod process_upload;
+pub mod prune_job_runs;
+pub mod purge_live_segments;
+pub mod sweep_orphan_files;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use actix::prelude::*;
 use chrono::{NaiveDateTime, TimeDelta, Utc};
-use roomcast_actors::jobs::{DeleteExpiredSessions, SessionStore};
 use roomcast_actors::{
     Job, JobQueue, JobWorker, LeasedJob, Outcome, Scheduler, WakeWorker, WorkerSettings,
 };
@@ -19,25 +25,15 @@ use roomcast_actors::{
 use crate::config::Settings;
 use crate::db::{self, jobs::Finish, DbError, DbPool};
 use crate::media::{MediaTools, Storage};
-use crate::videos::cleanup::{CleanupDeletedVideos, SweepOrphanFiles};
-use crate::videos::processor::ProcessUpload;
+pub use cleanup_deleted_videos::CleanupDeletedVideos;
+pub use delete_expired_sessions::DeleteExpiredSessions;
+pub use process_upload::ProcessUpload;
 pub use prune_job_runs::PruneJobRuns;
-pub use purge_live::PurgeLiveSegments;
+pub use purge_live_segments::PurgeLiveSegments;
+pub use sweep_orphan_files::SweepOrphanFiles;
 
 /// How often the scheduler looks for due schedules.
 const SCHEDULER_TICK: Duration = Duration::from_secs(1);
-
-/// `SessionStore` over the database pool.
-pub struct DbSessionStore {
-    pub pool: DbPool,
-}
-
-impl SessionStore for DbSessionStore {
-    fn delete_expired_sessions(&self) -> Result<usize, String> {
-        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
-        db::sessions::delete_expired(&mut conn, Utc::now().naive_utc()).map_err(|e| e.to_string())
-    }
-}
 
 /// A job kind and, for periodic ones, its period.
 pub struct Kind {
@@ -64,9 +60,7 @@ pub fn kinds(
             every: Some(secs(jobs.cleanup_deleted_videos_secs)),
         },
         Kind {
-            job: Arc::new(DeleteExpiredSessions {
-                store: Arc::new(DbSessionStore { pool: pool.clone() }),
-            }),
+            job: Arc::new(DeleteExpiredSessions { pool: pool.clone() }),
             every: Some(secs(jobs.delete_expired_sessions_secs)),
         },
         Kind {

@@ -7,10 +7,10 @@ use std::path::PathBuf;
 use chrono::Utc;
 
 use super::incoming::blocking;
-use super::processor;
 use crate::db::{self, videos::NewVideo, videos::VideoRow};
 use crate::domain::{VideoDescription, VideoTitle};
 use crate::error::ApiError;
+use crate::jobs::process_upload;
 use crate::media::probe::{self, ProbeError};
 use crate::media::storage::remove_if_exists;
 use crate::media::ToolError;
@@ -125,7 +125,7 @@ pub async fn accept(state: &AppState, upload: Arrived) -> Result<VideoRow, ApiEr
     // If this fails the video stays `processing`, and the next start of any node enqueues it.
     if let Err(e) = state
         .jobs
-        .enqueue(processor::KIND, &processor::payload(&id))
+        .enqueue(process_upload::KIND, &process_upload::payload(&id))
         .await
     {
         log::error!("video {id}: enqueueing its processing: {e}");

@@ -531,7 +531,7 @@ async fn uploads_are_processed_as_leased_jobs_that_survive_a_crash_and_a_restart
     let token = app.signed_in_user("alice").await;
     let video = app.ready_video(&token, Fixture::LateMoov).await;
     let id = video["id"].as_str().unwrap().to_string();
-    let payload = roomcast::videos::processor::payload(&id);
+    let payload = roomcast::jobs::process_upload::payload(&id);
     let runs = |app: &TestApp| -> Vec<(String, Option<String>)> {
         let mut conn = app.pool.get().unwrap();
         jobs::table

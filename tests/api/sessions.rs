@@ -6,8 +6,7 @@ use std::time::Duration;
 use awc::http::Method;
 use diesel::prelude::*;
 use roomcast::db::schema::sessions;
-use roomcast::jobs::DbSessionStore;
-use roomcast_actors::jobs::SessionStore;
+use roomcast::jobs::DeleteExpiredSessions;
 
 use crate::helpers::{eventually, spawn_app, spawn_app_with, Auth, Backend};
 
@@ -219,10 +218,10 @@ async fn the_reaper_deletes_expired_sessions(backend: Backend) {
         Duration::from_secs(10),
         "both sessions expire and are deleted",
         || async {
-            let store = DbSessionStore {
+            let job = DeleteExpiredSessions {
                 pool: app.pool.clone(),
             };
-            let now = actix_web::web::block(move || store.delete_expired_sessions())
+            let now = actix_web::web::block(move || job.delete_now())
                 .await
                 .unwrap()
                 .unwrap();

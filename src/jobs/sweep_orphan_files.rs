@@ -1,20 +1,20 @@
-//! The storage jobs: `CleanupDeletedVideos` empties the deletion outbox (`video_del_rec`)
-//! and `SweepOrphanFiles` removes what no row accounts for. Both are idempotent: a file that
-//! is already gone counts as removed.
+//! `SweepOrphanFiles`: removes what no row accounts for (files of videos that are gone),
+//! abandoned upload bodies and processing scratch files, and expired resumable uploads.
+//! Idempotent: a file that is already gone counts as removed. Start-up uses the same
+//! rules (`remove_abandoned`).
 
 use std::collections::HashSet;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
 
-use roomcast_actors::queue::Pace;
 use roomcast_actors::Job;
 
 use crate::db::{self, DbPool};
 use crate::media::storage::remove_if_exists;
 use crate::media::Storage;
 
-/// Deletions read from the database at a time (a unit of work between two breaths).
-const BATCH: i64 = 500;
+/// Video ids looked up in the database at a time.
+const BATCH: usize = 500;
 /// Temporary files untouched this long are abandoned uploads.
 const TMP_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
 /// Files this recent may belong to work in progress and are left alone.
@@ -23,70 +23,6 @@ const GRACE: Duration = Duration::from_secs(60);
 /// belongs to nobody: a live upload's body writes at least every `stream.write_timeout_secs`
 /// (or is cut off), and a running remux writes as it goes.
 const ABANDONED_AFTER: Duration = Duration::from_secs(120);
-
-/// Removes the files of deleted videos, then their `video_del_rec` rows.
-pub struct CleanupDeletedVideos {
-    pub pool: DbPool,
-    pub storage: Storage,
-    /// The share of a core the run may use while it works through a backlog.
-    pub cpu_share: f64,
-}
-
-impl Job for CleanupDeletedVideos {
-    fn kind(&self) -> &'static str {
-        "cleanup_deleted_videos"
-    }
-
-    /// Works through the whole backlog, a batch at a time; a batch with a failure ends the
-    /// run (failed, for a retry) so that the same rows are not tried again at once.
-    fn run(&self, _payload: &str) -> Result<String, String> {
-        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
-        let mut removed = 0;
-        let mut pace = Pace::new(self.cpu_share);
-        loop {
-            let pending =
-                db::videos::pending_deletions(&mut conn, BATCH).map_err(|e| e.to_string())?;
-            let mut failures = Vec::new();
-            let mut cleaned = Vec::with_capacity(pending.len());
-            for (id, file_name) in &pending {
-                match self.remove_files(id, file_name) {
-                    Ok(()) => cleaned.push(id.clone()),
-                    Err(e) => failures.push(format!("video {id}: {e}")),
-                }
-            }
-            // The records go only after their files are gone, a batch in one statement, so
-            // a crash or an error before leaves them for the next run (which finds the
-            // files already gone, and that counts as removed).
-            removed +=
-                db::videos::forget_deletions(&mut conn, &cleaned).map_err(|e| e.to_string())?;
-            if let Some(first) = failures.first() {
-                return Err(format!(
-                    "{} of {} deletions failed and will be retried; first: {first}",
-                    failures.len(),
-                    pending.len()
-                ));
-            }
-            if (pending.len() as i64) < BATCH {
-                break;
-            }
-            pace.breathe();
-        }
-        Ok(format!("removed the files of {removed} deleted videos"))
-    }
-}
-
-impl CleanupDeletedVideos {
-    fn remove_files(&self, id: &str, file_name: &str) -> std::io::Result<()> {
-        if let Some(path) = self.storage.video_file(file_name) {
-            remove_if_exists(&path)?;
-        }
-        remove_if_exists(&self.storage.thumbnail(id))?;
-        for scratch in ["upload", "faststart.mp4", "thumb.jpg"] {
-            remove_if_exists(&self.storage.scratch(id, scratch))?;
-        }
-        Ok(())
-    }
-}
 
 /// Removes files with no video row behind them, temporary files older than a day, and
 /// resumable uploads past their expiry.
@@ -121,7 +57,7 @@ impl SweepOrphanFiles {
     fn sweep_orphans(&self, dir: &Path, now: SystemTime) -> std::io::Result<usize> {
         let files = old_files(dir, GRACE, now)?;
         let mut removed = 0;
-        for chunk in files.chunks(BATCH as usize) {
+        for chunk in files.chunks(BATCH) {
             let ids: Vec<String> = chunk.iter().map(|f| f.id.clone()).collect();
             let mut conn = self.pool.get().map_err(std::io::Error::other)?;
             let live: HashSet<String> = db::videos::live_ids(&mut conn, &ids)
