@@ -3,7 +3,7 @@
 //! room JSON. The sources' leases (with many nodes) and admins' stops live in the database
 //! ([`DbSources`]).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,6 +11,7 @@ use actix::{Actor, Addr};
 use roomcast_actors::bus::Bus;
 use roomcast_actors::cluster::SharedView;
 use roomcast_actors::ingest::command::IngestSpec;
+use roomcast_actors::ingest::lease_plan::{self, LeaseView};
 use roomcast_actors::ingest::pipeline::{GetIngestStatus, IngestPipeline};
 use roomcast_actors::ingest::supervisor::{
     ClaimedSource, EnsureIngest, FindIngest, IngestSupervisor, LeaseRound, RemoveIngest,
@@ -51,7 +52,9 @@ pub fn spec_for(room: &RoomRow, settings: &Settings) -> Option<IngestSpec> {
     })
 }
 
-/// The sources' leases and admins' stops in the database.
+/// The sources' leases and admins' stops in the database. The fair-share rule itself is
+/// `roomcast_actors::ingest::lease_plan`; this adapter reads its inputs and carries out its
+/// steps.
 pub struct DbSources {
     pub pool: DbPool,
     pub settings: Settings,
@@ -61,8 +64,8 @@ impl SourceStore for DbSources {
     fn claim(&self, round: &LeaseRound) -> Result<Vec<ClaimedSource>, String> {
         let node = round.node.as_str();
         let mut conn = self.pool.get().map_err(|e| e.to_string())?;
-        let rooms = db::rooms::with_sources(&mut conn).map_err(|e| e.to_string())?;
-        let sources: Vec<(IngestSpec, bool)> = rooms
+        let rows = db::rooms::with_sources(&mut conn).map_err(|e| e.to_string())?;
+        let sources: Vec<(IngestSpec, bool)> = rows
             .iter()
             .filter_map(|r| spec_for(r, &self.settings).map(|spec| (spec, r.source_stopped)))
             .collect();
@@ -78,43 +81,35 @@ impl SourceStore for DbSources {
                 .map_err(|e| e.to_string())?
                 .into_iter()
                 .collect();
-        let share = sources.len().div_ceil(1 + round.others.len());
-        let held_by = |holders: &HashMap<String, String>, n: &str| {
-            holders.values().filter(|h| h.as_str() == n).count()
-        };
-        let mut held = held_by(&holders, node);
-        for (spec, _) in &sources {
-            let room = &spec.room_id;
-            let orphan = orphans.contains(room);
-            if holders.contains_key(room) || (held >= share && !orphan) {
-                continue;
-            }
-            if db::leases::take(&mut conn, room, node, now, until).map_err(|e| e.to_string())? {
+        let rooms: Vec<String> = sources.iter().map(|(s, _)| s.room_id.clone()).collect();
+        let planned = lease_plan::to_take(&LeaseView {
+            node,
+            others: &round.others,
+            sources: &rooms,
+            holders: &holders,
+            orphans: &orphans,
+        });
+        for room in planned {
+            // Another node may have taken it since the holders were read: then it is theirs.
+            if db::leases::take(&mut conn, &room, node, now, until).map_err(|e| e.to_string())? {
                 log::info!("room {room}: took the source's lease");
-                holders.insert(room.clone(), node.to_string());
-                held += 1;
+                holders.insert(room, node.to_string());
             }
         }
-        // More than a fair share while another node has less: give back the source with
-        // the fewest viewers, one per round.
-        let short = round.others.iter().any(|n| held_by(&holders, n) < share);
-        if held > share && short {
-            let give = holders
-                .iter()
-                .filter(|(_, h)| h.as_str() == node)
-                .map(|(room, _)| room.clone())
-                .min_by_key(|room| (round.viewers.get(room).copied().unwrap_or(0), room.clone()));
-            if let Some(room) = give {
-                if db::leases::give_back(&mut conn, &room, node, now).map_err(|e| e.to_string())? {
-                    log::info!(
-                        "room {room}: gave the source's lease back ({held} held, share {share})"
-                    );
-                    holders.remove(&room);
-                }
+        let after_takes = LeaseView {
+            node,
+            others: &round.others,
+            sources: &rooms,
+            holders: &holders,
+            orphans: &orphans,
+        };
+        if let Some(room) = lease_plan::to_give_back(&after_takes, &round.viewers) {
+            if db::leases::give_back(&mut conn, &room, node, now).map_err(|e| e.to_string())? {
+                log::info!("room {room}: gave the source's lease back (over its share)");
+                holders.remove(&room);
             }
         }
-        let ids: Vec<String> = sources.iter().map(|(s, _)| s.room_id.clone()).collect();
-        db::leases::forget_except(&mut conn, &ids).map_err(|e| e.to_string())?;
+        db::leases::forget_except(&mut conn, &rooms).map_err(|e| e.to_string())?;
         // Rooms another node took in this round show up in the next one.
         Ok(sources
             .into_iter()
