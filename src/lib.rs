@@ -18,6 +18,7 @@
 //! - [`error`], [`metrics`], [`security`]: the HTTP edge's errors, metrics and headers.
 
 pub mod accounts;
+pub mod actions;
 pub mod allocator;
 pub mod audit;
 pub mod auth;

@@ -7,12 +7,12 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{render, see_other, Layout};
+use crate::actions::rooms::create_room;
 use crate::auth::{csrf, PageUser};
 use crate::db::{self, rooms, rooms::RoomRow};
 use crate::domain::RoomTitle;
 use crate::error::{ApiError, PageError};
 use crate::live::{online_count, online_counts};
-use crate::routes::api_rooms::create_room;
 use crate::startup::AppState;
 
 /// A room in the list, with its online count.

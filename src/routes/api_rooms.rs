@@ -1,22 +1,18 @@
 //! `/api/rooms`: list, create and show rooms, their recent danmaku, and moderation.
 
-use std::time::{Duration, SystemTime};
-
 use actix_web::{web, HttpResponse};
-use chrono::Utc;
-use roomcast_actors::ingest::pipeline::{ControlIngest, IngestAction};
-use roomcast_actors::registry::{BanEverywhere, RetractEverywhere};
 use serde::{Deserialize, Serialize};
 
+use crate::actions::rooms::{
+    ban_user, control_pipeline, create_room, find_room, retract_message, update_room,
+};
 use crate::auth::{AuthUser, CurrentUser, MaybeUser};
-use crate::db::{self, danmaku, rooms, rooms::RoomRow, users};
+use crate::db::{self, danmaku, rooms, rooms::RoomRow};
 use crate::domain::{RoomTitle, SourceUrl};
 use crate::error::ApiError;
 use crate::ingest;
 use crate::live::{online_count, online_counts};
 use crate::startup::AppState;
-
-const MAX_BAN_SECS: u64 = 365 * 24 * 3600;
 
 #[derive(Serialize)]
 pub struct RoomJson {
@@ -105,47 +101,6 @@ pub async fn create(
     Ok(HttpResponse::Created().json(RoomJson::load(&state, row, 0, Some(&user)).await))
 }
 
-/// Stores a new room and starts its pipeline if it has a source. Only admins give a room
-/// a source or make it on-demand; other users open at most `limits.rooms_per_hour`.
-pub async fn create_room(
-    state: &AppState,
-    owner: &AuthUser,
-    title: RoomTitle,
-    source_url: Option<SourceUrl>,
-    on_demand: bool,
-) -> Result<RoomRow, ApiError> {
-    if !owner.is_admin() {
-        if source_url.is_some() || on_demand {
-            return Err(ApiError::Forbidden(
-                "only admins can give a room a source or make it on-demand".into(),
-            ));
-        }
-        crate::limits::take(
-            &state.limits.rooms,
-            "new rooms",
-            format!("user:{}", owner.user_id),
-        )?;
-    }
-    if let Some(url) = &source_url {
-        check_source_host(state, url.clone()).await?;
-    }
-    let owner = owner.user_id.clone();
-    let row = db::blocking(&state.pool, move |c| {
-        let id = rooms::create(
-            c,
-            &owner,
-            title.as_str(),
-            source_url.as_ref().map(SourceUrl::expose),
-            on_demand,
-        )?;
-        rooms::find(c, &id)
-    })
-    .await?
-    .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a new room vanished after insert")))?;
-    ingest::sync_room(state, &row);
-    Ok(row)
-}
-
 #[derive(Deserialize)]
 pub struct RoomPatch {
     #[serde(default)]
@@ -169,11 +124,6 @@ pub async fn update(
     id: web::Path<String>,
     body: web::Json<RoomPatch>,
 ) -> Result<HttpResponse, ApiError> {
-    if !user.is_admin() {
-        return Err(ApiError::Forbidden(
-            "only admins can change a room's source".into(),
-        ));
-    }
     let body = body.into_inner();
     let allow_files = state.settings.ingest.allow_files;
     let changes = rooms::RoomChanges {
@@ -196,61 +146,9 @@ pub async fn update(
         on_demand: body.on_demand,
         source_stopped: None,
     };
-    let row = update_room(&state, id.into_inner(), changes).await?;
+    let row = update_room(&state, &user, id.into_inner(), changes).await?;
     let online = online_count(&state, &row.id).await;
     Ok(HttpResponse::Ok().json(RoomJson::load(&state, row, online, Some(&user)).await))
-}
-
-/// Refuses a source whose host the rules forbid (link-local always; loopback and private
-/// ranges unless `ingest.allow_private_sources`). Resolves names, off the worker thread.
-async fn check_source_host(state: &AppState, url: SourceUrl) -> Result<(), ApiError> {
-    let allow_private = state.settings.ingest.allow_private_sources;
-    actix_web::web::block(move || crate::domain::source_host::check(&url, allow_private))
-        .await
-        .map_err(|e| ApiError::Internal(e.into()))?
-        .map_err(ApiError::Invalid)
-}
-
-/// Applies `changes` to a room and brings its pipeline in line with its source. A new
-/// source starts afresh: an admin's stop of the old one does not carry over.
-pub async fn update_room(
-    state: &AppState,
-    room_id: String,
-    mut changes: rooms::RoomChanges,
-) -> Result<RoomRow, ApiError> {
-    if let Some(Some(raw)) = &changes.source_url {
-        let url =
-            SourceUrl::parse(raw, state.settings.ingest.allow_files).map_err(ApiError::Invalid)?;
-        check_source_host(state, url).await?;
-    }
-    let lookup = room_id.clone();
-    let row = db::blocking(&state.pool, move |c| {
-        let Some(before) = rooms::find(c, &lookup)? else {
-            return Ok(None);
-        };
-        if changes
-            .source_url
-            .as_ref()
-            .is_some_and(|url| *url != before.source_url)
-        {
-            changes.source_stopped = Some(false);
-        }
-        if !rooms::update(c, &lookup, &changes)? {
-            return Ok(None);
-        }
-        rooms::find(c, &lookup)
-    })
-    .await?
-    .ok_or_else(|| ApiError::NotFound(format!("no room {room_id}")))?;
-    ingest::sync_room(state, &row);
-    Ok(row)
-}
-
-pub async fn find_room(state: &AppState, id: String) -> Result<RoomRow, ApiError> {
-    let room_id = id.clone();
-    db::blocking(&state.pool, move |c| rooms::find(c, &room_id))
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no room {id}")))
 }
 
 /// `GET /api/rooms/{id}`.
@@ -285,16 +183,6 @@ pub async fn history(
     Ok(HttpResponse::Ok().json(serde_json::json!({ "items": items })))
 }
 
-fn require_moderator(room: &RoomRow, user: &AuthUser) -> Result<(), ApiError> {
-    if room.owner_id == user.user_id || user.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden(
-            "only the room's owner or an admin can moderate it".into(),
-        ))
-    }
-}
-
 /// `DELETE /api/rooms/{id}/danmaku/{msg_id}`: removed from the database and the history,
 /// and retracted on every viewer's screen.
 pub async fn retract(
@@ -303,31 +191,8 @@ pub async fn retract(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (room_id, msg_id) = path.into_inner();
-    let room = find_room(&state, room_id).await?;
-    require_moderator(&room, &user)?;
-    retract_message(&state, &room.id, msg_id).await?;
+    retract_message(&state, &user, room_id, msg_id).await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-/// Deletes a room's message and retracts it on every viewer's screen.
-pub async fn retract_message(
-    state: &AppState,
-    room_id: &str,
-    msg_id: String,
-) -> Result<(), ApiError> {
-    let (rid, mid) = (room_id.to_string(), msg_id.clone());
-    let deleted =
-        db::blocking(&state.pool, move |c| danmaku::delete_in_room(c, &rid, &mid)).await?;
-    if !deleted {
-        return Err(ApiError::NotFound(format!(
-            "no message {msg_id} in this room"
-        )));
-    }
-    state.rooms.do_send(RetractEverywhere {
-        room: room_id.to_string(),
-        ids: vec![msg_id],
-    });
-    Ok(())
 }
 
 #[derive(Deserialize)]
@@ -345,60 +210,28 @@ pub async fn ban(
     id: web::Path<String>,
     body: web::Json<BanBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let room = find_room(&state, id.into_inner()).await?;
-    require_moderator(&room, &user)?;
     let BanBody {
         user: name,
         seconds,
         reason,
     } = body.into_inner();
     let reason: String = reason.trim().chars().take(500).collect();
-    let (target, until_db) = ban_user(&state, &room, name, seconds, reason.clone()).await?;
+    let room_id = id.into_inner();
+    let (target, until_db) = ban_user(
+        &state,
+        &user,
+        room_id.clone(),
+        name,
+        seconds,
+        reason.clone(),
+    )
+    .await?;
     Ok(HttpResponse::Created().json(serde_json::json!({
-        "room": room.id,
+        "room": room_id,
         "user": target.username,
         "until": until_db.and_utc().to_rfc3339(),
         "reason": reason,
     })))
-}
-
-/// Mutes user `name` in `room` for `seconds`: stored, and their open sockets told.
-/// Returns the user and the end of the ban.
-pub async fn ban_user(
-    state: &AppState,
-    room: &RoomRow,
-    name: String,
-    seconds: u64,
-    reason: String,
-) -> Result<(users::User, chrono::NaiveDateTime), ApiError> {
-    if !(1..=MAX_BAN_SECS).contains(&seconds) {
-        return Err(ApiError::Invalid(format!(
-            "seconds must be 1 to {MAX_BAN_SECS}"
-        )));
-    }
-    let reason: String = reason.trim().chars().take(500).collect();
-    let lookup = name.clone();
-    let target = db::blocking(&state.pool, move |c| users::find_by_username(c, &lookup))
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no user {name}")))?;
-    if target.id == room.owner_id || target.role == "admin" {
-        return Err(ApiError::Forbidden(
-            "the room's owner and admins cannot be banned".into(),
-        ));
-    }
-    let until = SystemTime::now() + Duration::from_secs(seconds);
-    let until_db = chrono::DateTime::<Utc>::from(until).naive_utc();
-    let (rid, uid, why) = (room.id.clone(), target.id.clone(), reason.clone());
-    db::blocking(&state.pool, move |c| {
-        danmaku::ban(c, &rid, &uid, until_db, &why)
-    })
-    .await?;
-    state.rooms.do_send(BanEverywhere {
-        room: room.id.clone(),
-        user_id: target.id.clone(),
-        until,
-    });
-    Ok((target, until_db))
 }
 
 /// `POST /api/admin/rooms/{id}/ingest/{start,stop,restart}`: admins control a pipeline.
@@ -407,47 +240,8 @@ pub async fn control_ingest(
     CurrentUser(user): CurrentUser,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    if !user.is_admin() {
-        return Err(ApiError::Forbidden(
-            "only admins control live sources".into(),
-        ));
-    }
     let (room_id, action) = path.into_inner();
     let room = control_pipeline(&state, &user, room_id, &action).await?;
     let live = ingest::live_json(&state, &room, true).await;
     Ok(HttpResponse::Accepted().json(live))
-}
-
-/// Starts, stops or restarts a room's pipeline for an admin, and writes it to the audit
-/// log. 404 for an unknown action or a room without a source.
-pub async fn control_pipeline(
-    state: &AppState,
-    admin: &AuthUser,
-    room_id: String,
-    action: &str,
-) -> Result<RoomRow, ApiError> {
-    let action = match action {
-        "start" => IngestAction::Start,
-        "stop" => IngestAction::Stop,
-        "restart" => IngestAction::Restart,
-        other => return Err(ApiError::NotFound(format!("no ingest action {other:?}"))),
-    };
-    let room = find_room(state, room_id).await?;
-    let pipeline = ingest::pipeline(state, &room.id)
-        .await
-        .ok_or_else(|| ApiError::NotFound("this room has no live source".into()))?;
-    // Stored first, so a node that takes the source over (or this one after a restart)
-    // keeps to it.
-    let (id, stopped) = (room.id.clone(), action == IngestAction::Stop);
-    db::blocking(&state.pool, move |c| {
-        rooms::set_source_stopped(c, &id, stopped)
-    })
-    .await?;
-    pipeline
-        .send(ControlIngest { action })
-        .await
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("the pipeline is gone: {e}")))?;
-    let verb = format!("ingest.{}", format!("{action:?}").to_lowercase());
-    crate::audit::record(state, admin, &verb, &room.id, &room.title).await;
-    Ok(room)
 }

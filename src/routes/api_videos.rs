@@ -135,32 +135,8 @@ pub async fn delete(
     CurrentUser(user): CurrentUser,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let video = visible_video(&state, Some(&user), id.into_inner()).await?;
-    if video.owner_id != user.user_id && !user.is_admin() {
-        return Err(ApiError::Forbidden(
-            "only the owner or an admin may delete a video".into(),
-        ));
-    }
-    delete_video(&state, &video).await?;
-    log::info!("video {}: deleted by {}", video.id, user.username);
+    let video = crate::actions::videos::delete_video(&state, &user, id.into_inner()).await?;
     Ok(HttpResponse::Accepted().json(serde_json::json!({ "id": video.id, "status": "deleted" })))
-}
-
-/// Marks a video deleted (with its `video_del_rec`, for the cleanup job) and stops serving
-/// it on this node at once.
-pub async fn delete_video(state: &AppState, video: &db::videos::VideoRow) -> Result<(), ApiError> {
-    let id = video.id.clone();
-    let deleted = db::blocking(&state.pool, move |c| db::videos::mark_deleted(c, &id)).await?;
-    state.served.forget(&video.id);
-    if let Some(path) = state.storage.video_file(&video.file_name) {
-        state.files.forget(&path);
-    }
-    state.files.forget(&state.storage.thumbnail(&video.id));
-    if deleted {
-        Ok(())
-    } else {
-        Err(ApiError::NotFound("no such video".into()))
-    }
 }
 
 #[derive(Deserialize)]

@@ -446,3 +446,124 @@ async fn moderators_remove_mute_and_ban_from_the_panel_and_delete_videos() {
         assert!(actions.iter().any(|a| a == want), "{want} in {actions:?}");
     }
 }
+
+/// The same admin actions through the JSON API are audited like the panel's (the actions
+/// layer writes the entry whichever transport called it), and a room owner moderating
+/// their own room is not an admin action.
+#[actix_web::test]
+async fn every_admin_action_through_the_api_is_audited_like_the_panels() {
+    use awc::http::Method;
+    use serde_json::json;
+    let app = spawn_app_with(Backend::Sqlite, |s| s.ingest.allow_files = true).await;
+    let root = admin(&app, "root").await;
+    let alice = app.signed_in_user("alice").await;
+    app.signed_in_user("mallory").await;
+
+    // A room with a source, its source changed, its pipeline stopped.
+    let res = app
+        .json(
+            Method::POST,
+            "/api/rooms",
+            Auth::Bearer(&root),
+            Some(json!({"title": "Audited", "source_url": "rtsp://127.0.0.1:9/cam?secret=1"})),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    let room = res.body["id"].as_str().unwrap().to_string();
+    let path = format!("/api/rooms/{room}");
+    let patch = json!({"source_url": "rtsp://user:pw@127.0.0.1:9/other"});
+    let res = app
+        .json(Method::PATCH, &path, Auth::Bearer(&root), Some(patch))
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    let res = app
+        .json(
+            Method::POST,
+            &format!("/api/admin/rooms/{room}/ingest/stop"),
+            Auth::Bearer(&root),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 202, "{}", res.body);
+
+    // A message removed and a user banned, by the admin.
+    let (mut viewer, _) = app.viewer(&room, Some(&alice)).await;
+    viewer
+        .send_json(json!({"type": "send", "text": "to be removed"}))
+        .await;
+    let batch = viewer.next_of_type("batch").await;
+    let msg = batch["items"][0]["id"].as_str().unwrap().to_string();
+    let res = app
+        .json(
+            Method::DELETE,
+            &format!("/api/rooms/{room}/danmaku/{msg}"),
+            Auth::Bearer(&root),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 204, "{}", res.body);
+    let res = app
+        .json(
+            Method::POST,
+            &format!("/api/rooms/{room}/bans"),
+            Auth::Bearer(&root),
+            Some(json!({"user": "mallory", "seconds": 3600})),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+
+    // A video of alice's, deleted by the admin.
+    let video = app.ready_video(&alice, crate::media::Fixture::Faststart).await;
+    let id = video["id"].as_str().unwrap();
+    let res = app
+        .json(
+            Method::DELETE,
+            &format!("/api/videos/{id}"),
+            Auth::Bearer(&root),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 202, "{}", res.body);
+
+    let log = audit_actions(&app);
+    for want in [
+        "room.create",
+        "room.source",
+        "ingest.stop",
+        "danmaku.remove",
+        "user.ban",
+        "video.delete",
+    ] {
+        assert!(
+            log.iter().any(|(actor, action, _)| actor == "root" && action == want),
+            "{want} in {log:?}"
+        );
+    }
+    let mut conn = app.pool.get().unwrap();
+    let details: Vec<String> = roomcast::db::audit::recent(&mut conn, 100)
+        .unwrap()
+        .into_iter()
+        .map(|e| e.detail)
+        .collect();
+    assert!(
+        details.iter().all(|d| !d.contains("pw") && !d.contains("secret")),
+        "no source credentials or query in the log: {details:?}"
+    );
+    drop(conn);
+
+    // The owner moderating their own room is not an admin action.
+    let own = app.create_room(&alice, "Alice's").await;
+    let res = app
+        .json(
+            Method::POST,
+            &format!("/api/rooms/{own}/bans"),
+            Auth::Bearer(&alice),
+            Some(json!({"user": "mallory", "seconds": 60})),
+        )
+        .await;
+    assert_eq!(res.status, 201, "{}", res.body);
+    assert!(
+        !audit_actions(&app).iter().any(|(actor, _, _)| actor == "alice"),
+        "owners' moderation is not in the admin log"
+    );
+}

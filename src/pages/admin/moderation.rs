@@ -9,17 +9,16 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{gate, gate_post, CsrfOnly};
+use crate::actions::rooms::{ban_user, retract_message, MUTE_SECS};
 use crate::auth::PageUser;
 use crate::db::{self, danmaku::ModerationRow};
 use crate::error::PageError;
 use crate::pages::{render, see_other, Layout};
-use crate::routes::api_rooms::{ban_user, find_room, retract_message};
 use crate::startup::AppState;
 
 /// Messages listed.
 const RECENT: i64 = 100;
 /// A mute: ten minutes.
-pub const MUTE_SECS: u64 = 600;
 /// A ban: thirty days.
 pub const BAN_SECS: u64 = 30 * 24 * 3600;
 
@@ -65,15 +64,7 @@ pub async fn remove(
 ) -> Result<HttpResponse, PageError> {
     let admin = gate_post(&req, user, &form.csrf_token)?;
     let (room, msg) = path.into_inner();
-    retract_message(&state, &room, msg.clone()).await?;
-    crate::audit::record(
-        &state,
-        &admin,
-        "danmaku.remove",
-        &msg,
-        &format!("room {room}"),
-    )
-    .await;
+    retract_message(&state, &admin, room, msg).await?;
     Ok(see_other("/admin/moderation").finish())
 }
 
@@ -97,15 +88,15 @@ pub async fn mute(
 ) -> Result<HttpResponse, PageError> {
     let admin = gate_post(&req, user, &form.csrf_token)?;
     let form = form.into_inner();
-    let room = find_room(&state, room.into_inner()).await?;
     let reason = format!("by {} from the admin panel", admin.username);
-    ban_user(&state, &room, form.user.clone(), form.seconds, reason).await?;
-    let action = if form.seconds > MUTE_SECS {
-        "user.ban"
-    } else {
-        "user.mute"
-    };
-    let detail = format!("room {} for {} s", room.id, form.seconds);
-    crate::audit::record(&state, &admin, action, &form.user, &detail).await;
+    ban_user(
+        &state,
+        &admin,
+        room.into_inner(),
+        form.user,
+        form.seconds,
+        reason,
+    )
+    .await?;
     Ok(see_other("/admin/moderation").finish())
 }

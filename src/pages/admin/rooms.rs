@@ -9,12 +9,12 @@ use askama::Template;
 use serde::Deserialize;
 
 use super::{gate, gate_post, CsrfOnly};
+use crate::actions::rooms::{control_pipeline, create_room, find_room, update_room};
 use crate::auth::PageUser;
 use crate::db::{self, rooms, rooms::RoomRow};
 use crate::domain::{RoomTitle, SourceUrl};
 use crate::error::PageError;
 use crate::pages::{render, see_other, Layout};
-use crate::routes::api_rooms::{control_pipeline, create_room, find_room, update_room};
 use crate::startup::AppState;
 
 pub struct RoomEntry {
@@ -110,8 +110,7 @@ pub async fn create(
         }
     };
     let on_demand = form.on_demand.is_some();
-    let row = create_room(&state, &user, title, source, on_demand).await?;
-    crate::audit::record(&state, &user, "room.create", &row.id, &row.title).await;
+    create_room(&state, &user, title, source, on_demand).await?;
     Ok(see_other("/admin/rooms").finish())
 }
 
@@ -149,8 +148,7 @@ pub async fn set_source(
             on_demand: Some(form.on_demand.is_some()),
             source_stopped: None,
         };
-        let row = update_room(&state, id, changes).await?;
-        crate::audit::record(&state, &user, "room.on_demand", &row.id, "").await;
+        update_room(&state, &user, id, changes).await?;
         return Ok(see_other("/admin/rooms").finish());
     }
     let source = match parse_source(&state, &form.source_url) {
@@ -160,15 +158,13 @@ pub async fn set_source(
             return Ok(render(StatusCode::BAD_REQUEST, &page.layout, &page));
         }
     };
-    let shown = source.as_ref().map(SourceUrl::redacted).unwrap_or_default();
     let changes = rooms::RoomChanges {
         title: None,
         source_url: Some(source.as_ref().map(|s| s.expose().to_string())),
         on_demand: Some(form.on_demand.is_some()),
         source_stopped: None,
     };
-    let row = update_room(&state, id, changes).await?;
-    crate::audit::record(&state, &user, "room.source", &row.id, &shown).await;
+    update_room(&state, &user, id, changes).await?;
     Ok(see_other("/admin/rooms").finish())
 }
 

@@ -10,7 +10,6 @@ use crate::auth::PageUser;
 use crate::db::{self, videos::VideoRow};
 use crate::error::PageError;
 use crate::pages::{render, see_other, Layout};
-use crate::routes::api_videos::delete_video;
 use crate::startup::AppState;
 
 /// Videos listed.
@@ -56,13 +55,6 @@ pub async fn delete(
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
     let admin = gate_post(&req, user, &form.csrf_token)?;
-    let id = id.into_inner();
-    let lookup = id.clone();
-    let video = db::blocking(&state.pool, move |c| db::videos::find(c, &lookup))
-        .await?
-        .filter(|v| v.status != "deleted")
-        .ok_or_else(PageError::not_found)?;
-    delete_video(&state, &video).await?;
-    crate::audit::record(&state, &admin, "video.delete", &id, &video.title).await;
+    crate::actions::videos::delete_video(&state, &admin, id.into_inner()).await?;
     Ok(see_other("/admin/videos").finish())
 }

@@ -1,0 +1,5 @@
+//! Videos: deleting one (uploading is `crate::videos`'s, for its streaming body).
+
+mod delete;
+
+pub use delete::delete_video;
