@@ -144,32 +144,24 @@ pub async fn comment(
     let Some(author) = user.clone() else {
         return Ok(see_other("/login").finish());
     };
-    let checked = CommentBody::parse(&form.body)
-        .map_err(|e| (StatusCode::BAD_REQUEST, e))
-        .and_then(|body| {
-            crate::routes::api_videos::take_comment(&state, &author)
-                .map(|()| body)
-                .map_err(|e| (StatusCode::TOO_MANY_REQUESTS, e.to_string()))
-        });
-    let body = match checked {
-        Ok(body) => body,
-        Err((status, e)) => {
-            let page = watch_page(&req, &state, user, id, e).await?;
-            return Ok(render(status, &page.layout, &page));
+    // The author's mistakes and limits are shown above the form; the rest are error pages.
+    let added = match CommentBody::parse(&form.body) {
+        Err(e) => Err((StatusCode::BAD_REQUEST, e)),
+        Ok(body) => {
+            match crate::actions::videos::add_comment(&state, &author, id.clone(), body).await {
+                Ok(_) => Ok(()),
+                Err(e @ ApiError::SlowDown { .. }) => {
+                    Err((StatusCode::TOO_MANY_REQUESTS, e.to_string()))
+                }
+                Err(ApiError::NotFound(_)) => return Err(PageError::not_found()),
+                Err(e) => return Err(e.into()),
+            }
         }
     };
-    let video_id = id.clone();
-    let saved = db::blocking(&state.pool, move |c| {
-        match db::videos::find(c, &video_id)? {
-            Some(v) if v.is_ready() => {
-                db::comments::create(c, &v.id, &author.user_id, &author.username, body.as_str())
-                    .map(Some)
-            }
-            _ => Ok(None),
-        }
-    })
-    .await?;
-    saved.ok_or_else(PageError::not_found)?;
+    if let Err((status, e)) = added {
+        let page = watch_page(&req, &state, user, id, e).await?;
+        return Ok(render(status, &page.layout, &page));
+    }
     Ok(see_other(&format!("/videos/{id}#comments")).finish())
 }
 

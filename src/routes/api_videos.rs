@@ -175,26 +175,8 @@ pub async fn add_comment(
     body: web::Json<NewComment>,
 ) -> Result<HttpResponse, ApiError> {
     let text = CommentBody::parse(&body.body).map_err(ApiError::Invalid)?;
-    let video = ready_video(&state, id.into_inner()).await?;
-    take_comment(&state, &user)?;
-    let row = db::blocking(&state.pool, move |c| {
-        db::comments::create(c, &video.id, &user.user_id, &user.username, text.as_str())
-    })
-    .await?;
+    let row = crate::actions::videos::add_comment(&state, &user, id.into_inner(), text).await?;
     Ok(HttpResponse::Created().json(CommentJson::from(row)))
-}
-
-/// Counts a comment against its author's `limits.comments_per_minute` (admins are not
-/// limited).
-pub fn take_comment(state: &AppState, author: &AuthUser) -> Result<(), ApiError> {
-    if author.is_admin() {
-        return Ok(());
-    }
-    crate::limits::take(
-        &state.limits.comments,
-        "comments",
-        format!("user:{}", author.user_id),
-    )
 }
 
 #[derive(Deserialize)]

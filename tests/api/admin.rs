@@ -513,7 +513,9 @@ async fn every_admin_action_through_the_api_is_audited_like_the_panels() {
     assert_eq!(res.status, 201, "{}", res.body);
 
     // A video of alice's, deleted by the admin.
-    let video = app.ready_video(&alice, crate::media::Fixture::Faststart).await;
+    let video = app
+        .ready_video(&alice, crate::media::Fixture::Faststart)
+        .await;
     let id = video["id"].as_str().unwrap();
     let res = app
         .json(
@@ -535,7 +537,8 @@ async fn every_admin_action_through_the_api_is_audited_like_the_panels() {
         "video.delete",
     ] {
         assert!(
-            log.iter().any(|(actor, action, _)| actor == "root" && action == want),
+            log.iter()
+                .any(|(actor, action, _)| actor == "root" && action == want),
             "{want} in {log:?}"
         );
     }
@@ -546,7 +549,9 @@ async fn every_admin_action_through_the_api_is_audited_like_the_panels() {
         .map(|e| e.detail)
         .collect();
     assert!(
-        details.iter().all(|d| !d.contains("pw") && !d.contains("secret")),
+        details
+            .iter()
+            .all(|d| !d.contains("pw") && !d.contains("secret")),
         "no source credentials or query in the log: {details:?}"
     );
     drop(conn);
@@ -563,7 +568,9 @@ async fn every_admin_action_through_the_api_is_audited_like_the_panels() {
         .await;
     assert_eq!(res.status, 201, "{}", res.body);
     assert!(
-        !audit_actions(&app).iter().any(|(actor, _, _)| actor == "alice"),
+        !audit_actions(&app)
+            .iter()
+            .any(|(actor, _, _)| actor == "alice"),
         "owners' moderation is not in the admin log"
     );
 }

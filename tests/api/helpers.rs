@@ -288,7 +288,7 @@ impl TestApp {
                 .expect("the job exists");
             drop(conn);
             if states.contains(&job.state.as_str()) {
-                return roomcast::routes::api_jobs::job_json(&job);
+                return roomcast::actions::jobs::job_json(&job);
             }
             last = Some(job.state);
             actix_web::rt::time::sleep(Duration::from_millis(50)).await;

@@ -7,11 +7,11 @@ use actix_web::{web, HttpRequest, HttpResponse};
 use askama::Template;
 
 use super::{gate, gate_post, CsrfOnly};
+use crate::actions::jobs;
 use crate::auth::PageUser;
 use crate::db::{self, jobs::JobRow, jobs::ScheduleRow};
 use crate::error::PageError;
 use crate::pages::{render, see_other, Layout};
-use crate::routes::api_jobs;
 use crate::startup::AppState;
 
 pub struct ScheduleEntry {
@@ -72,10 +72,7 @@ pub async fn run_now(
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
     let user = gate_post(&req, user, &form.csrf_token)?;
-    let Some(id) = state.jobs.enqueue(&kind, "{}").await? else {
-        return Err(PageError::not_found());
-    };
-    crate::audit::record(&state, &user, "job.run", &kind, &format!("job {id}")).await;
+    let id = jobs::run_now(&state, &user, &kind).await?;
     Ok(see_other(&format!("/admin/jobs#job-{id}")).finish())
 }
 
@@ -118,13 +115,7 @@ async fn set_paused(
     paused: bool,
 ) -> Result<HttpResponse, PageError> {
     let user = gate_post(&req, user, &form.csrf_token)?;
-    api_jobs::pause_schedule(&state, &kind, paused).await?;
-    let action = if paused {
-        "schedule.pause"
-    } else {
-        "schedule.resume"
-    };
-    crate::audit::record(&state, &user, action, &kind, "").await;
+    jobs::set_paused(&state, &user, &kind, paused).await?;
     Ok(see_other("/admin/jobs").finish())
 }
 
@@ -137,14 +128,6 @@ pub async fn retry(
     form: web::Form<CsrfOnly>,
 ) -> Result<HttpResponse, PageError> {
     let user = gate_post(&req, user, &form.csrf_token)?;
-    let job = api_jobs::retry_dead(&state, id.into_inner()).await?;
-    crate::audit::record(
-        &state,
-        &user,
-        "job.retry",
-        &job.kind,
-        &format!("job {}", job.id),
-    )
-    .await;
+    let job = jobs::retry_dead(&state, &user, id.into_inner()).await?;
     Ok(see_other(&format!("/admin/jobs#job-{}", job.id)).finish())
 }

@@ -9,11 +9,11 @@ use askama::Template;
 use serde_json::{json, Value};
 
 use super::gate;
+use crate::actions::jobs::{job_json, queue_json};
 use crate::auth::PageUser;
 use crate::db;
 use crate::error::{ApiError, PageError};
 use crate::pages::{render, Layout};
-use crate::routes::api_jobs::{job_json, queue_json};
 use crate::startup::AppState;
 
 /// Rooms listed on the dashboard and the rooms page.
