@@ -9,11 +9,14 @@
 //! - [`cli`]: the `roomcast` command line (`serve`, `migrate`, `user add`).
 //! - [`config`]: the typed settings tree.
 //! - [`startup`]: builds the [`startup::Application`] that `serve` and the tests run.
-//! - [`routes`]: the whole route table, then one module per group of handlers.
+//! - [`routes`]: the whole route table, then one module per group of JSON handlers.
 //! - [`pages`]: server-rendered pages (askama templates under `templates/`).
+//! - [`actions`]: the use-cases both of them call, one per file: who may, the writes, the
+//!   audit entry, the actors told. Routes and pages only parse and render.
 //! - [`auth`], [`accounts`], [`domain`]: sessions, sign-up and sign-in, validated input.
 //! - [`media`]: ffmpeg and ffprobe, storage layout, file serving with ranges.
-//! - [`videos`]: uploads (plain and resumable), processing, the storage jobs.
+//! - [`videos`]: uploads (plain and resumable), probing, quotas, serving.
+//! - [`jobs`]: every job kind, one per file, their registration list and the queue.
 //! - [`db`]: the connection pool, migrations and plain query functions per table.
 //! - [`error`], [`metrics`], [`security`]: the HTTP edge's errors, metrics and headers.
 
