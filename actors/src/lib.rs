@@ -9,7 +9,8 @@
 //! - [`registry`], [`room`], [`hub`], [`viewer`]: the danmaku engine. One `RoomRegistry`
 //!   per node starts a `Room` per active room; each viewer socket is a `ViewerSession`; a
 //!   `WorkerHub` per worker thread fans a room's frames out to its local viewers.
-//! - [`bus`], [`cluster`]: NATS between nodes, and what each node knows of the others.
+//! - [`bus`], [`view`], [`cluster`]: NATS between nodes; what each node knows of the others
+//!   (a leaf the rooms and pipelines read); the `Cluster` actor that keeps it current.
 //! - [`store`], [`metrics`]: persistence as a trait, and Prometheus metrics.
 //! - [`queue`], [`worker`], [`scheduler`]: the generic job runner (the `Job` trait, the
 //!   `JobWorker` that leases and runs jobs, the `Scheduler` of periodic ones); the job kinds
@@ -29,6 +30,7 @@ pub mod room;
 pub mod scheduler;
 pub mod socket;
 pub mod store;
+pub mod view;
 pub mod viewer;
 pub mod worker;
 

@@ -9,10 +9,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use actix::prelude::*;
 
 use crate::bus::Bus;
-use crate::cluster::{self, NodeEvent, SharedView};
 use crate::metrics::RoomMetrics;
-use crate::room::{BanUser, GetOnline, RetractDanmaku, Room, RoomConfig, RoomEvent};
+use crate::room::{BanUser, GetOnline, RetractDanmaku, Room, RoomConfig, RoomEvent, RoomStopped};
 use crate::store::{DanmakuStore, DanmakuWriter, RetryPolicy};
+use crate::view::{self, NodeEvent, SharedView};
 
 /// The address of a room's actor, started if it is not running.
 #[derive(Message)]
@@ -36,16 +36,6 @@ pub struct FindRoom {
 pub struct GetOnlineCounts {
     /// The rooms' ids.
     pub ids: Vec<String>,
-}
-
-/// A room's actor stopped.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct RoomStopped {
-    /// The room's id.
-    pub id: Arc<str>,
-    /// The actor that stopped (a newer one may already run).
-    pub addr: Addr<Room>,
 }
 
 pub struct RoomRegistry {
@@ -110,7 +100,15 @@ impl Handler<GetRoom> for RoomRegistry {
         let (bus, view) = (self.bus.clone(), Arc::clone(&self.view));
         let room_id = Arc::clone(&id);
         let addr = Room::start_in_arbiter(&self.arbiter, move |_| {
-            Room::new(room_id, config, store, writer, registry, metrics).on_bus(bus, view)
+            Room::new(
+                room_id,
+                config,
+                store,
+                writer,
+                registry.recipient(),
+                metrics,
+            )
+            .on_bus(bus, view)
         });
         self.rooms.insert(id, addr.clone());
         MessageResult(addr)
@@ -153,7 +151,7 @@ impl Handler<DisconnectUserEverywhere> for RoomRegistry {
 
     fn handle(&mut self, msg: DisconnectUserEverywhere, _: &mut Context<Self>) {
         if !msg.from_bus {
-            cluster::publish(
+            view::publish(
                 &self.bus,
                 &NodeEvent::UserDisabled {
                     node: self.bus.node().to_string(),
@@ -190,7 +188,7 @@ impl Handler<GetOnlineCounts> for RoomRegistry {
                     Some(addr) => addr.send(GetOnline).await.unwrap_or(0),
                     None => 0,
                 };
-                let remote = cluster::read(&view).remote_online(&id);
+                let remote = view::read(&view).remote_online(&id);
                 counts.insert(id, local + remote);
             }
             counts

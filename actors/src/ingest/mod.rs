@@ -18,6 +18,7 @@ pub mod lease_plan;
 pub mod pipeline;
 pub mod rate;
 pub mod redact;
+pub mod status;
 pub mod supervisor;
 pub mod viewer;
 pub mod wire;

@@ -16,7 +16,6 @@ use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use bytes::Bytes;
-use serde::{Deserialize, Serialize};
 
 use super::backoff::Backoff;
 use super::child::{
@@ -25,9 +24,10 @@ use super::child::{
 };
 use super::command::{IngestSpec, Transcode};
 use super::rate::ByteRate;
+pub use super::status::{IngestAction, IngestState, IngestStatus};
 use super::wire::{Packet, PacketBody};
 use crate::bus::{Bus, BusMessage, Subscription};
-use crate::cluster::{self, NodeEvent, SharedView};
+use crate::view::{self, NodeEvent, SharedView};
 
 /// A run with no progress for this long is killed and restarted.
 pub const STALL_AFTER: Duration = Duration::from_secs(10);
@@ -71,15 +71,6 @@ pub struct JoinVideo {
 #[rtype(result = "()")]
 pub struct LeaveVideo {
     pub viewer: u64,
-}
-
-/// What an admin can do to a pipeline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum IngestAction {
-    Start,
-    Stop,
-    Restart,
 }
 
 /// Starts, stops or restarts the source.
@@ -133,33 +124,6 @@ pub struct GetReport;
 #[derive(Message)]
 #[rtype(result = "IngestStatus")]
 pub struct GetIngestStatus;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum IngestState {
-    Starting,
-    Running,
-    Backoff,
-    Stopped,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct IngestStatus {
-    /// The node pulling the source.
-    pub node: Option<String>,
-    pub state: IngestState,
-    pub restarts: u64,
-    pub last_error: Option<String>,
-    pub fps: Option<f32>,
-    pub bitrate_kbps: Option<f32>,
-    pub speed: Option<f32>,
-    pub video_viewers: usize,
-    pub transcoding: bool,
-    pub on_demand: bool,
-    /// The process id of the running ffmpeg, if any.
-    #[serde(skip)]
-    pub pid: Option<i32>,
-}
 
 /// A follower's view of the holder's stream.
 #[derive(Default)]
@@ -293,7 +257,7 @@ impl IngestPipeline {
     /// Tells the puller of this on-demand source that this node has a new viewer.
     fn ask_for_source(&self) {
         if self.spec.on_demand {
-            cluster::publish(
+            view::publish(
                 &self.bus,
                 &NodeEvent::Demand {
                     node: self.bus.node().to_string(),
@@ -320,7 +284,7 @@ impl IngestPipeline {
 
     /// Viewers here and elsewhere, plus a recent demand from another node.
     fn demand(&self) -> u64 {
-        let remote = cluster::read(&self.view).remote_video_viewers(&self.spec.room_id);
+        let remote = view::read(&self.view).remote_video_viewers(&self.spec.room_id);
         let asked = self.demanded_until.is_some_and(|t| t > Instant::now());
         self.viewers.len() as u64 + remote + u64::from(asked)
     }
@@ -503,7 +467,7 @@ impl IngestPipeline {
     }
 
     fn status(&self) -> IngestStatus {
-        let remote = cluster::read(&self.view).remote_video_viewers(&self.spec.room_id);
+        let remote = view::read(&self.view).remote_video_viewers(&self.spec.room_id);
         IngestStatus {
             node: Some(self.bus.node().to_string()),
             state: self.state,
@@ -809,7 +773,7 @@ impl Handler<ControlIngest> for IngestPipeline {
             return;
         }
         if !self.holder {
-            cluster::publish(
+            view::publish(
                 &self.bus,
                 &NodeEvent::IngestControl {
                     node: self.bus.node().to_string(),
@@ -848,7 +812,7 @@ impl Handler<GetIngestStatus> for IngestPipeline {
         if self.holder {
             return MessageResult(self.status());
         }
-        let reported = cluster::read(&self.view).ingest(&self.spec.room_id);
+        let reported = view::read(&self.view).ingest(&self.spec.room_id);
         MessageResult(match reported {
             Some((_, status)) => status,
             None => IngestStatus {

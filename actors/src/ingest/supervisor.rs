@@ -25,7 +25,7 @@ use super::pipeline::{
     SetRole, SourceWoken,
 };
 use crate::bus::Bus;
-use crate::cluster::{self, SharedView};
+use crate::view::{self, SharedView};
 
 /// A source, the node that holds its lease (if any) and whether an admin stopped it.
 #[derive(Debug, Clone)]
@@ -219,12 +219,12 @@ impl IngestSupervisor {
             let mut viewers = HashMap::new();
             for (room, pipeline) in pipelines {
                 let local = pipeline.send(GetReport).await.map_or(0, |(n, _)| n as u64);
-                let remote = cluster::read(&view).remote_video_viewers(&room);
+                let remote = view::read(&view).remote_video_viewers(&room);
                 viewers.insert(room, local + remote);
             }
             let round = LeaseRound {
                 node,
-                others: cluster::read(&view).live_node_ids(),
+                others: view::read(&view).live_node_ids(),
                 viewers,
             };
             tokio::task::spawn_blocking(move || store.claim(&round)).await

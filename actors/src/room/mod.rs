@@ -25,12 +25,11 @@ use tokio::sync::oneshot;
 pub use limits::{FloodControl, RateLimit, Verdict, FLOOD_MUTE};
 
 use crate::bus::{Bus, BusMessage, Subscription};
-use crate::cluster::{self, SharedView};
 use crate::hub::{DeliverFrame, DeliverToUser, DisconnectUserHere, WelcomeViewer, WorkerHub};
 use crate::metrics::RoomMetrics;
 use crate::protocol::{ErrorCode, Item, Mode, ServerFrame};
-use crate::registry::{RoomRegistry, RoomStopped};
 use crate::store::{DanmakuStore, DanmakuWriter, SaveDanmaku, StoredItem};
+use crate::view::{self, SharedView};
 
 /// A window closes early at this many messages.
 pub const MAX_BATCH_ITEMS: usize = 200;
@@ -40,6 +39,16 @@ const ONLINE_EVERY: Duration = Duration::from_secs(1);
 /// Another node's message accepted longer ago than this is stale when it arrives (clocks
 /// of nodes are expected to agree within a second or so).
 pub const STALE_REMOTE: Duration = Duration::from_secs(5);
+
+/// A room's actor stopped.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RoomStopped {
+    /// The room's id.
+    pub id: Arc<str>,
+    /// The actor that stopped (a newer one may already run).
+    pub addr: Addr<Room>,
+}
 
 /// Settings every room shares.
 #[derive(Debug, Clone)]
@@ -204,7 +213,8 @@ pub struct Room {
     config: RoomConfig,
     store: Arc<dyn DanmakuStore>,
     writer: Addr<DanmakuWriter>,
-    registry: Addr<RoomRegistry>,
+    /// Told when this room's actor stops (the registry, which started it).
+    registry: Recipient<RoomStopped>,
     metrics: RoomMetrics,
     hubs: HashMap<usize, HubEntry>,
     online: u64,
@@ -231,7 +241,7 @@ impl Room {
         config: RoomConfig,
         store: Arc<dyn DanmakuStore>,
         writer: Addr<DanmakuWriter>,
-        registry: Addr<RoomRegistry>,
+        registry: Recipient<RoomStopped>,
         metrics: RoomMetrics,
     ) -> Self {
         let flood = FloodControl::new(config.rate);
@@ -280,7 +290,7 @@ impl Room {
 
     /// Viewers here and on every other live node.
     fn total_online(&self) -> u64 {
-        self.online + cluster::read(&self.view).remote_online(&self.id)
+        self.online + view::read(&self.view).remote_online(&self.id)
     }
 
     fn load(&self, ctx: &mut Context<Self>) {

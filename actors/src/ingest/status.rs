@@ -1,0 +1,42 @@
+//! What a pipeline reports and what can be asked of it, shared with the cluster view and
+//! the app: plain data, no actors.
+
+use serde::{Deserialize, Serialize};
+
+/// What an admin can do to a pipeline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IngestAction {
+    Start,
+    Stop,
+    Restart,
+}
+
+/// Where a pipeline's run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum IngestState {
+    Starting,
+    Running,
+    Backoff,
+    Stopped,
+}
+
+/// A pipeline's state for the API, the admin panel and other nodes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct IngestStatus {
+    /// The node pulling the source.
+    pub node: Option<String>,
+    pub state: IngestState,
+    pub restarts: u64,
+    pub last_error: Option<String>,
+    pub fps: Option<f32>,
+    pub bitrate_kbps: Option<f32>,
+    pub speed: Option<f32>,
+    pub video_viewers: usize,
+    pub transcoding: bool,
+    pub on_demand: bool,
+    /// The process id of the running ffmpeg, if any.
+    #[serde(skip)]
+    pub pid: Option<i32>,
+}
