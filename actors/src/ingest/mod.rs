@@ -14,6 +14,7 @@ pub mod backoff;
 pub mod child;
 pub mod command;
 pub mod fmp4;
+pub mod gop;
 pub mod lease_plan;
 pub mod pipeline;
 pub mod rate;

@@ -23,6 +23,7 @@ use super::child::{
     ProgressReported,
 };
 use super::command::{IngestSpec, Transcode};
+use super::gop::GopCache;
 use super::rate::ByteRate;
 pub use super::status::{IngestAction, IngestState, IngestStatus};
 use super::wire::{Packet, PacketBody};
@@ -33,9 +34,6 @@ use crate::view::{self, NodeEvent, SharedView};
 pub const STALL_AFTER: Duration = Duration::from_secs(10);
 /// An on-demand source stops this long after its last viewer left.
 pub const ON_DEMAND_LINGER: Duration = Duration::from_secs(10);
-/// Fragments kept since the last keyframe, at most (a source without keyframes must not
-/// grow the cache without limit).
-const MAX_GOP_FRAGMENTS: usize = 600;
 /// A follower keeps at most this many packets while it waits for a snapshot.
 const MAX_PENDING_PACKETS: usize = 64;
 /// A follower waits this long for a snapshot before relaying live packets without one.
@@ -157,8 +155,8 @@ pub struct IngestPipeline {
     backoff: Backoff,
     retry: Option<SpawnHandle>,
     linger: Option<SpawnHandle>,
-    init: Option<Bytes>,
-    gop: Vec<Bytes>,
+    /// The init segment and fragments since the latest keyframe, for joiners.
+    cache: GopCache,
     viewers: HashMap<u64, Recipient<VideoFrame>>,
     bus: Bus,
     view: SharedView,
@@ -209,8 +207,7 @@ impl IngestPipeline {
             backoff,
             retry: None,
             linger: None,
-            init: None,
-            gop: Vec::new(),
+            cache: GopCache::default(),
             viewers: HashMap::new(),
         }
     }
@@ -362,8 +359,7 @@ impl IngestPipeline {
 
     fn unfollow(&mut self) {
         self.following = Following::default();
-        self.init = None;
-        self.gop.clear();
+        self.cache.clear();
     }
 
     /// A follower's packet from the holder.
@@ -417,8 +413,7 @@ impl IngestPipeline {
 
     /// A new init segment (a new stream): cached and sent to every viewer.
     fn take_init(&mut self, init: Bytes) {
-        self.gop.clear();
-        self.init = Some(init.clone());
+        self.cache.start_stream(init.clone());
         self.send_to_viewers(VideoFrame {
             bytes: init,
             init: true,
@@ -429,12 +424,7 @@ impl IngestPipeline {
 
     /// A new fragment: kept in the keyframe cache and sent to every viewer.
     fn take_fragment(&mut self, bytes: Bytes, keyframe: bool, read_at: Option<Instant>) {
-        if keyframe || self.gop.len() >= MAX_GOP_FRAGMENTS {
-            self.gop.clear();
-        }
-        if keyframe || !self.gop.is_empty() {
-            self.gop.push(bytes.clone());
-        }
+        self.cache.push(bytes.clone(), keyframe);
         self.send_to_viewers(VideoFrame {
             bytes,
             init: false,
@@ -446,13 +436,15 @@ impl IngestPipeline {
     /// The holder's answer to a snapshot request: the init segment and the fragments since
     /// the last keyframe, or the init segment alone if they do not fit in one message.
     fn answer_snapshot(&self, reply: String) {
-        let Some(init) = &self.init else { return };
+        let Some(init) = self.cache.init() else {
+            return;
+        };
         let mut packet = Packet {
             stream: self.stream,
             seq: self.fragment_seq,
             body: PacketBody::Snapshot {
                 init: init.clone(),
-                gop: self.gop.clone(),
+                gop: self.cache.fragments().to_vec(),
             },
         };
         let mut encoded = packet.encode();
@@ -723,14 +715,14 @@ impl Handler<JoinVideo> for IngestPipeline {
     type Result = ();
 
     fn handle(&mut self, msg: JoinVideo, ctx: &mut Context<Self>) {
-        if let Some(init) = &self.init {
+        if let Some(init) = self.cache.init() {
             msg.to.do_send(VideoFrame {
                 bytes: init.clone(),
                 init: true,
                 keyframe: false,
                 read_at: None,
             });
-            for (i, fragment) in self.gop.iter().enumerate() {
+            for (i, fragment) in self.cache.fragments().iter().enumerate() {
                 msg.to.do_send(VideoFrame {
                     bytes: fragment.clone(),
                     init: false,
