@@ -5,15 +5,14 @@
 use chrono::Utc;
 
 use crate::auth::AuthUser;
-use crate::db;
-use crate::startup::AppState;
+use crate::db::{self, DbPool};
 
 /// Records that `user` did `action` (`job.run`, `user.disable`, ...) to `target`.
-pub async fn record(state: &AppState, user: &AuthUser, action: &str, target: &str, detail: &str) {
+pub async fn record(pool: &DbPool, user: &AuthUser, action: &str, target: &str, detail: &str) {
     let (id, name) = (user.user_id.clone(), user.username.clone());
     let (action, target, detail) = (action.to_string(), target.to_string(), detail.to_string());
     log::info!("audit: {name} {action} {target} {detail}");
-    let written = db::blocking(&state.pool, move |conn| {
+    let written = db::blocking(pool, move |conn| {
         db::audit::insert(
             conn,
             &id,

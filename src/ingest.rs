@@ -20,9 +20,9 @@ use roomcast_actors::ingest::supervisor::{
 use serde_json::{json, Value};
 
 use crate::config::Settings;
+use crate::context::AppState;
 use crate::db::{self, rooms::RoomRow, DbPool};
 use crate::domain::SourceUrl;
-use crate::startup::AppState;
 
 /// The pipeline spec of a room, if it has a (still valid) source.
 pub fn spec_for(room: &RoomRow, settings: &Settings) -> Option<IngestSpec> {

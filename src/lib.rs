@@ -8,7 +8,8 @@
 //! # Layout
 //! - [`cli`]: the `roomcast` command line (`serve`, `migrate`, `user add`).
 //! - [`config`]: the typed settings tree.
-//! - [`startup`]: builds the [`startup::Application`] that `serve` and the tests run.
+//! - [`startup`]: builds the [`startup::Application`] that `serve` and the tests run;
+//!   [`context`]: the [`context::AppState`] it hands to handlers and actions.
 //! - [`routes`]: the whole route table, then one module per group of JSON handlers.
 //! - [`pages`]: server-rendered pages (askama templates under `templates/`).
 //! - [`actions`]: the use-cases both of them call, one per file: who may, the writes, the
@@ -28,6 +29,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod conn;
+pub mod context;
 pub mod db;
 pub mod domain;
 pub mod egress;

@@ -15,8 +15,8 @@ use roomcast_actors::room::{RateLimit, RoomConfig};
 use roomcast_actors::store::{DanmakuStore, SaveError, StoredItem};
 
 use crate::config::Settings;
+use crate::context::AppState;
 use crate::db::{self, DbPool};
-use crate::startup::AppState;
 
 /// `DanmakuStore` over the database pool.
 pub struct DbDanmakuStore {

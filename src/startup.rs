@@ -15,13 +15,12 @@ use anyhow::Context;
 use prometheus::{Gauge, IntGauge};
 use roomcast_actors::bus::{Bus, BusMetrics, NatsSecurity};
 use roomcast_actors::cluster::{Cluster, Leave, SharedView};
-use roomcast_actors::ingest::supervisor::IngestSupervisor;
 use roomcast_actors::metrics::RoomMetrics;
-use roomcast_actors::registry::RoomRegistry;
 use roomcast_actors::room::RateLimit;
 
 use crate::auth::{LoginThrottle, SessionService};
 use crate::config::Settings;
+use crate::context::AppState;
 use crate::db::{self, DbPool};
 use crate::egress::Egress;
 use crate::jobs::JobSystem;
@@ -34,43 +33,6 @@ use crate::videos::flood::VideoFlood;
 use crate::videos::resumable::ResumableUploads;
 use crate::videos::served::ServedVideos;
 use crate::{ingest, live, routes, security};
-
-/// State every handler can reach.
-pub struct AppState {
-    pub pool: DbPool,
-    pub settings: Settings,
-    /// The absolute URL of the site, without a trailing slash.
-    pub public_url: String,
-    pub metrics: Metrics,
-    pub uptime: Gauge,
-    /// Bytes free on the storage's file system, read when metrics are scraped.
-    pub storage_free: IntGauge,
-    pub started_at: Instant,
-    pub jobs: JobSystem,
-    pub home_feed: HomeFeed,
-    pub rooms: Addr<RoomRegistry>,
-    pub room_metrics: RoomMetrics,
-    pub ingest: Addr<IngestSupervisor>,
-    /// This node's link to the others (local when alone).
-    pub bus: Bus,
-    pub storage: Storage,
-    pub tools: MediaTools,
-    pub streams: StreamLimiter,
-    pub served: ServedVideos,
-    pub files: OpenFiles,
-    pub resumable: ResumableUploads,
-    /// Flood control for time-anchored danmaku, keyed by user and video.
-    pub video_flood: Mutex<VideoFlood>,
-    /// Per-client caps: the client's address, hashing, throttles, sockets per address.
-    pub limits: Limits,
-}
-
-impl AppState {
-    /// `stream.write_timeout_secs`: how long a media or upload body may stand still.
-    pub fn write_timeout(&self) -> Duration {
-        Duration::from_secs(self.settings.stream.write_timeout_secs)
-    }
-}
 
 /// A built, bound, not yet awaited server.
 pub struct Application {

@@ -21,7 +21,7 @@ pub fn form_token(req: &HttpRequest, user: Option<&AuthUser>) -> (String, Option
     let token = random_token();
     // Secure behind HTTPS, like the session cookie (the public URL says which it is).
     let https = req
-        .app_data::<actix_web::web::Data<crate::startup::AppState>>()
+        .app_data::<actix_web::web::Data<crate::context::AppState>>()
         .is_some_and(|s| s.public_url.starts_with("https://"));
     let cookie = Cookie::build(CSRF_COOKIE, token.clone())
         .path("/")

@@ -9,8 +9,8 @@ use serde::Deserialize;
 use super::{render, see_other, Layout};
 use crate::accounts;
 use crate::auth::{self, csrf, LoginThrottle, PageUser, SessionService, SessionToken};
+use crate::context::AppState;
 use crate::error::{ApiError, PageError};
-use crate::startup::AppState;
 
 #[derive(Template)]
 #[template(path = "register.html")]

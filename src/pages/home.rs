@@ -9,9 +9,9 @@ use askama::Template;
 
 use super::{render, Layout};
 use crate::auth::PageUser;
+use crate::context::AppState;
 use crate::db::{self, home::RoomCard, home::VideoCard, DbError, DbPool};
 use crate::error::PageError;
-use crate::startup::AppState;
 
 const VIDEOS_ON_HOME: i64 = 12;
 const ROOMS_ON_HOME: i64 = 12;

@@ -9,11 +9,11 @@ use serde::Deserialize;
 use super::{render, see_other, Layout};
 use crate::actions::rooms::create_room;
 use crate::auth::{csrf, PageUser};
+use crate::context::AppState;
 use crate::db::{self, rooms, rooms::RoomRow};
 use crate::domain::RoomTitle;
 use crate::error::{ApiError, PageError};
 use crate::live::{online_count, online_counts};
-use crate::startup::AppState;
 
 /// A room in the list, with its online count.
 pub struct RoomEntry {

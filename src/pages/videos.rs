@@ -9,10 +9,10 @@ use serde::Deserialize;
 use super::home::DurationLabel;
 use super::{render, see_other, Layout};
 use crate::auth::{csrf, AuthUser, PageUser};
+use crate::context::AppState;
 use crate::db::{self, comments::CommentRow, videos::VideoRow};
 use crate::domain::{CommentBody, VideoDescription, VideoTitle};
 use crate::error::{ApiError, PageError};
-use crate::startup::AppState;
 
 const PER_PAGE: i64 = 24;
 const COMMENTS_SHOWN: i64 = 100;

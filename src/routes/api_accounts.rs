@@ -5,8 +5,8 @@ use serde::Deserialize;
 
 use crate::accounts;
 use crate::auth::{self, CurrentUser, LoginThrottle, SessionService, SessionToken};
+use crate::context::AppState;
 use crate::error::ApiError;
-use crate::startup::AppState;
 
 #[derive(Deserialize)]
 pub struct Credentials {
@@ -101,6 +101,6 @@ pub async fn set_disabled(
     if !accounts::set_disabled(&state.pool, &sessions, &state.rooms, &id, disabled).await? {
         return Err(ApiError::NotFound(format!("no user {id}")));
     }
-    crate::audit::record(&state, &admin, &format!("user.{action}"), &id, "").await;
+    crate::audit::record(&state.pool, &admin, &format!("user.{action}"), &id, "").await;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -8,9 +8,9 @@ use serde_json::{json, Value};
 
 use crate::actions::jobs::{self, job_json, queue_json};
 use crate::auth::{AuthUser, CurrentUser};
+use crate::context::AppState;
 use crate::db;
 use crate::error::ApiError;
-use crate::startup::AppState;
 
 /// Recent runs listed by `GET /api/admin/jobs`.
 const RECENT: i64 = 50;

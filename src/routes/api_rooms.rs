@@ -7,12 +7,12 @@ use crate::actions::rooms::{
     ban_user, control_pipeline, create_room, find_room, retract_message, update_room,
 };
 use crate::auth::{AuthUser, CurrentUser, MaybeUser};
+use crate::context::AppState;
 use crate::db::{self, danmaku, rooms, rooms::RoomRow};
 use crate::domain::{RoomTitle, SourceUrl};
 use crate::error::ApiError;
 use crate::ingest;
 use crate::live::{online_count, online_counts};
-use crate::startup::AppState;
 
 #[derive(Serialize)]
 pub struct RoomJson {

@@ -9,10 +9,10 @@ use roomcast_actors::danmaku::{parse_color, parse_mode, DanmakuText};
 use serde::Deserialize;
 
 use crate::auth::{AuthUser, CurrentUser, MaybeUser};
+use crate::context::AppState;
 use crate::db::{self, video_danmaku::NewVideoDanmaku, videos::VideoRow};
 use crate::domain::{CommentBody, VideoDescription, VideoTitle};
 use crate::error::ApiError;
-use crate::startup::AppState;
 use crate::videos::intake::{self, Arrived};
 use crate::videos::json::{CommentJson, VideoJson};
 use crate::videos::upload;

@@ -3,8 +3,8 @@
 use actix_web::{http::header, web, HttpResponse};
 use roomcast_actors::ingest::supervisor::SourcesKnown;
 
+use crate::context::AppState;
 use crate::db;
-use crate::startup::AppState;
 
 /// The process is up and serving HTTP.
 pub async fn healthz() -> HttpResponse {

@@ -14,8 +14,8 @@ use actix_web::http::header;
 use actix_web::web::{self, Bytes};
 use actix_web::HttpResponse;
 
+use crate::context::AppState;
 use crate::error::ApiError;
-use crate::startup::AppState;
 
 /// What a requested name is, if it is one ffmpeg writes.
 fn content_type(file: &str) -> Option<(&'static str, &'static str)> {

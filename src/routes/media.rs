@@ -3,9 +3,9 @@
 
 use actix_web::{web, HttpRequest, HttpResponse};
 
+use crate::context::AppState;
 use crate::error::ApiError;
 use crate::media::files::{self, CachePolicy};
-use crate::startup::AppState;
 
 /// Players revalidate (cheaply, with 304) so that a deleted video stops playing.
 const VIDEO_CACHE: CachePolicy = CachePolicy("public, no-cache");

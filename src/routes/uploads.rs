@@ -9,10 +9,10 @@ use actix_web::{web, HttpRequest, HttpResponse, HttpResponseBuilder};
 use futures_util::TryStreamExt;
 
 use crate::auth::{AuthUser, CurrentUser};
+use crate::context::AppState;
 use crate::domain::{VideoDescription, VideoTitle};
 use crate::error::ApiError;
 use crate::limits::progress::slow_body;
-use crate::startup::AppState;
 use crate::videos::incoming::IncomingFile;
 use crate::videos::intake::{self, Arrived};
 use crate::videos::resumable::{parse_metadata, UploadInfo, UploadState};

@@ -14,9 +14,9 @@ use roomcast_actors::viewer::SessionCheck;
 
 use super::ws_guard;
 use crate::auth::{MaybeUser, SessionService, SessionToken};
+use crate::context::AppState;
 use crate::db::{self, rooms};
 use crate::error::ApiError;
-use crate::startup::AppState;
 
 /// Frames above this size end the connection; up to it, frames over 4 KiB get `bad_frame`.
 const MAX_WIRE_FRAME: usize = 64 * 1024;

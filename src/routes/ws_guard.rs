@@ -14,9 +14,9 @@ use actix_web::{web, FromRequest, HttpRequest};
 use futures_util::Stream;
 
 use crate::conn::ConnSocket;
+use crate::context::AppState;
 use crate::error::ApiError;
 use crate::limits::SocketSlot;
-use crate::startup::AppState;
 
 /// How long a stopped socket's connection gets to finish its closing handshake before it
 /// is hung up (a peer that reads has long finished by then).

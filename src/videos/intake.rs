@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use chrono::Utc;
 
 use super::incoming::blocking;
+use crate::context::AppState;
 use crate::db::{self, videos::NewVideo, videos::VideoRow};
 use crate::domain::{VideoDescription, VideoTitle};
 use crate::error::ApiError;
@@ -14,7 +15,6 @@ use crate::jobs::process_upload;
 use crate::media::probe::{self, ProbeError};
 use crate::media::storage::remove_if_exists;
 use crate::media::ToolError;
-use crate::startup::AppState;
 
 /// An upload whose bytes have all arrived.
 pub struct Arrived {

@@ -1,9 +1,9 @@
 //! `upload.quota_bytes`: what one user may hold in videos (being processed or ready) and
 //! unfinished resumable uploads (by their declared length) together.
 
+use crate::context::AppState;
 use crate::db;
 use crate::error::ApiError;
-use crate::startup::AppState;
 
 /// `Ok` when `owner_id` may add `adding` bytes; `QuotaExceeded` (413 `027`) otherwise.
 pub async fn check(state: &AppState, owner_id: &str, adding: u64) -> Result<(), ApiError> {

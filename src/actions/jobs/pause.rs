@@ -1,9 +1,9 @@
 //! Pausing and resuming a job kind's schedule (admins).
 
 use crate::auth::AuthUser;
+use crate::context::AppState;
 use crate::db;
 use crate::error::ApiError;
-use crate::startup::AppState;
 
 /// Pauses or resumes the schedule of `kind` for `admin` (audited); 404 if there is none.
 pub async fn set_paused(
@@ -28,6 +28,6 @@ pub async fn set_paused(
     } else {
         "schedule.resume"
     };
-    crate::audit::record(state, admin, action, kind, "").await;
+    crate::audit::record(&state.pool, admin, action, kind, "").await;
     Ok(())
 }

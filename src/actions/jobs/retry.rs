@@ -1,9 +1,9 @@
 //! Retrying a dead job (admins).
 
 use crate::auth::AuthUser;
+use crate::context::AppState;
 use crate::db::{self, jobs::JobRow};
 use crate::error::ApiError;
-use crate::startup::AppState;
 
 /// Puts dead job `id` back in the queue with fresh attempts for `admin` (audited) and wakes
 /// the worker. 409 for a job that is not dead.
@@ -27,6 +27,6 @@ pub async fn retry_dead(
     }
     state.jobs.wake();
     let detail = format!("job {}", job.id);
-    crate::audit::record(state, admin, "job.retry", &job.kind, &detail).await;
+    crate::audit::record(&state.pool, admin, "job.retry", &job.kind, &detail).await;
     Ok(job)
 }

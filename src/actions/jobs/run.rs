@@ -1,8 +1,8 @@
 //! Running a job kind now (admins).
 
 use crate::auth::AuthUser;
+use crate::context::AppState;
 use crate::error::ApiError;
-use crate::startup::AppState;
 
 /// Enqueues a run of `kind` now for `admin` (audited); returns the run's id.
 pub async fn run_now(state: &AppState, admin: &AuthUser, kind: &str) -> Result<String, ApiError> {
@@ -12,6 +12,6 @@ pub async fn run_now(state: &AppState, admin: &AuthUser, kind: &str) -> Result<S
         .enqueue(kind, "{}")
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no job kind {kind:?}")))?;
-    crate::audit::record(state, admin, "job.run", kind, &format!("job {id}")).await;
+    crate::audit::record(&state.pool, admin, "job.run", kind, &format!("job {id}")).await;
     Ok(id)
 }

@@ -7,9 +7,9 @@ use roomcast_actors::registry::BanEverywhere;
 
 use super::{find_room, require_moderator};
 use crate::auth::AuthUser;
+use crate::context::AppState;
 use crate::db::{self, danmaku, users};
 use crate::error::ApiError;
-use crate::startup::AppState;
 
 /// The longest ban.
 pub const MAX_BAN_SECS: u64 = 365 * 24 * 3600;
@@ -62,7 +62,7 @@ pub async fn ban_user(
             "user.mute"
         };
         let detail = format!("room {} for {seconds} s", room.id);
-        crate::audit::record(state, moderator, action, &target.username, &detail).await;
+        crate::audit::record(&state.pool, moderator, action, &target.username, &detail).await;
     }
     Ok((target, until_db))
 }

@@ -4,10 +4,10 @@ use roomcast_actors::ingest::pipeline::{ControlIngest, IngestAction};
 
 use super::find_room;
 use crate::auth::AuthUser;
+use crate::context::AppState;
 use crate::db::{self, rooms, rooms::RoomRow};
 use crate::error::ApiError;
 use crate::ingest;
-use crate::startup::AppState;
 
 /// Starts, stops or restarts a room's pipeline for `admin`, and writes it to the audit
 /// log. 404 for an unknown action or a room without a source.
@@ -40,6 +40,6 @@ pub async fn control_pipeline(
         .await
         .map_err(|e| ApiError::Internal(anyhow::anyhow!("the pipeline is gone: {e}")))?;
     let verb = format!("ingest.{}", format!("{action:?}").to_lowercase());
-    crate::audit::record(state, admin, &verb, &room.id, &room.title).await;
+    crate::audit::record(&state.pool, admin, &verb, &room.id, &room.title).await;
     Ok(room)
 }

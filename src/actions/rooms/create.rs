@@ -2,11 +2,11 @@
 
 use super::check_source_host;
 use crate::auth::AuthUser;
+use crate::context::AppState;
 use crate::db::{self, rooms, rooms::RoomRow};
 use crate::domain::{RoomTitle, SourceUrl};
 use crate::error::ApiError;
 use crate::ingest;
-use crate::startup::AppState;
 
 /// Stores a new room owned by `owner` and starts its pipeline if it has a source. Only
 /// admins give a room a source or make it on-demand (and their rooms are audited); other
@@ -48,7 +48,7 @@ pub async fn create_room(
     .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("a new room vanished after insert")))?;
     ingest::sync_room(state, &row);
     if owner.is_admin() {
-        crate::audit::record(state, owner, "room.create", &row.id, &row.title).await;
+        crate::audit::record(&state.pool, owner, "room.create", &row.id, &row.title).await;
     }
     Ok(row)
 }

@@ -14,10 +14,10 @@ pub use retract::retract_message;
 pub use update::update_room;
 
 use crate::auth::AuthUser;
+use crate::context::AppState;
 use crate::db::{self, rooms, rooms::RoomRow};
 use crate::domain::SourceUrl;
 use crate::error::ApiError;
-use crate::startup::AppState;
 
 pub async fn find_room(state: &AppState, id: String) -> Result<RoomRow, ApiError> {
     let room_id = id.clone();

@@ -4,9 +4,9 @@ use roomcast_actors::registry::RetractEverywhere;
 
 use super::{find_room, require_moderator};
 use crate::auth::AuthUser;
+use crate::context::AppState;
 use crate::db::{self, danmaku};
 use crate::error::ApiError;
-use crate::startup::AppState;
 
 /// Deletes message `msg_id` of room `room_id` for `moderator` and retracts it on every
 /// viewer's screen; an admin's removal is audited.
@@ -32,7 +32,7 @@ pub async fn retract_message(
     });
     if moderator.is_admin() {
         let detail = format!("room {}", room.id);
-        crate::audit::record(state, moderator, "danmaku.remove", &msg_id, &detail).await;
+        crate::audit::record(&state.pool, moderator, "danmaku.remove", &msg_id, &detail).await;
     }
     Ok(())
 }

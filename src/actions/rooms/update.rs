@@ -2,11 +2,11 @@
 
 use super::check_source_host;
 use crate::auth::AuthUser;
+use crate::context::AppState;
 use crate::db::{self, rooms, rooms::RoomRow};
 use crate::domain::SourceUrl;
 use crate::error::ApiError;
 use crate::ingest;
-use crate::startup::AppState;
 
 /// Applies `changes` to a room for `admin` and brings its pipeline in line with its source.
 /// A new source starts afresh: an admin's stop of the old one does not carry over. Each
@@ -52,13 +52,15 @@ pub async fn update_room(
     ingest::sync_room(state, &row);
     match audit {
         (true, _, _) => {
-            crate::audit::record(state, admin, "room.source", &row.id, &shown_source).await
+            crate::audit::record(&state.pool, admin, "room.source", &row.id, &shown_source).await
         }
-        (false, true, _) => crate::audit::record(state, admin, "room.on_demand", &row.id, "").await,
+        (false, true, _) => {
+            crate::audit::record(&state.pool, admin, "room.on_demand", &row.id, "").await
+        }
         _ => {}
     }
     if audit.2 {
-        crate::audit::record(state, admin, "room.title", &row.id, &row.title).await;
+        crate::audit::record(&state.pool, admin, "room.title", &row.id, &row.title).await;
     }
     Ok(row)
 }

@@ -1,10 +1,10 @@
 //! Commenting on a video (signed-in users, within `limits.comments_per_minute`).
 
 use crate::auth::AuthUser;
+use crate::context::AppState;
 use crate::db::{self, comments::CommentRow};
 use crate::domain::CommentBody;
 use crate::error::ApiError;
-use crate::startup::AppState;
 
 /// Adds `author`'s comment to ready video `video_id`: 404 for a video that is not ready,
 /// 429 (`028`) past the author's per-minute limit (admins are not limited).

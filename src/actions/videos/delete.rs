@@ -1,9 +1,9 @@
 //! Deleting a video (its owner or an admin).
 
 use crate::auth::AuthUser;
+use crate::context::AppState;
 use crate::db::{self, videos::VideoRow};
 use crate::error::ApiError;
-use crate::startup::AppState;
 
 /// Deletes video `id` for `user`: marked deleted with its `video_del_rec` (for the cleanup
 /// job) and no longer served on this node at once. Others than the owner and admins get
@@ -34,7 +34,7 @@ pub async fn delete_video(
     }
     log::info!("video {}: deleted by {}", video.id, user.username);
     if user.is_admin() {
-        crate::audit::record(state, user, "video.delete", &video.id, &video.title).await;
+        crate::audit::record(&state.pool, user, "video.delete", &video.id, &video.title).await;
     }
     Ok(video)
 }

@@ -9,10 +9,10 @@ use askama::Template;
 use super::{gate, gate_post, CsrfOnly};
 use crate::actions::jobs;
 use crate::auth::PageUser;
+use crate::context::AppState;
 use crate::db::{self, jobs::JobRow, jobs::ScheduleRow};
 use crate::error::PageError;
 use crate::pages::{render, see_other, Layout};
-use crate::startup::AppState;
 
 pub struct ScheduleEntry {
     pub schedule: ScheduleRow,

@@ -17,9 +17,9 @@ use serde::Deserialize;
 
 use super::{render, Layout};
 use crate::auth::{csrf, AuthUser, PageUser};
+use crate::context::AppState;
 use crate::db::{self, audit::AuditRow};
 use crate::error::{ApiError, PageError};
-use crate::startup::AppState;
 
 /// The signed-in admin; otherwise the login page for visitors, 403 for signed-in users who
 /// are not admins.

@@ -11,10 +11,10 @@ use serde::Deserialize;
 use super::{gate, gate_post, CsrfOnly};
 use crate::actions::rooms::{ban_user, retract_message, MUTE_SECS};
 use crate::auth::PageUser;
+use crate::context::AppState;
 use crate::db::{self, danmaku::ModerationRow};
 use crate::error::PageError;
 use crate::pages::{render, see_other, Layout};
-use crate::startup::AppState;
 
 /// Messages listed.
 const RECENT: i64 = 100;

@@ -11,10 +11,10 @@ use serde_json::{json, Value};
 use super::gate;
 use crate::actions::jobs::{job_json, queue_json};
 use crate::auth::PageUser;
+use crate::context::AppState;
 use crate::db;
 use crate::error::{ApiError, PageError};
 use crate::pages::{render, Layout};
-use crate::startup::AppState;
 
 /// Rooms listed on the dashboard and the rooms page.
 const ROOMS: i64 = 200;

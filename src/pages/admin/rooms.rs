@@ -11,11 +11,11 @@ use serde::Deserialize;
 use super::{gate, gate_post, CsrfOnly};
 use crate::actions::rooms::{control_pipeline, create_room, find_room, update_room};
 use crate::auth::PageUser;
+use crate::context::AppState;
 use crate::db::{self, rooms, rooms::RoomRow};
 use crate::domain::{RoomTitle, SourceUrl};
 use crate::error::PageError;
 use crate::pages::{render, see_other, Layout};
-use crate::startup::AppState;
 
 pub struct RoomEntry {
     pub room: RoomRow,

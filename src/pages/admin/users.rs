@@ -9,10 +9,10 @@ use serde::Deserialize;
 
 use super::{gate, gate_post, CsrfOnly};
 use crate::auth::{AuthUser, PageUser, SessionService};
+use crate::context::AppState;
 use crate::db::{self, users::User};
 use crate::error::{ApiError, PageError};
 use crate::pages::{render, see_other, Layout};
-use crate::startup::AppState;
 
 /// Users listed per search.
 const LIMIT: i64 = 100;
@@ -115,7 +115,7 @@ pub async fn set_role(
     }
     // Their cached sessions carry the old role.
     sessions.forget_user(&id);
-    crate::audit::record(&state, &admin, "user.role", &id, &role).await;
+    crate::audit::record(&state.pool, &admin, "user.role", &id, &role).await;
     Ok(see_other("/admin/users").finish())
 }
 
@@ -184,6 +184,6 @@ async fn set_disabled(
     } else {
         "user.enable"
     };
-    crate::audit::record(&state, &admin, action, &id, "").await;
+    crate::audit::record(&state.pool, &admin, action, &id, "").await;
     Ok(see_other("/admin/users").finish())
 }

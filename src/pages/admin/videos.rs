@@ -7,10 +7,10 @@ use askama::Template;
 
 use super::{gate, gate_post, CsrfOnly};
 use crate::auth::PageUser;
+use crate::context::AppState;
 use crate::db::{self, videos::VideoRow};
 use crate::error::PageError;
 use crate::pages::{render, see_other, Layout};
-use crate::startup::AppState;
 
 /// Videos listed.
 const LIMIT: i64 = 200;
