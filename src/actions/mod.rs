@@ -8,6 +8,7 @@
 
 pub mod jobs;
 pub mod rooms;
+pub mod users;
 pub mod videos;
 
 use crate::auth::AuthUser;

@@ -86,21 +86,12 @@ pub async fn set_disabled(
     CurrentUser(admin): CurrentUser,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
-    if !admin.is_admin() {
-        return Err(ApiError::Forbidden("only admins manage users".into()));
-    }
     let (id, action) = path.into_inner();
     let disabled = match action.as_str() {
         "disable" => true,
         "enable" => false,
         _ => return Err(ApiError::NotFound(format!("no action {action}"))),
     };
-    if disabled && id == admin.user_id {
-        return Err(ApiError::Forbidden("you cannot disable yourself".into()));
-    }
-    if !accounts::set_disabled(&state.pool, &sessions, &state.rooms, &id, disabled).await? {
-        return Err(ApiError::NotFound(format!("no user {id}")));
-    }
-    crate::audit::record(&state.pool, &admin, &format!("user.{action}"), &id, "").await;
+    crate::actions::users::set_disabled(&state, &sessions, &admin, &id, disabled).await?;
     Ok(HttpResponse::NoContent().finish())
 }

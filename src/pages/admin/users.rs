@@ -11,7 +11,7 @@ use super::{gate, gate_post, CsrfOnly};
 use crate::auth::{AuthUser, PageUser, SessionService};
 use crate::context::AppState;
 use crate::db::{self, users::User};
-use crate::error::{ApiError, PageError};
+use crate::error::PageError;
 use crate::pages::{render, see_other, Layout};
 
 /// Users listed per search.
@@ -68,16 +68,6 @@ pub async fn page(
     Ok(render(StatusCode::OK, &page.layout, &page))
 }
 
-fn not_yourself(admin: &AuthUser, id: &str, what: &str) -> Result<(), PageError> {
-    if admin.user_id == id {
-        Err(PageError::forbidden(&format!(
-            "you cannot {what} your own account"
-        )))
-    } else {
-        Ok(())
-    }
-}
-
 #[derive(Deserialize)]
 pub struct RoleForm {
     #[serde(default)]
@@ -96,26 +86,8 @@ pub async fn set_role(
     form: web::Form<RoleForm>,
 ) -> Result<HttpResponse, PageError> {
     let admin = gate_post(&req, user, &form.csrf_token)?;
-    let id = id.into_inner();
-    let role = match form.role.as_str() {
-        "admin" | "user" => form.role.clone(),
-        _ => {
-            return Err(PageError::from(ApiError::Invalid(
-                "role must be admin or user".into(),
-            )))
-        }
-    };
-    if role == "user" {
-        not_yourself(&admin, &id, "demote")?;
-    }
-    let (uid, r) = (id.clone(), role.clone());
-    let found = db::blocking(&state.pool, move |c| db::users::set_role_by_id(c, &uid, &r)).await?;
-    if !found {
-        return Err(PageError::not_found());
-    }
-    // Their cached sessions carry the old role.
-    sessions.forget_user(&id);
-    crate::audit::record(&state.pool, &admin, "user.role", &id, &role).await;
+    crate::actions::users::set_role(&state, &sessions, &admin, &id.into_inner(), &form.role)
+        .await?;
     Ok(see_other("/admin/users").finish())
 }
 
@@ -171,19 +143,6 @@ async fn set_disabled(
     disabled: bool,
 ) -> Result<HttpResponse, PageError> {
     let admin = gate_post(&req, user, &form.csrf_token)?;
-    if disabled {
-        not_yourself(&admin, &id, "disable")?;
-    }
-    match crate::accounts::set_disabled(&state.pool, &sessions, &state.rooms, &id, disabled).await {
-        Ok(true) => {}
-        Ok(false) => return Err(PageError::not_found()),
-        Err(e) => return Err(PageError::from(e)),
-    }
-    let action = if disabled {
-        "user.disable"
-    } else {
-        "user.enable"
-    };
-    crate::audit::record(&state.pool, &admin, action, &id, "").await;
+    crate::actions::users::set_disabled(&state, &sessions, &admin, &id, disabled).await?;
     Ok(see_other("/admin/users").finish())
 }
