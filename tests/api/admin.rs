@@ -493,6 +493,21 @@ async fn every_admin_action_through_the_api_is_audited_like_the_panels() {
         .await;
     let batch = viewer.next_of_type("batch").await;
     let msg = batch["items"][0]["id"].as_str().unwrap().to_string();
+    // Messages are saved a window after they are shown: remove it once it is stored.
+    crate::helpers::eventually(Duration::from_secs(10), "the message is stored", || async {
+        let history = app
+            .json(
+                Method::GET,
+                &format!("/api/rooms/{room}/danmaku?limit=10"),
+                Auth::None,
+                None,
+            )
+            .await;
+        history.body["items"]
+            .as_array()
+            .is_some_and(|items| items.iter().any(|i| i["id"] == msg.as_str()))
+    })
+    .await;
     let res = app
         .json(
             Method::DELETE,
