@@ -100,11 +100,17 @@ pub async fn slow_body(
 /// (a JSON body, a form) is cut off after `timeout` instead of holding its connection and
 /// handler. WebSocket upgrades are left alone: their body is the socket, quiet by nature.
 pub fn stalled_bodies_end(mut req: ServiceRequest, timeout: Duration) -> ServiceRequest {
-    let upgrade = req
-        .headers()
-        .get(actix_web::http::header::UPGRADE)
+    use actix_web::http::header;
+    let headers = req.headers();
+    let upgrade = headers
+        .get(header::UPGRADE)
         .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"websocket"));
-    if !upgrade {
+    // Most requests (every GET) have no body: nothing to watch, nothing to allocate.
+    let has_body = headers.contains_key(header::TRANSFER_ENCODING)
+        || headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v.as_bytes() != b"0");
+    if has_body && !upgrade {
         let payload = req.take_payload();
         let boxed: Pin<Box<dyn Stream<Item = Result<Bytes, PayloadError>>>> =
             Box::pin(SlowBody::new(payload, timeout));
