@@ -845,8 +845,10 @@ async fn a_deletion_survives_a_server_killed_before_the_files_are_removed() {
     cmd.env("ROOMCAST__JOBS__CLEANUP_DELETED_VIDEOS_SECS", "1");
     let (_server, port) = serve(cmd);
     let app = RemoteApp::new(port);
+    // The job removes the video, then the thumbnail: wait for both.
+    let thumb = dir.path().join(format!("data/thumbs/{id}.jpg"));
     for _ in 0..100 {
-        if !video_file.exists() {
+        if !video_file.exists() && !thumb.exists() {
             break;
         }
         sleep_ms(100).await;
