@@ -229,6 +229,10 @@ pub struct IngestSettings {
     pub allow_private_sources: bool,
     /// The longest wait between restarts of a failing source (the ladder is 1, 2, 5, 10 s).
     pub max_backoff_secs: u64,
+    /// A source that delivers no fragment for this long is killed and restarted.
+    pub stall_ms: u64,
+    /// An on-demand source stops this long after its last video viewer left.
+    pub on_demand_linger_ms: u64,
     /// Not a setting: the node's egress proxy for HTTP(S) sources, filled in at start-up.
     #[serde(skip)]
     pub egress_url: String,
@@ -243,6 +247,8 @@ impl Default for IngestSettings {
             lease_secs: 6,
             allow_private_sources: true,
             max_backoff_secs: 10,
+            stall_ms: 10_000,
+            on_demand_linger_ms: 10_000,
             egress_url: String::new(),
         }
     }
@@ -458,6 +464,10 @@ impl Settings {
         anyhow::ensure!(
             self.ingest.max_backoff_secs >= 1,
             "ingest.max_backoff_secs must be at least 1"
+        );
+        anyhow::ensure!(
+            self.ingest.stall_ms >= 100 && self.ingest.on_demand_linger_ms >= 100,
+            "ingest.stall_ms and ingest.on_demand_linger_ms must be at least 100"
         );
         anyhow::ensure!(
             self.ingest.lease_secs >= 3,

@@ -10,7 +10,7 @@ use std::time::Duration;
 use actix::{Actor, Addr};
 use roomcast_actors::bus::Bus;
 use roomcast_actors::cluster::SharedView;
-use roomcast_actors::ingest::command::IngestSpec;
+use roomcast_actors::ingest::command::{IngestSpec, IngestTiming};
 use roomcast_actors::ingest::lease_plan::{self, LeaseView};
 use roomcast_actors::ingest::pipeline::{GetIngestStatus, IngestPipeline};
 use roomcast_actors::ingest::supervisor::{
@@ -49,6 +49,11 @@ pub fn spec_for(room: &RoomRow, settings: &Settings) -> Option<IngestSpec> {
         hls_dir: settings.storage.dir.join("live").join(&room.id),
         ffmpeg: settings.ingest.ffmpeg.clone(),
         on_demand: room.on_demand,
+        timing: IngestTiming {
+            stall_after: Duration::from_millis(settings.ingest.stall_ms),
+            linger: Duration::from_millis(settings.ingest.on_demand_linger_ms),
+            ..IngestTiming::default()
+        },
     })
 }
 

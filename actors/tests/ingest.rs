@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use actix::prelude::*;
-use roomcast_actors::ingest::command::IngestSpec;
+use roomcast_actors::ingest::command::{IngestSpec, IngestTiming};
 use roomcast_actors::ingest::pipeline::{
     ControlIngest, GetIngestStatus, IngestAction, IngestPipeline, IngestState, IngestStatus,
     JoinVideo, LeaveVideo, VideoFrame,
@@ -54,7 +54,26 @@ fn spec(dir: &Path, src: &Path, on_demand: bool) -> IngestSpec {
         hls_dir: dir.join("live/room"),
         ffmpeg: "ffmpeg".into(),
         on_demand,
+        timing: IngestTiming {
+            linger: LINGER,
+            ..IngestTiming::default()
+        },
     }
+}
+
+/// The on-demand linger these tests run with.
+const LINGER: Duration = Duration::from_secs(2);
+
+/// Waits up to 30 s for `check` to hold; panics with `what` otherwise.
+async fn eventually(what: &str, mut check: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    while std::time::Instant::now() < deadline {
+        if check() {
+            return;
+        }
+        actix_rt::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("within 30 s: {what}");
 }
 
 /// Collects what a video viewer receives.
@@ -120,7 +139,10 @@ async fn a_source_plays_to_viewers_writes_hls_and_comes_back_after_a_kill() {
     let running = wait_for(&pipeline, "running", |s| s.state == IngestState::Running).await;
     assert!(!running.transcoding, "H.264/AAC is copied");
 
-    actix_rt::time::sleep(Duration::from_millis(2500)).await;
+    eventually("fragments reach the viewer", || {
+        early.0.lock().unwrap().len() > 5
+    })
+    .await;
     {
         let frames = early.0.lock().unwrap();
         assert_eq!(kind(&frames[0]), b"ftyp", "the init segment comes first");
@@ -134,7 +156,10 @@ async fn a_source_plays_to_viewers_writes_hls_and_comes_back_after_a_kill() {
     // A late joiner gets the init segment, then a fragment that starts with a keyframe.
     let (late, to) = viewer();
     pipeline.do_send(JoinVideo { viewer: 2, to });
-    actix_rt::time::sleep(Duration::from_millis(300)).await;
+    eventually("the late joiner gets the cache", || {
+        late.0.lock().unwrap().len() >= 2
+    })
+    .await;
     {
         let frames = late.0.lock().unwrap();
         assert!(frames[0].init && kind(&frames[0]) == b"ftyp");
@@ -190,18 +215,16 @@ async fn a_non_h264_source_is_transcoded() {
     let s = wait_for(&pipeline, "running", |s| s.state == IngestState::Running).await;
     assert!(s.transcoding);
     assert_eq!(s.restarts, 0, "switching to transcoding is not a failure");
-    actix_rt::time::sleep(Duration::from_millis(1500)).await;
-    let init = seen
-        .0
-        .lock()
-        .unwrap()
-        .iter()
-        .rev()
-        .find(|f| f.init)
-        .unwrap()
-        .bytes
-        .clone();
-    assert!(init.windows(4).any(|w| w == b"avc1"), "the output is H.264");
+    eventually("an H.264 init segment reaches the viewer", || {
+        seen.0
+            .lock()
+            .unwrap()
+            .iter()
+            .rev()
+            .find(|f| f.init)
+            .is_some_and(|init| init.bytes.windows(4).any(|w| w == b"avc1"))
+    })
+    .await;
     pipeline.do_send(ControlIngest {
         action: IngestAction::Stop,
     });
@@ -212,7 +235,7 @@ async fn an_on_demand_source_runs_only_while_watched() {
     let dir = tempfile::tempdir().unwrap();
     let src = source(dir.path(), "libx264");
     let pipeline = IngestPipeline::new(spec(dir.path(), &src, true)).start();
-    actix_rt::time::sleep(Duration::from_millis(500)).await;
+    // The pipeline decides when it starts, before it answers anything.
     assert_eq!(
         status(&pipeline).await.state,
         IngestState::Stopped,
@@ -221,16 +244,16 @@ async fn an_on_demand_source_runs_only_while_watched() {
     let (_seen, to) = viewer();
     pipeline.do_send(JoinVideo { viewer: 7, to });
     let running = wait_for(&pipeline, "running", |s| s.state == IngestState::Running).await;
+    let left = std::time::Instant::now();
     pipeline.do_send(LeaveVideo { viewer: 7 });
-    actix_rt::time::sleep(Duration::from_secs(8)).await;
-    assert_eq!(
-        status(&pipeline).await.state,
-        IngestState::Running,
-        "it lingers 10 s"
-    );
     wait_for(&pipeline, "stopped after the linger", |s| {
         s.state == IngestState::Stopped
     })
     .await;
+    assert!(
+        left.elapsed() >= LINGER,
+        "it lingered {:?}, not {LINGER:?}",
+        left.elapsed()
+    );
     assert!(!alive(running.pid.unwrap()));
 }

@@ -6,13 +6,6 @@ use std::time::Duration;
 
 use crate::helpers::{spawn_app, spawn_app_with, Auth, Backend, TestApp};
 
-pub(crate) async fn admin(app: &TestApp, name: &str) -> String {
-    let token = app.signed_in_user(name).await;
-    let mut conn = app.pool.get().unwrap();
-    assert!(roomcast::db::users::set_role(&mut conn, name, "admin").unwrap());
-    token
-}
-
 const SESSION: &str = "roomcast_session";
 
 /// The CSRF token the admin's pages carry.
@@ -40,7 +33,7 @@ fn audit_actions(app: &TestApp) -> Vec<(String, String, String)> {
 #[actix_web::test]
 async fn every_admin_page_and_action_is_for_admins_only_and_needs_the_csrf_token() {
     let app = spawn_app(Backend::Sqlite).await;
-    let root = admin(&app, "root").await;
+    let root = app.admin("root").await;
     let alice = app.signed_in_user("alice").await;
     let alice_id = user_id(&app, "alice");
     let pages = [
@@ -126,7 +119,7 @@ async fn every_admin_page_and_action_is_for_admins_only_and_needs_the_csrf_token
 #[actix_web::test]
 async fn the_panels_forms_run_jobs_manage_users_and_open_source_rooms() {
     let app = spawn_app_with(Backend::Sqlite, |s| s.ingest.allow_files = true).await;
-    let root = admin(&app, "root").await;
+    let root = app.admin("root").await;
     app.signed_in_user("bob").await;
     let bob_id = user_id(&app, "bob");
     let token = csrf(&app, &root).await;
@@ -264,7 +257,7 @@ async fn the_panels_forms_run_jobs_manage_users_and_open_source_rooms() {
 #[actix_web::test]
 async fn disabling_a_user_logs_them_out_everywhere_and_closes_their_sockets() {
     let app = spawn_app(Backend::Sqlite).await;
-    let root = admin(&app, "root").await;
+    let root = app.admin("root").await;
     let phone = app.signed_in_user("mallory").await;
     let laptop = app.login("mallory", "password123").await.body["token"]
         .as_str()
@@ -322,7 +315,7 @@ async fn disabling_a_user_logs_them_out_everywhere_and_closes_their_sockets() {
 #[actix_web::test]
 async fn moderators_remove_mute_and_ban_from_the_panel_and_delete_videos() {
     let app = spawn_app(Backend::Sqlite).await;
-    let root = admin(&app, "root").await;
+    let root = app.admin("root").await;
     let alice = app.signed_in_user("alice").await;
     let room = app.create_room(&root, "Busy room").await;
     let (mut sender, _) = app.viewer(&room, Some(&alice)).await;
@@ -455,7 +448,7 @@ async fn every_admin_action_through_the_api_is_audited_like_the_panels() {
     use awc::http::Method;
     use serde_json::json;
     let app = spawn_app_with(Backend::Sqlite, |s| s.ingest.allow_files = true).await;
-    let root = admin(&app, "root").await;
+    let root = app.admin("root").await;
     let alice = app.signed_in_user("alice").await;
     app.signed_in_user("mallory").await;
 

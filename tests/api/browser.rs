@@ -72,10 +72,7 @@ async fn a_live_room_plays_through_mse_and_hls_and_comes_back_after_its_source_s
 
     let app =
         crate::helpers::spawn_app_with(Backend::Sqlite, |s| s.ingest.allow_files = true).await;
-    let root = app.signed_in_user("root").await;
-    let mut conn = app.pool.get().unwrap();
-    roomcast::db::users::set_role(&mut conn, "root", "admin").unwrap();
-    drop(conn);
+    let root = app.admin("root").await;
     let src = crate::media::fixture(crate::media::Fixture::LiveTs);
     let res = app
         .json(
@@ -96,10 +93,7 @@ async fn an_admin_runs_a_job_and_stops_and_starts_a_source_from_the_panel() {
 
     let app =
         crate::helpers::spawn_app_with(Backend::Sqlite, |s| s.ingest.allow_files = true).await;
-    let root = app.signed_in_user("root").await;
-    let mut conn = app.pool.get().unwrap();
-    roomcast::db::users::set_role(&mut conn, "root", "admin").unwrap();
-    drop(conn);
+    let root = app.admin("root").await;
     let src = crate::media::fixture(crate::media::Fixture::LiveTs);
     let res = app
         .json(

@@ -939,10 +939,7 @@ async fn a_tiny_file_declaring_a_huge_picture_is_refused_before_decoding(backend
 
 async fn sources_on_link_local_and_forbidden_private_hosts_are_refused(backend: Backend) {
     let app = spawn_app_with(backend, |s| s.ingest.allow_private_sources = false).await;
-    let token = app.signed_in_user("root").await;
-    let mut conn = app.pool.get().unwrap();
-    assert!(roomcast::db::users::set_role(&mut conn, "root", "admin").unwrap());
-    drop(conn);
+    let token = app.admin("root").await;
     let admin = Auth::Bearer(&token);
     // Tried: the cloud metadata address, a loopback camera, a name that resolves to loopback.
     for source in [
@@ -1026,7 +1023,7 @@ async fn titles_with_a_bidi_override_or_a_zero_width_space_are_refused(backend: 
 
 async fn saving_the_admin_form_unchanged_keeps_the_cameras_password(backend: Backend) {
     let app = spawn_app_with(backend, |_| {}).await;
-    let token = crate::admin::admin(&app, "root").await;
+    let token = app.admin("root").await;
     let source = "rtsp://admin:s3cret-pass@127.0.0.1:9/cam";
     let res = app
         .json(
@@ -1147,7 +1144,7 @@ fn hostile_camera() -> u16 {
 
 async fn a_playlist_or_redirect_cannot_lead_a_source_to_a_link_local_host(backend: Backend) {
     let app = spawn_app_with(backend, |_| {}).await;
-    let token = crate::admin::admin(&app, "root").await;
+    let token = app.admin("root").await;
     let camera = hostile_camera();
     // The URLs the admin typed are on loopback (allowed here); where they lead is not.
     let mut seen = 0;
@@ -1225,7 +1222,7 @@ async fn behind_https_the_csrf_cookie_is_secure(backend: Backend) {
 #[actix_web::test]
 async fn a_video_socket_that_never_reads_is_closed_and_its_connection_ended() {
     let app = spawn_app_with(Backend::Sqlite, |s| s.ingest.allow_files = true).await;
-    let token = crate::admin::admin(&app, "root").await;
+    let token = app.admin("root").await;
     let src = crate::media::fixture(crate::media::Fixture::LiveTs);
     let res = app
         .json(

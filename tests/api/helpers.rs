@@ -380,6 +380,15 @@ impl TestApp {
         res.body["token"].as_str().unwrap().to_string()
     }
 
+    /// Registers and logs in a user made admin (as `roomcast user add --admin` would);
+    /// returns the session token.
+    pub async fn admin(&self, username: &str) -> String {
+        let token = self.signed_in_user(username).await;
+        let mut conn = self.pool.get().unwrap();
+        assert!(roomcast::db::users::set_role(&mut conn, username, "admin").unwrap());
+        token
+    }
+
     pub async fn me(&self, auth: Auth<'_>) -> JsonResponse {
         self.json(awc::http::Method::GET, "/api/users/me", auth, None)
             .await

@@ -3,20 +3,15 @@
 use awc::http::Method;
 use serde_json::json;
 
-use crate::helpers::{spawn_app, Auth, Backend, TestApp};
+use std::time::Duration;
+
+use crate::helpers::{eventually, spawn_app, Auth, Backend, TestApp};
 
 crate::on_both_backends!(hostile_source_urls_are_refused_and_good_ones_kept_without_credentials);
 
-async fn admin(app: &TestApp, name: &str) -> String {
-    let token = app.signed_in_user(name).await;
-    let mut conn = app.pool.get().unwrap();
-    assert!(roomcast::db::users::set_role(&mut conn, name, "admin").unwrap());
-    token
-}
-
 async fn hostile_source_urls_are_refused_and_good_ones_kept_without_credentials(backend: Backend) {
     let app = spawn_app(backend).await;
-    let root = admin(&app, "root").await;
+    let root = app.admin("root").await;
     let user = app.signed_in_user("alice").await;
     // Tried: every ffmpeg protocol trick we know of, local files, nested URLs, other schemes.
     for bad in [
@@ -153,7 +148,7 @@ async fn a_room_with_a_source_serves_websocket_fmp4_and_hls_and_admins_control_i
 
     let mut app =
         crate::helpers::spawn_app_with(Backend::Sqlite, |s| s.ingest.allow_files = true).await;
-    let root = admin(&app, "root").await;
+    let root = app.admin("root").await;
     let user = app.signed_in_user("alice").await;
     let src = crate::media::fixture(crate::media::Fixture::LiveTs);
     let res = app
@@ -250,11 +245,22 @@ async fn a_room_with_a_source_serves_websocket_fmp4_and_hls_and_admins_control_i
     );
     // The stop is stored with the room: a restarted server keeps the source stopped (it would
     // run within a second) until an admin starts it.
+    // A pipeline decides whether to run as it starts, before it answers anything: once the
+    // room reports a pipeline's own status (it names its node), that decision is in.
     app.restart().await;
-    actix_web::rt::time::sleep(std::time::Duration::from_secs(2)).await;
-    let res = app
-        .json(Method::GET, &format!("/api/rooms/{room}"), Auth::None, None)
-        .await;
+    let room_path = format!("/api/rooms/{room}");
+    eventually(
+        Duration::from_secs(10),
+        "the restarted node runs a pipeline for the room",
+        || async {
+            let res = app
+                .json(Method::GET, &room_path, Auth::Bearer(&root), None)
+                .await;
+            res.body["live"]["node"].is_string()
+        },
+    )
+    .await;
+    let res = app.json(Method::GET, &room_path, Auth::None, None).await;
     assert_eq!(
         res.body["live"]["state"], "stopped",
         "the stop outlived the restart: {}",

@@ -14,13 +14,6 @@ use serde_json::Value;
 use crate::helpers::{spawn_app_with, Auth, Backend, TestApp};
 use crate::media::Fixture;
 
-async fn admin(app: &TestApp, name: &str) -> String {
-    let token = app.signed_in_user(name).await;
-    let mut conn = app.pool.get().unwrap();
-    assert!(roomcast::db::users::set_role(&mut conn, name, "admin").unwrap());
-    token
-}
-
 async fn sleep_ms(ms: u64) {
     actix_web::rt::time::sleep(Duration::from_millis(ms)).await;
 }
@@ -96,7 +89,7 @@ async fn a_job_that_fails_twice_then_succeeds_ends_done_after_three_attempts(bac
         s.jobs.retry_base_ms = 1500;
     })
     .await;
-    let root = admin(&app, "root").await;
+    let root = app.admin("root").await;
     let blocker = undeletable_video(&app, &root).await;
     let id = run_now(&app, &root, "cleanup_deleted_videos").await;
 
@@ -128,7 +121,7 @@ async fn a_job_that_always_fails_is_dead_visible_and_can_be_retried(backend: Bac
         s.jobs.max_attempts = 3;
     })
     .await;
-    let root = admin(&app, "root").await;
+    let root = app.admin("root").await;
     let blocker = undeletable_video(&app, &root).await;
     let id = run_now(&app, &root, "cleanup_deleted_videos").await;
     let dead = wait_for(&app, &root, &id, |j| j["state"] == "dead").await;
@@ -213,7 +206,7 @@ crate::on_both_backends!(
 #[actix_web::test]
 async fn only_admins_reach_the_job_routes() {
     let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
-    let root = admin(&app, "root").await;
+    let root = app.admin("root").await;
     let alice = app.signed_in_user("alice").await;
     let id = run_now(&app, &root, "delete_expired_sessions").await;
     let routes = [
@@ -271,7 +264,7 @@ async fn a_paused_schedule_enqueues_nothing_until_resumed() {
         s.jobs.delete_expired_sessions_secs = 1;
     })
     .await;
-    let root = admin(&app, "root").await;
+    let root = app.admin("root").await;
     let count = |app: &TestApp| {
         let mut conn = app.pool.get().unwrap();
         roomcast::db::jobs::recent(&mut conn, None, 1000)

@@ -86,9 +86,7 @@ fn ffmpeg_serving(video_codec: &str, output: &str) -> Peer {
 
 async fn app_and_admin() -> (TestApp, String) {
     let app = spawn_app_with(Backend::Sqlite, |_| {}).await;
-    let token = app.signed_in_user("root").await;
-    let mut conn = app.pool.get().unwrap();
-    roomcast::db::users::set_role(&mut conn, "root", "admin").unwrap();
+    let token = app.admin("root").await;
     (app, token)
 }
 
@@ -211,10 +209,7 @@ async fn live_of(app: &TestApp, room: &str) -> serde_json::Value {
 #[actix_web::test]
 async fn a_source_down_for_many_retries_plays_again_within_the_retry_cap_of_its_return() {
     let app = spawn_app_with(Backend::Sqlite, |s| s.ingest.max_backoff_secs = 2).await;
-    let token = app.signed_in_user("root").await;
-    let mut conn = app.pool.get().unwrap();
-    roomcast::db::users::set_role(&mut conn, "root", "admin").unwrap();
-    drop(conn);
+    let token = app.admin("root").await;
     // Tried: a camera that is down for many restarts in a row (nothing listens yet).
     let url = format!("rtmp://127.0.0.1:{}/live/cam", free_port());
     let room = room_with_source(&app, &token, &url).await;

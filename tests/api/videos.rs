@@ -570,8 +570,7 @@ async fn only_the_owner_or_an_admin_deletes_and_a_deleted_video_is_gone_at_once(
     assert!(app.files_in("videos").contains(&format!("{first}.mp4")));
 
     // An admin may delete anyone's video.
-    let admin = app.signed_in_user("root").await;
-    make_admin(&app, "root");
+    let admin = app.admin("root").await;
     let res = app
         .json(
             Method::DELETE,
@@ -597,11 +596,6 @@ fn pending_deletions(app: &TestApp) -> Vec<String> {
         .into_iter()
         .map(|(id, _)| id)
         .collect()
-}
-
-fn make_admin(app: &TestApp, name: &str) {
-    let mut conn = app.pool.get().unwrap();
-    assert!(roomcast::db::users::set_role(&mut conn, name, "admin").unwrap());
 }
 
 /// Runs a job now and asserts it succeeded.

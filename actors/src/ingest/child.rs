@@ -92,6 +92,12 @@ impl ChildHandle {
     }
 }
 
+impl super::lifecycle::Child for ChildHandle {
+    fn kill(&self) {
+        ChildHandle::kill(self)
+    }
+}
+
 /// Why a child could not start.
 #[derive(Debug, thiserror::Error)]
 pub enum SpawnError {

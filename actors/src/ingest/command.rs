@@ -25,6 +25,33 @@ pub struct IngestSpec {
     pub ffmpeg: String,
     /// The source wakes on demand: started by the first video viewer.
     pub on_demand: bool,
+    pub timing: IngestTiming,
+}
+
+/// How long a pipeline waits for things (settings, so that tests can make them short).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IngestTiming {
+    /// A run with no fragment for this long is killed and restarted (`ingest.stall_ms`).
+    pub stall_after: std::time::Duration,
+    /// An on-demand source stops this long after its last viewer left
+    /// (`ingest.on_demand_linger_ms`).
+    pub linger: std::time::Duration,
+    /// A follower waits this long for a snapshot before relaying live packets without one.
+    pub snapshot_wait: std::time::Duration,
+    /// Another node's demand for an on-demand source counts for this long.
+    pub demand_lasts: std::time::Duration,
+}
+
+impl Default for IngestTiming {
+    fn default() -> Self {
+        use std::time::Duration;
+        Self {
+            stall_after: Duration::from_secs(10),
+            linger: Duration::from_secs(10),
+            snapshot_wait: Duration::from_millis(2500),
+            demand_lasts: Duration::from_secs(3),
+        }
+    }
 }
 
 /// Seconds of HLS per segment, segments in the playlist.
@@ -142,6 +169,7 @@ mod tests {
             hls_dir: "/tmp".into(),
             ffmpeg: "ffmpeg".into(),
             on_demand: false,
+            timing: IngestTiming::default(),
         }
     }
 

@@ -19,6 +19,7 @@ fn main() {
         hls_dir: ".".into(),
         ffmpeg: "ffmpeg".into(),
         on_demand: false,
+        timing: Default::default(),
     };
     for arg in arguments(&spec, Transcode::default()) {
         println!("{arg}");

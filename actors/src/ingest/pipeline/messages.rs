@@ -1,0 +1,74 @@
+//! What the pipeline is told and asked, by viewers, admins, the supervisor and other nodes.
+
+use actix::prelude::*;
+
+use super::super::fanout::VideoFrame;
+use super::super::status::{IngestAction, IngestStatus};
+
+/// Adds a video viewer; it receives the init segment and the fragments since the last
+/// keyframe at once.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct JoinVideo {
+    pub viewer: u64,
+    pub to: Recipient<VideoFrame>,
+}
+
+/// Removes a video viewer.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct LeaveVideo {
+    pub viewer: u64,
+}
+
+/// Starts, stops or restarts the source.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ControlIngest {
+    pub action: IngestAction,
+}
+
+/// An admin's control sent by another node; only the holder acts on it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RemoteControl {
+    pub action: IngestAction,
+}
+
+/// The supervisor let the pipeline go (its source changed or was removed, or the node is
+/// stopping): it stops its ffmpeg and leaves the bus, on this node only.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Retire;
+
+/// Makes this node the source's puller (`true`) or a follower of another node (`false`).
+/// `stopped` is the admin's stop as stored: a new puller keeps to it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetRole {
+    pub holder: bool,
+    pub stopped: bool,
+}
+
+/// A new video viewer (on any node) woke an on-demand source an admin had stopped.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SourceWoken {
+    pub room_id: String,
+}
+
+/// Another node has a new video viewer for this on-demand source.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Demanded;
+
+/// What the node's heartbeat says about this pipeline: its local video viewers and, if it
+/// pulls the source, its status.
+#[derive(Message)]
+#[rtype(result = "(usize, Option<IngestStatus>)")]
+pub struct GetReport;
+
+/// The pipeline's state for the API and the admin panel.
+#[derive(Message)]
+#[rtype(result = "IngestStatus")]
+pub struct GetIngestStatus;
