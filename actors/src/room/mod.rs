@@ -10,45 +10,44 @@
 //! messages other nodes accepted into its own window, so every node's viewers get one frame
 //! per window with a `seq` of that node's own. Retractions and bans travel the same way; the
 //! online count it shows is its own plus what the other live nodes report.
+//!
+//! # Layout
+//! - [`messages`]: what the room is told and asked;
+//! - [`window`]: the merge window, batch sequence and history ring (plain data);
+//! - [`limits`], [`mutes`]: flood control, and who is muted until when (plain data);
+//! - [`events`]: the room among nodes;
+//! - this file: the actor (viewers per hub, online counts, loading, the handlers).
 
+mod events;
 mod limits;
+mod messages;
+mod mutes;
+mod window;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use actix::prelude::*;
 use bytestring::ByteString;
-use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
+pub use events::{publish, RoomEvent, STALE_REMOTE};
 pub use limits::{FloodControl, RateLimit, Verdict, FLOOD_MUTE};
+pub use messages::*;
+use mutes::Mutes;
+pub use window::MAX_BATCH_ITEMS;
+use window::{Pending, Pushed, Window};
 
-use crate::bus::{Bus, BusMessage, Subscription};
+use crate::bus::{Bus, Subscription};
 use crate::hub::{DeliverFrame, DeliverToUser, DisconnectUserHere, WelcomeViewer, WorkerHub};
 use crate::metrics::RoomMetrics;
-use crate::protocol::{ErrorCode, Item, Mode, ServerFrame};
+use crate::protocol::{ErrorCode, Item, ServerFrame};
 use crate::store::{DanmakuStore, DanmakuWriter, SaveDanmaku, StoredItem};
 use crate::view::{self, SharedView};
 
-/// A window closes early at this many messages.
-pub const MAX_BATCH_ITEMS: usize = 200;
 /// Online counts go out at most this often.
 const ONLINE_EVERY: Duration = Duration::from_secs(1);
-
-/// Another node's message accepted longer ago than this is stale when it arrives (clocks
-/// of nodes are expected to agree within a second or so).
-pub const STALE_REMOTE: Duration = Duration::from_secs(5);
-
-/// A room's actor stopped.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct RoomStopped {
-    /// The room's id.
-    pub id: Arc<str>,
-    /// The actor that stopped (a newer one may already run).
-    pub addr: Addr<Room>,
-}
 
 /// Settings every room shares.
 #[derive(Debug, Clone)]
@@ -58,143 +57,6 @@ pub struct RoomConfig {
     pub history: usize,
     /// A room with no viewers stops after this long.
     pub idle_stop: Duration,
-}
-
-/// Adds a viewer (on the hub `hub_id`) and welcomes it through that hub.
-#[derive(Message)]
-#[rtype(result = "Result<(), RoomGone>")]
-pub struct JoinRoom {
-    /// The viewer.
-    pub viewer_id: u64,
-    /// Its worker's hub id.
-    pub hub_id: usize,
-    /// Its worker's hub.
-    pub hub: Addr<WorkerHub>,
-}
-
-/// Removes a viewer of hub `hub_id`.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct LeaveRoom {
-    /// Its worker's hub id.
-    pub hub_id: usize,
-}
-
-/// Offers a message; `Err` says why it was refused.
-#[derive(Message)]
-#[rtype(result = "Result<(), Rejection>")]
-pub struct SendDanmaku {
-    /// The author's id.
-    pub user_id: String,
-    /// The author's username.
-    pub username: String,
-    /// Validated text.
-    pub text: String,
-    /// `#rrggbb`.
-    pub color: String,
-    /// Where it shows.
-    pub mode: Mode,
-}
-
-/// Removes messages from history and tells every viewer.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct RetractDanmaku {
-    /// The messages' ids.
-    pub ids: Vec<String>,
-}
-
-/// Mutes a user in this room until `until`; their open sockets are told.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct BanUser {
-    /// The user's id.
-    pub user_id: String,
-    /// When the ban ends.
-    pub until: SystemTime,
-}
-
-/// Closes every connection of a user in this room (their account was disabled).
-#[derive(Message, Clone)]
-#[rtype(result = "()")]
-pub struct DisconnectUser {
-    pub user_id: String,
-}
-
-/// The number of viewers now.
-#[derive(Message)]
-#[rtype(result = "u64")]
-pub struct GetOnline;
-
-/// The room stopped before it could answer.
-#[derive(Debug)]
-pub struct RoomGone;
-
-/// A refused message: the error frame's code, text and wait.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rejection {
-    pub code: ErrorCode,
-    pub message: String,
-    pub retry_after_ms: Option<u64>,
-}
-
-impl Rejection {
-    pub fn to_frame(&self) -> ServerFrame {
-        ServerFrame::Error {
-            code: self.code,
-            message: self.message.clone(),
-            retry_after_ms: self.retry_after_ms,
-        }
-    }
-}
-
-/// What a room tells the same room on other nodes, on `{prefix}.room.{id}`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum RoomEvent {
-    /// A message accepted (and saved) by `node`.
-    Danmaku {
-        node: String,
-        item: Item,
-        /// Its author's user id: every node counts it against the author's rate, so
-        /// sockets on several nodes share one limit (empty from nodes that predate it).
-        #[serde(default)]
-        author_id: String,
-    },
-    Retract {
-        node: String,
-        ids: Vec<String>,
-    },
-    Ban {
-        node: String,
-        user_id: String,
-        /// Unix milliseconds.
-        until_ms: u64,
-    },
-}
-
-/// Sends `event` to the room `room_id` on the other nodes (nothing on the local bus).
-pub fn publish(bus: &Bus, room_id: &str, event: &RoomEvent) {
-    if bus.is_shared() {
-        let payload = serde_json::to_vec(event).expect("room events always serialise");
-        bus.publish(bus.subject(&format!("room.{room_id}")), payload.into());
-    }
-}
-
-/// A message in the open window: accepted here (saved when the window closes) or merged
-/// from another node (saved there).
-enum Pending {
-    Local(StoredItem),
-    Remote(Item),
-}
-
-impl Pending {
-    fn item(&self) -> &Item {
-        match self {
-            Pending::Local(s) => &s.item,
-            Pending::Remote(i) => i,
-        }
-    }
 }
 
 struct HubEntry {
@@ -222,14 +84,10 @@ pub struct Room {
     empty_since: Option<Instant>,
     loaded: bool,
     waiting: Vec<(JoinRoom, oneshot::Sender<()>)>,
-    history: VecDeque<Item>,
-    window: Vec<Pending>,
-    window_opened: Option<Instant>,
-    window_generation: u64,
-    seq: u64,
+    window: Window,
     last_accepted_us: i64,
     flood: FloodControl,
-    muted_until: HashMap<String, SystemTime>,
+    mutes: Mutes,
     bus: Bus,
     view: SharedView,
     subscription: Option<Subscription>,
@@ -244,9 +102,10 @@ impl Room {
         registry: Recipient<RoomStopped>,
         metrics: RoomMetrics,
     ) -> Self {
-        let flood = FloodControl::new(config.rate);
         Self {
             id,
+            flood: FloodControl::new(config.rate),
+            window: Window::new(config.history),
             config,
             store,
             writer,
@@ -258,14 +117,8 @@ impl Room {
             empty_since: Some(Instant::now()),
             loaded: false,
             waiting: Vec::new(),
-            history: VecDeque::new(),
-            window: Vec::new(),
-            window_opened: None,
-            window_generation: 0,
-            seq: 0,
             last_accepted_us: 0,
-            flood,
-            muted_until: HashMap::new(),
+            mutes: Mutes::default(),
             bus: Bus::local("local"),
             view: SharedView::default(),
             subscription: None,
@@ -282,10 +135,6 @@ impl Room {
     fn subscribe(&mut self, ctx: &mut Context<Self>) {
         let subject = self.bus.subject(&format!("room.{}", self.id));
         self.subscription = self.bus.subscribe(subject, ctx.address().recipient());
-    }
-
-    fn publish(&self, event: &RoomEvent) {
-        publish(&self.bus, &self.id, event);
     }
 
     /// Viewers here and on every other live node.
@@ -314,14 +163,8 @@ impl Room {
                     history: Vec::new(),
                     bans: Vec::new(),
                 });
-                // Messages merged while loading stay, after the stored ones.
-                let merged = std::mem::replace(&mut act.history, loaded.history.into());
-                for item in merged {
-                    if !act.history.iter().any(|i| i.id == item.id) {
-                        act.push_history(item);
-                    }
-                }
-                act.muted_until.extend(loaded.bans);
+                act.window.load_history(loaded.history);
+                act.mutes.extend(loaded.bans);
                 act.loaded = true;
                 for (join, done) in std::mem::take(&mut act.waiting) {
                     act.admit(join);
@@ -343,7 +186,7 @@ impl Room {
         let hello = ServerFrame::Hello {
             room: self.id.to_string(),
             online: self.total_online(),
-            history: self.history.iter().cloned().collect(),
+            history: self.window.history().cloned().collect(),
         };
         join.hub.do_send(WelcomeViewer {
             room: Arc::clone(&self.id),
@@ -363,74 +206,45 @@ impl Room {
         }
     }
 
-    /// Closes the window: one frame, serialised once, to every hub.
+    /// Closes the window: one frame, serialised once, to every hub; saves what was
+    /// accepted here.
     fn flush(&mut self) {
-        if self.window.is_empty() {
+        let Some(batch) = self.window.close() else {
             return;
-        }
-        self.window_generation += 1;
-        let stored = std::mem::take(&mut self.window);
-        let since = self.window_opened.take();
-        self.seq += 1;
-        let frame = BatchFrame {
-            kind: "batch",
-            seq: self.seq,
-            items: stored.iter().map(Pending::item),
         };
-        let json = serde_json::to_string(&frame).expect("batches always serialise");
-        self.metrics.batch_size.observe(stored.len() as f64);
-        self.broadcast(json.into(), true, since);
-        let mut to_save = Vec::with_capacity(stored.len());
-        for p in stored {
-            self.push_history(p.item().clone());
-            if let Pending::Local(s) = p {
-                to_save.push(s);
-            }
-        }
-        if !to_save.is_empty() {
+        self.metrics.batch_size.observe(batch.len as f64);
+        self.broadcast(batch.frame.into(), true, batch.opened);
+        if !batch.to_save.is_empty() {
             self.writer.do_send(SaveDanmaku {
                 room_id: self.id.to_string(),
-                items: to_save,
+                items: batch.to_save,
             });
         }
     }
 
-    fn push_history(&mut self, item: Item) {
-        if self.config.history == 0 {
-            return;
-        }
-        if self.history.len() >= self.config.history {
-            self.history.pop_front();
-        }
-        self.history.push_back(item);
-    }
-
-    /// Adds a message to the window, opening it (and its timer) if it was empty.
+    /// Adds a message to the window, arming its timer if it opened it.
     fn push_to_window(&mut self, pending: Pending, ctx: &mut Context<Self>) {
-        if self.window.is_empty() {
-            self.window_opened = Some(Instant::now());
-            let generation = self.window_generation;
-            ctx.run_later(self.config.window, move |act, _| {
-                if act.window_generation == generation {
-                    act.flush();
-                }
-            });
-        }
-        self.window.push(pending);
-        if self.window.len() >= MAX_BATCH_ITEMS {
-            self.flush();
+        match self.window.push(pending, Instant::now()) {
+            Pushed::Opened { generation } => {
+                ctx.run_later(self.config.window, move |act, _| {
+                    if act.window.is_open_at(generation) {
+                        act.flush();
+                    }
+                });
+            }
+            Pushed::Added => {}
+            Pushed::Full => self.flush(),
         }
     }
 
     fn retract(&mut self, ids: Vec<String>) {
-        self.history.retain(|i| !ids.contains(&i.id));
-        self.window.retain(|p| !ids.contains(&p.item().id));
+        self.window.retract(&ids);
         let frame = ServerFrame::Retract { ids }.to_json();
         self.broadcast(frame.into(), false, None);
     }
 
     fn ban(&mut self, user_id: String, until: SystemTime) {
-        self.muted_until.insert(user_id.clone(), until);
+        self.mutes.mute(user_id.clone(), until);
         let left = until.duration_since(SystemTime::now()).unwrap_or_default();
         let frame = ServerFrame::Error {
             code: ErrorCode::Muted,
@@ -445,17 +259,6 @@ impl Room {
                 user_id: user_id.clone(),
                 frame: frame.clone(),
             });
-        }
-    }
-
-    fn muted(&mut self, user_id: &str) -> Option<Duration> {
-        let until = *self.muted_until.get(user_id)?;
-        match until.duration_since(SystemTime::now()) {
-            Ok(left) => Some(left),
-            Err(_) => {
-                self.muted_until.remove(user_id);
-                None
-            }
         }
     }
 
@@ -475,24 +278,6 @@ impl Room {
             ctx.stop();
         }
     }
-}
-
-/// The batch frame, serialised from borrowed items.
-#[derive(Serialize)]
-struct BatchFrame<'a, I: Iterator<Item = &'a Item> + Clone> {
-    #[serde(rename = "type")]
-    kind: &'static str,
-    seq: u64,
-    #[serde(serialize_with = "serialize_iter")]
-    items: I,
-}
-
-fn serialize_iter<'a, I, S>(items: &I, s: S) -> Result<S::Ok, S::Error>
-where
-    I: Iterator<Item = &'a Item> + Clone,
-    S: serde::Serializer,
-{
-    s.collect_seq(items.clone())
 }
 
 impl Actor for Room {
@@ -563,7 +348,7 @@ impl Handler<SendDanmaku> for Room {
             message,
             retry_after_ms: wait.map(|d| d.as_millis().max(1) as u64),
         };
-        if let Some(left) = self.muted(&msg.user_id) {
+        if let Some(left) = self.mutes.left(&msg.user_id, SystemTime::now()) {
             self.metrics.rejected.with_label_values(&["muted"]).inc();
             return Err(reject(
                 ErrorCode::Muted,
@@ -586,8 +371,8 @@ impl Handler<SendDanmaku> for Room {
             }
             Verdict::Muted => {
                 self.metrics.rejected.with_label_values(&["muted"]).inc();
-                self.muted_until
-                    .insert(msg.user_id.clone(), SystemTime::now() + FLOOD_MUTE);
+                self.mutes
+                    .mute(msg.user_id.clone(), SystemTime::now() + FLOOD_MUTE);
                 return Err(reject(
                     ErrorCode::Muted,
                     "muted for flooding".into(),
@@ -608,11 +393,15 @@ impl Handler<SendDanmaku> for Room {
             mode: msg.mode,
             at: self.last_accepted_us / 1000,
         };
-        self.publish(&RoomEvent::Danmaku {
-            node: self.bus.node().to_string(),
-            item: item.clone(),
-            author_id: msg.user_id.clone(),
-        });
+        publish(
+            &self.bus,
+            &self.id,
+            &RoomEvent::Danmaku {
+                node: self.bus.node().to_string(),
+                item: item.clone(),
+                author_id: msg.user_id.clone(),
+            },
+        );
         let stored = StoredItem {
             item,
             author_id: msg.user_id,
@@ -657,49 +446,5 @@ impl Handler<GetOnline> for Room {
 
     fn handle(&mut self, _: GetOnline, _: &mut Context<Self>) -> u64 {
         self.online
-    }
-}
-
-impl Handler<BusMessage> for Room {
-    type Result = ();
-
-    fn handle(&mut self, msg: BusMessage, ctx: &mut Context<Self>) {
-        let event: RoomEvent = match serde_json::from_slice(&msg.payload) {
-            Ok(e) => e,
-            Err(e) => {
-                log::warn!("room {}: unreadable bus event: {e}", self.id);
-                return;
-            }
-        };
-        match event {
-            RoomEvent::Danmaku {
-                node,
-                item,
-                author_id,
-            } if node != self.bus.node() => {
-                // A message held up by a bus outage arrives late and in a burst; shown now it
-                // would pretend to be new, so it is dropped and counted.
-                let now_ms = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_millis() as i64);
-                if now_ms - item.at > STALE_REMOTE.as_millis() as i64 {
-                    self.metrics.stale_dropped.inc();
-                    return;
-                }
-                if !author_id.is_empty() {
-                    self.flood.count_elsewhere(&author_id, Instant::now());
-                }
-                self.push_to_window(Pending::Remote(item), ctx);
-            }
-            RoomEvent::Retract { node, ids } if node != self.bus.node() => self.retract(ids),
-            RoomEvent::Ban {
-                node,
-                user_id,
-                until_ms,
-            } if node != self.bus.node() => {
-                self.ban(user_id, UNIX_EPOCH + Duration::from_millis(until_ms));
-            }
-            _ => {}
-        }
     }
 }
