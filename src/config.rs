@@ -21,6 +21,7 @@ pub struct Settings {
     pub upload: UploadSettings,
     pub stream: StreamSettings,
     pub danmaku: DanmakuSettings,
+    pub ws: WsSettings,
     pub ingest: IngestSettings,
     pub bus: BusSettings,
     pub pages: PageSettings,
@@ -214,6 +215,46 @@ impl Default for DanmakuSettings {
     }
 }
 
+/// How WebSockets (danmaku and video) keep their peers honest.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WsSettings {
+    /// A ping goes out this often.
+    pub ping_ms: u64,
+    /// A peer that sent nothing (not even a pong) this long is dropped.
+    pub silence_ms: u64,
+    /// A write (pong or frame) that has not gone out this long closes the socket.
+    pub stall_ms: u64,
+    /// A danmaku viewer with frames waiting whose connection took none this long is
+    /// disconnected (older batches are dropped first).
+    pub max_lag_ms: u64,
+}
+
+impl Default for WsSettings {
+    fn default() -> Self {
+        let t = roomcast_actors::socket::SocketTiming::default();
+        let ms = |d: std::time::Duration| d.as_millis() as u64;
+        Self {
+            ping_ms: ms(t.ping_every),
+            silence_ms: ms(t.silence_limit),
+            stall_ms: ms(t.stall_limit),
+            max_lag_ms: ms(t.max_lag),
+        }
+    }
+}
+
+impl WsSettings {
+    pub fn timing(&self) -> roomcast_actors::socket::SocketTiming {
+        use std::time::Duration;
+        roomcast_actors::socket::SocketTiming {
+            ping_every: Duration::from_millis(self.ping_ms),
+            silence_limit: Duration::from_millis(self.silence_ms),
+            stall_limit: Duration::from_millis(self.stall_ms),
+            max_lag: Duration::from_millis(self.max_lag_ms),
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
 pub struct IngestSettings {
@@ -229,6 +270,9 @@ pub struct IngestSettings {
     pub allow_private_sources: bool,
     /// The longest wait between restarts of a failing source (the ladder is 1, 2, 5, 10 s).
     pub max_backoff_secs: u64,
+    /// With many nodes: how long a starting node waits for its first lease round (a
+    /// heartbeat, so it knows how many nodes share the sources before it takes any).
+    pub first_lease_round_ms: u64,
     /// A source that delivers no fragment for this long is killed and restarted.
     pub stall_ms: u64,
     /// An on-demand source stops this long after its last video viewer left.
@@ -247,6 +291,7 @@ impl Default for IngestSettings {
             lease_secs: 6,
             allow_private_sources: true,
             max_backoff_secs: 10,
+            first_lease_round_ms: 1500,
             stall_ms: 10_000,
             on_demand_linger_ms: 10_000,
             egress_url: String::new(),
@@ -464,6 +509,17 @@ impl Settings {
         anyhow::ensure!(
             self.ingest.max_backoff_secs >= 1,
             "ingest.max_backoff_secs must be at least 1"
+        );
+        anyhow::ensure!(
+            [
+                self.ws.ping_ms,
+                self.ws.silence_ms,
+                self.ws.stall_ms,
+                self.ws.max_lag_ms
+            ]
+            .iter()
+            .all(|ms| *ms >= 50),
+            "ws.ping_ms, ws.silence_ms, ws.stall_ms and ws.max_lag_ms must be at least 50"
         );
         anyhow::ensure!(
             self.ingest.stall_ms >= 100 && self.ingest.on_demand_linger_ms >= 100,

@@ -17,6 +17,7 @@ use roomcast_actors::ingest::supervisor::{
     ClaimedSource, EnsureIngest, FindIngest, IngestSupervisor, LeaseRound, RemoveIngest,
     SourceStore,
 };
+use roomcast_actors::port::PortResult;
 use serde_json::{json, Value};
 
 use crate::config::Settings;
@@ -66,10 +67,10 @@ pub struct DbSources {
 }
 
 impl SourceStore for DbSources {
-    fn claim(&self, round: &LeaseRound) -> Result<Vec<ClaimedSource>, String> {
+    fn claim(&self, round: &LeaseRound) -> PortResult<Vec<ClaimedSource>> {
         let node = round.node.as_str();
-        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
-        let rows = db::rooms::with_sources(&mut conn).map_err(|e| e.to_string())?;
+        let mut conn = self.pool.get().map_err(db::port)?;
+        let rows = db::rooms::with_sources(&mut conn).map_err(db::port)?;
         let sources: Vec<(IngestSpec, bool)> = rows
             .iter()
             .filter_map(|r| spec_for(r, &self.settings).map(|spec| (spec, r.source_stopped)))
@@ -77,13 +78,13 @@ impl SourceStore for DbSources {
         let lease_secs = self.settings.ingest.lease_secs;
         let now = chrono::Utc::now().naive_utc();
         let until = db::leases::after(now, lease_secs);
-        db::leases::renew(&mut conn, node, until).map_err(|e| e.to_string())?;
-        let mut holders = db::leases::holders(&mut conn, now).map_err(|e| e.to_string())?;
+        db::leases::renew(&mut conn, node, until).map_err(db::port)?;
+        let mut holders = db::leases::holders(&mut conn, now).map_err(db::port)?;
         // Expired a whole lease ago and still free: the nodes below their share are gone or
         // failing, so anyone takes it.
         let orphans: HashSet<String> =
             db::leases::expired_before(&mut conn, db::leases::before(now, lease_secs))
-                .map_err(|e| e.to_string())?
+                .map_err(db::port)?
                 .into_iter()
                 .collect();
         let rooms: Vec<String> = sources.iter().map(|(s, _)| s.room_id.clone()).collect();
@@ -96,7 +97,7 @@ impl SourceStore for DbSources {
         });
         for room in planned {
             // Another node may have taken it since the holders were read: then it is theirs.
-            if db::leases::take(&mut conn, &room, node, now, until).map_err(|e| e.to_string())? {
+            if db::leases::take(&mut conn, &room, node, now, until).map_err(db::port)? {
                 log::info!("room {room}: took the source's lease");
                 holders.insert(room, node.to_string());
             }
@@ -109,12 +110,12 @@ impl SourceStore for DbSources {
             orphans: &orphans,
         };
         if let Some(room) = lease_plan::to_give_back(&after_takes, &round.viewers) {
-            if db::leases::give_back(&mut conn, &room, node, now).map_err(|e| e.to_string())? {
+            if db::leases::give_back(&mut conn, &room, node, now).map_err(db::port)? {
                 log::info!("room {room}: gave the source's lease back (over its share)");
                 holders.remove(&room);
             }
         }
-        db::leases::forget_except(&mut conn, &rooms).map_err(|e| e.to_string())?;
+        db::leases::forget_except(&mut conn, &rooms).map_err(db::port)?;
         // Rooms another node took in this round show up in the next one.
         Ok(sources
             .into_iter()
@@ -126,11 +127,11 @@ impl SourceStore for DbSources {
             .collect())
     }
 
-    fn clear_stop(&self, room_id: &str) -> Result<(), String> {
-        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
+    fn clear_stop(&self, room_id: &str) -> PortResult<()> {
+        let mut conn = self.pool.get().map_err(db::port)?;
         db::rooms::set_source_stopped(&mut conn, room_id, false)
             .map(drop)
-            .map_err(|e| e.to_string())
+            .map_err(db::port)
     }
 }
 
@@ -141,6 +142,7 @@ pub async fn start_supervisor(
     settings: &Settings,
     bus: &Bus,
     view: &SharedView,
+    registry: &prometheus::Registry,
 ) -> Result<Addr<IngestSupervisor>, db::DbError> {
     let store = Arc::new(DbSources {
         pool: pool.clone(),
@@ -148,7 +150,19 @@ pub async fn start_supervisor(
     });
     if bus.is_shared() {
         let every = Duration::from_secs(settings.ingest.lease_secs) / 3;
-        return Ok(IngestSupervisor::shared(bus.clone(), Arc::clone(view), store, every).start());
+        let first = Duration::from_millis(settings.ingest.first_lease_round_ms);
+        let rounds = prometheus::IntCounter::new(
+            "roomcast_ingest_lease_rounds_total",
+            "Lease rounds this node completed (every third of ingest.lease_secs)",
+        )
+        .expect("valid metric");
+        if let Err(e) = registry.register(Box::new(rounds.clone())) {
+            log::warn!("ingest lease metric: {e}");
+        }
+        let supervisor =
+            IngestSupervisor::shared(bus.clone(), Arc::clone(view), store, every, first)
+                .count_rounds(rounds);
+        return Ok(supervisor.start());
     }
     let supervisor = IngestSupervisor::single(store).start();
     for room in db::blocking(pool, db::rooms::with_sources).await? {

@@ -9,10 +9,11 @@ use actix::{Actor, Addr, Arbiter};
 use roomcast_actors::bus::Bus;
 use roomcast_actors::cluster::SharedView;
 use roomcast_actors::metrics::RoomMetrics;
+use roomcast_actors::port::PortResult;
 use roomcast_actors::protocol::Item;
 use roomcast_actors::registry::{GetOnlineCounts, RoomRegistry};
 use roomcast_actors::room::{RateLimit, RoomConfig};
-use roomcast_actors::store::{DanmakuStore, SaveError, StoredItem};
+use roomcast_actors::store::{DanmakuStore, StoredItem};
 
 use crate::config::Settings;
 use crate::context::AppState;
@@ -24,25 +25,19 @@ pub struct DbDanmakuStore {
 }
 
 impl DanmakuStore for DbDanmakuStore {
-    fn save(&self, room_id: &str, items: &[StoredItem]) -> Result<(), SaveError> {
-        let mut conn = self.pool.get().map_err(|e| SaveError {
-            message: e.to_string(),
-            transient: true,
-        })?;
-        db::danmaku::insert_room_batch(&mut conn, room_id, items).map_err(|e| SaveError {
-            transient: db::is_outage_error(&e),
-            message: e.to_string(),
-        })
+    fn save(&self, room_id: &str, items: &[StoredItem]) -> PortResult<()> {
+        let mut conn = self.pool.get().map_err(db::port)?;
+        db::danmaku::insert_room_batch(&mut conn, room_id, items).map_err(db::port)
     }
 
-    fn recent(&self, room_id: &str, limit: usize) -> Result<Vec<Item>, String> {
-        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
-        db::danmaku::recent_in_room(&mut conn, room_id, limit as i64).map_err(|e| e.to_string())
+    fn recent(&self, room_id: &str, limit: usize) -> PortResult<Vec<Item>> {
+        let mut conn = self.pool.get().map_err(db::port)?;
+        db::danmaku::recent_in_room(&mut conn, room_id, limit as i64).map_err(db::port)
     }
 
-    fn active_bans(&self, room_id: &str) -> Result<Vec<(String, SystemTime)>, String> {
-        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
-        let bans = db::danmaku::active_bans(&mut conn, room_id).map_err(|e| e.to_string())?;
+    fn active_bans(&self, room_id: &str) -> PortResult<Vec<(String, SystemTime)>> {
+        let mut conn = self.pool.get().map_err(db::port)?;
+        let bans = db::danmaku::active_bans(&mut conn, room_id).map_err(db::port)?;
         Ok(bans
             .into_iter()
             .map(|(user, until)| (user, SystemTime::from(until.and_utc())))

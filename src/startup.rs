@@ -107,7 +107,8 @@ impl Application {
             .context("starting the ingest egress proxy")?;
         settings.ingest.egress_url = egress.url();
         let view = SharedView::default();
-        let ingest = ingest::start_supervisor(&pool, &settings, &bus, &view).await?;
+        let ingest =
+            ingest::start_supervisor(&pool, &settings, &bus, &view, metrics.registry()).await?;
         let flood = RateLimit::parse(&settings.danmaku.rate).map_err(anyhow::Error::msg)?;
         let room_metrics = RoomMetrics::new(metrics.registry())?;
         let rooms = live::start_registry(&settings, &pool, room_metrics.clone(), &bus, &view)?;

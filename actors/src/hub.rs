@@ -22,8 +22,6 @@ use crate::metrics::RoomMetrics;
 pub const MAX_QUEUED_FRAMES: usize = 64;
 /// Most bytes a viewer may have queued; past it the oldest droppable frames go.
 pub const MAX_QUEUED_BYTES: usize = 1 << 20;
-/// A viewer with frames waiting whose connection took none for this long is disconnected.
-pub const MAX_LAG: Duration = Duration::from_secs(5);
 
 /// Asks a viewer's connection to close, and why.
 #[derive(Message)]
@@ -74,6 +72,8 @@ pub struct Outbox {
     last_progress: Cell<Instant>,
     /// The writer has taken a frame and is still writing it.
     in_flight: Cell<bool>,
+    /// A viewer with frames waiting whose connection took none this long is disconnected.
+    max_lag: Duration,
 }
 
 /// What a push did.
@@ -83,8 +83,14 @@ pub struct Pushed {
 }
 
 impl Outbox {
-    pub fn new(viewer_id: u64, user_id: Option<String>, kick: Recipient<KickViewer>) -> Self {
+    pub fn new(
+        viewer_id: u64,
+        user_id: Option<String>,
+        kick: Recipient<KickViewer>,
+        max_lag: Duration,
+    ) -> Self {
         Self {
+            max_lag,
             viewer_id,
             user_id,
             state: RefCell::default(),
@@ -119,7 +125,7 @@ impl Outbox {
             st.bytes -= old.frame.len();
             dropped += 1;
         }
-        let stalled = now.saturating_duration_since(self.last_progress.get()) > MAX_LAG;
+        let stalled = now.saturating_duration_since(self.last_progress.get()) > self.max_lag;
         let too_slow = st.bytes > MAX_QUEUED_BYTES || stalled;
         drop(st);
         if too_slow {
@@ -160,6 +166,11 @@ impl Outbox {
         } else {
             self.last_progress.get().elapsed()
         }
+    }
+
+    /// It has had frames to write without finishing any for longer than it may.
+    pub fn is_too_far_behind(&self) -> bool {
+        self.lag() > self.max_lag
     }
 
     pub fn queued(&self) -> (usize, usize) {
@@ -393,6 +404,8 @@ impl HubHandle {
 mod tests {
     use super::*;
 
+    const MAX_LAG: Duration = Duration::from_secs(5);
+
     struct Counter(Rc<Cell<u32>>);
 
     impl Actor for Counter {
@@ -409,7 +422,7 @@ mod tests {
     fn outbox() -> (Outbox, Rc<Cell<u32>>) {
         let kicks = Rc::new(Cell::new(0));
         let addr = Counter(Rc::clone(&kicks)).start();
-        (Outbox::new(1, None, addr.recipient()), kicks)
+        (Outbox::new(1, None, addr.recipient(), MAX_LAG), kicks)
     }
 
     #[actix_rt::test]

@@ -11,7 +11,11 @@
 //!   `WorkerHub` per worker thread fans a room's frames out to its local viewers.
 //! - [`bus`], [`view`], [`cluster`]: NATS between nodes; what each node knows of the others
 //!   (a leaf the rooms and pipelines read); the `Cluster` actor that keeps it current.
-//! - [`store`], [`metrics`]: persistence as a trait, and Prometheus metrics.
+//! - [`store`], [`port`], [`metrics`]: persistence as a trait, what can go wrong behind
+//!   such a trait (out of reach for now, or failed), and Prometheus metrics.
+//! - [`ingest`]: live sources (pipelines, their supervisor, video viewers); its own
+//!   `# Layout` lists its parts.
+//! - [`socket`], [`process`]: what both kinds of socket share; child-process helpers.
 //! - [`queue`], [`worker`], [`scheduler`]: the generic job runner (the `Job` trait, the
 //!   `JobWorker` that leases and runs jobs, the `Scheduler` of periodic ones); the job kinds
 //!   themselves live in the app's `jobs` module, one per file.
@@ -22,6 +26,7 @@ pub mod danmaku;
 pub mod hub;
 pub mod ingest;
 pub mod metrics;
+pub mod port;
 pub mod process;
 pub mod protocol;
 pub mod queue;

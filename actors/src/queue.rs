@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use crate::port::PortResult;
+
 /// One kind of background work. Its body is blocking (queries, file system) and runs on the
 /// blocking thread pool, never on an actor's thread.
 pub trait Job: Send + Sync + 'static {
@@ -58,16 +60,16 @@ pub trait JobQueue: Send + Sync + 'static {
         worker: &str,
         limit: usize,
         lease: Duration,
-    ) -> Result<Vec<LeasedJob>, String>;
+    ) -> PortResult<Vec<LeasedJob>>;
     /// Extends the leases this worker still holds.
-    fn renew(&self, ids: &[String], worker: &str, lease: Duration) -> Result<(), String>;
+    fn renew(&self, ids: &[String], worker: &str, lease: Duration) -> PortResult<()>;
     /// Records how a run ended. `false` when the lease had been lost to another worker (the
     /// other run's outcome stands).
-    fn finish(&self, id: &str, worker: &str, outcome: &Outcome) -> Result<bool, String>;
+    fn finish(&self, id: &str, worker: &str, outcome: &Outcome) -> PortResult<bool>;
     /// Enqueues one run of each schedule whose time has come and is not paused, moving its
     /// next run on by its period; across nodes each period is enqueued once. Returns the
     /// kinds enqueued.
-    fn enqueue_due(&self) -> Result<Vec<String>, String>;
+    fn enqueue_due(&self) -> PortResult<Vec<String>>;
 }
 
 /// Keeps a long job's use of the CPU to a share of one core: between units of work, `breathe`

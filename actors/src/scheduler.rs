@@ -9,13 +9,14 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
+use crate::port::PortResult;
 use crate::queue::JobQueue;
 use crate::worker::WakeWorker;
 
 /// A tick's query came back.
 #[derive(Message)]
 #[rtype(result = "()")]
-struct Enqueued(Result<Vec<String>, String>);
+struct Enqueued(PortResult<Vec<String>>);
 
 pub struct Scheduler {
     queue: Arc<dyn JobQueue>,
@@ -64,7 +65,8 @@ impl Handler<Enqueued> for Scheduler {
                 self.worker.do_send(WakeWorker);
             }
             Ok(_) => {}
-            Err(e) => log::warn!("scheduler: enqueueing periodic jobs: {e}"),
+            Err(e) if e.is_transient() => log::warn!("scheduler: enqueueing periodic jobs: {e}"),
+            Err(e) => log::error!("scheduler: enqueueing periodic jobs: {e}"),
         }
     }
 }

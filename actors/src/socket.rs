@@ -10,9 +10,31 @@ use actix_web::error::PayloadError;
 use actix_ws::{ProtocolError, Session};
 use bytes::Bytes;
 
-/// A write (pong or frame) that has not gone out for this long means the peer is not
-/// reading: the socket is closed.
-pub const STALL_LIMIT: Duration = Duration::from_secs(20);
+/// How a socket keeps its peer honest. Settings (`ws.*`), so tests can make them short.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SocketTiming {
+    /// A ping goes out this often.
+    pub ping_every: Duration,
+    /// A peer that sent nothing (not even a pong) this long is dropped.
+    pub silence_limit: Duration,
+    /// A write (pong or frame) that has not gone out this long means the peer is not
+    /// reading: the socket is closed.
+    pub stall_limit: Duration,
+    /// A danmaku viewer with frames waiting whose connection took none this long is
+    /// disconnected (older frames are dropped first, so this is how far behind it is).
+    pub max_lag: Duration,
+}
+
+impl Default for SocketTiming {
+    fn default() -> Self {
+        Self {
+            ping_every: Duration::from_secs(10),
+            silence_limit: Duration::from_secs(30),
+            stall_limit: Duration::from_secs(20),
+            max_lag: Duration::from_secs(5),
+        }
+    }
+}
 
 /// Something the HTTP edge hands to a socket's actor to hold until it stops (a place in the
 /// per-address cap, a handle that hangs the connection up).
@@ -41,11 +63,11 @@ impl PongGate {
         });
     }
 
-    /// True when a pong has waited longer than `STALL_LIMIT`: the peer does not read.
-    pub fn stalled(&self) -> bool {
+    /// True when a pong has waited longer than `limit`: the peer does not read.
+    pub fn stalled(&self, limit: Duration) -> bool {
         self.pending_since
             .get()
-            .is_some_and(|since| since.elapsed() > STALL_LIMIT)
+            .is_some_and(|since| since.elapsed() > limit)
     }
 }
 

@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime};
 use actix::prelude::*;
 
 use crate::metrics::RoomMetrics;
+use crate::port::PortResult;
 use crate::protocol::Item;
 
 /// An accepted message with its author's id, as it is stored.
@@ -21,23 +22,15 @@ pub struct StoredItem {
     pub accepted_us: i64,
 }
 
-/// Why saving failed, and whether trying again later may succeed.
-#[derive(Debug, Clone)]
-pub struct SaveError {
-    pub message: String,
-    /// The database is out of reach for now (locked, stopped, read-only): retry.
-    pub transient: bool,
-}
-
 /// What rooms need from storage. Every method blocks; call them off the actor threads.
 pub trait DanmakuStore: Send + Sync + 'static {
     /// Saves a window's messages for a room in one transaction; saving the same window
     /// again after it was saved changes nothing.
-    fn save(&self, room_id: &str, items: &[StoredItem]) -> Result<(), SaveError>;
+    fn save(&self, room_id: &str, items: &[StoredItem]) -> PortResult<()>;
     /// The newest `limit` messages of a room, oldest first.
-    fn recent(&self, room_id: &str, limit: usize) -> Result<Vec<Item>, String>;
+    fn recent(&self, room_id: &str, limit: usize) -> PortResult<Vec<Item>>;
     /// Users banned from a room, with the end of each ban.
-    fn active_bans(&self, room_id: &str) -> Result<Vec<(String, SystemTime)>, String>;
+    fn active_bans(&self, room_id: &str) -> PortResult<Vec<(String, SystemTime)>>;
 }
 
 /// Saves one window's messages.
@@ -116,12 +109,12 @@ impl DanmakuWriter {
                     }
                     self.pop_front();
                 }
-                Err(e) if e.transient && next.since.elapsed() < self.policy.give_up_after => {
+                Err(e) if e.is_transient() && next.since.elapsed() < self.policy.give_up_after => {
                     if self.wait.is_none() {
                         log::warn!(
                             "saving danmaku failed, retrying ({} waiting): {}",
                             self.pending_items,
-                            e.message
+                            e
                         );
                     }
                     let wait = self.wait.map_or(self.policy.first_wait, |w| {
@@ -137,10 +130,7 @@ impl DanmakuWriter {
                 Err(e) => {
                     let room = next.save.room_id.clone();
                     let dropped = self.pop_front();
-                    log::error!(
-                        "room {room}: giving up saving {dropped} danmaku: {}",
-                        e.message
-                    );
+                    log::error!("room {room}: giving up saving {dropped} danmaku: {e}");
                     self.metrics.save_dropped.inc_by(dropped as u64);
                 }
             }

@@ -2,7 +2,7 @@
 //!
 //! It reads the viewer's frames (size, JSON, sign-in and text rules are checked here, before
 //! anything reaches the room), writes from its bounded `Outbox` on a task of its own, pings
-//! every 10 s and drops a peer silent for 30 s.
+//! every 10 s and drops a peer silent for 30 s (the [`SocketTiming`] settings).
 
 use std::future::Future;
 use std::pin::Pin;
@@ -20,10 +20,8 @@ use crate::metrics::RoomMetrics;
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use crate::registry::{GetRoom, RoomRegistry};
 use crate::room::{JoinRoom, LeaveRoom, Room, SendDanmaku};
-use crate::socket::{is_oversize, ConnectionGuard, PongGate};
+use crate::socket::{is_oversize, ConnectionGuard, PongGate, SocketTiming};
 
-const PING_EVERY: Duration = Duration::from_secs(10);
-const SILENCE_LIMIT: Duration = Duration::from_secs(30);
 /// Client frames larger than this get `bad_frame`.
 pub const MAX_CLIENT_FRAME: usize = 4 * 1024;
 /// Bad frames before the socket is closed with 1008.
@@ -51,6 +49,7 @@ pub struct ViewerConfig {
     pub registry: Addr<RoomRegistry>,
     pub metrics: RoomMetrics,
     pub sessions: SessionCheck,
+    pub timing: SocketTiming,
 }
 
 pub struct ViewerSession {
@@ -261,14 +260,12 @@ impl ViewerSession {
     }
 
     fn heartbeat(&mut self, ctx: &mut Context<Self>) {
-        if self.last_heard.elapsed() > SILENCE_LIMIT {
+        let timing = self.config.timing;
+        if self.last_heard.elapsed() > timing.silence_limit {
             return self.close(CloseCode::Normal, "no answer to pings", ctx);
         }
-        if self
-            .outbox
-            .as_ref()
-            .is_some_and(|o| o.lag() > crate::hub::MAX_LAG)
-            || self.pongs.stalled()
+        if self.outbox.as_ref().is_some_and(|o| o.is_too_far_behind())
+            || self.pongs.stalled(timing.stall_limit)
         {
             return self.close(CloseCode::Policy, "too far behind", ctx);
         }
@@ -288,13 +285,14 @@ impl Actor for ViewerSession {
             self.id,
             self.viewer.as_ref().map(|v| v.user_id.clone()),
             ctx.address().recipient(),
+            self.config.timing.max_lag,
         ));
         hub.register(&self.room_id, Rc::clone(&outbox));
         self.outbox = Some(outbox);
         self.hub = Some(hub);
         self.start_writer(ctx);
         self.join(ctx);
-        ctx.run_interval(PING_EVERY, |act, ctx| act.heartbeat(ctx));
+        ctx.run_interval(self.config.timing.ping_every, |act, ctx| act.heartbeat(ctx));
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {

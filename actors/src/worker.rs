@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 
+use crate::port::PortResult;
 use crate::queue::{outcome, Job, JobQueue, LeasedJob, Outcome};
 
 /// How the worker behaves.
@@ -46,7 +47,7 @@ pub struct WakeWorker;
 #[rtype(result = "()")]
 struct Leased {
     slot: usize,
-    jobs: Result<Vec<LeasedJob>, String>,
+    jobs: PortResult<Vec<LeasedJob>>,
 }
 
 /// A run ended and was recorded.
@@ -250,7 +251,10 @@ impl Handler<Leased> for JobWorker {
                     self.poll(msg.slot, ctx);
                 }
             }
-            Err(e) => log::warn!("leasing {} jobs: {e}", self.slots[msg.slot].job.kind()),
+            Err(e) if e.is_transient() => {
+                log::warn!("leasing {} jobs: {e}", self.slots[msg.slot].job.kind())
+            }
+            Err(e) => log::error!("leasing {} jobs: {e}", self.slots[msg.slot].job.kind()),
         }
     }
 }

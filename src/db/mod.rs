@@ -127,6 +127,21 @@ impl DbError {
     }
 }
 
+impl From<DbError> for roomcast_actors::port::PortError {
+    fn from(e: DbError) -> Self {
+        if e.is_outage() {
+            Self::Unavailable(e.to_string())
+        } else {
+            Self::Failed(e.to_string())
+        }
+    }
+}
+
+/// A pool or query error as a port reports it (out of reach for now, or failed).
+pub fn port(e: impl Into<DbError>) -> roomcast_actors::port::PortError {
+    e.into().into()
+}
+
 /// Query errors that say "not now" rather than "not this": a lock held too long, a closed
 /// connection, a statement cancelled by its time-out, a read-only file or server.
 pub fn is_outage_error(e: &diesel::result::Error) -> bool {

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use actix::prelude::*;
 use chrono::{NaiveDateTime, TimeDelta, Utc};
+use roomcast_actors::port::PortResult;
 use roomcast_actors::{
     Job, JobQueue, JobWorker, LeasedJob, Outcome, Scheduler, WakeWorker, WorkerSettings,
 };
@@ -118,10 +119,10 @@ impl JobQueue for DbJobQueue {
         worker: &str,
         limit: usize,
         lease: Duration,
-    ) -> Result<Vec<LeasedJob>, String> {
-        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
+    ) -> PortResult<Vec<LeasedJob>> {
+        let mut conn = self.pool.get().map_err(db::port)?;
         let rows = db::jobs::lease(&mut conn, kind, worker, limit as i64, after(lease), now())
-            .map_err(|e| e.to_string())?;
+            .map_err(db::port)?;
         Ok(rows
             .into_iter()
             .map(|r| LeasedJob {
@@ -134,14 +135,14 @@ impl JobQueue for DbJobQueue {
             .collect())
     }
 
-    fn renew(&self, ids: &[String], worker: &str, lease: Duration) -> Result<(), String> {
-        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
+    fn renew(&self, ids: &[String], worker: &str, lease: Duration) -> PortResult<()> {
+        let mut conn = self.pool.get().map_err(db::port)?;
         db::jobs::renew(&mut conn, ids, worker, after(lease))
             .map(drop)
-            .map_err(|e| e.to_string())
+            .map_err(db::port)
     }
 
-    fn finish(&self, id: &str, worker: &str, outcome: &Outcome) -> Result<bool, String> {
+    fn finish(&self, id: &str, worker: &str, outcome: &Outcome) -> PortResult<bool> {
         let how = match outcome {
             Outcome::Done(summary) => Finish::Done(summary),
             Outcome::Retry {
@@ -153,14 +154,13 @@ impl JobQueue for DbJobQueue {
             },
             Outcome::Dead(error) => Finish::Dead(error),
         };
-        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
-        db::jobs::finish(&mut conn, id, worker, how, now()).map_err(|e| e.to_string())
+        let mut conn = self.pool.get().map_err(db::port)?;
+        db::jobs::finish(&mut conn, id, worker, how, now()).map_err(db::port)
     }
 
-    fn enqueue_due(&self) -> Result<Vec<String>, String> {
-        let mut conn = self.pool.get().map_err(|e| e.to_string())?;
-        db::jobs::enqueue_due(&mut conn, &self.kinds, self.max_attempts, now())
-            .map_err(|e| e.to_string())
+    fn enqueue_due(&self) -> PortResult<Vec<String>> {
+        let mut conn = self.pool.get().map_err(db::port)?;
+        db::jobs::enqueue_due(&mut conn, &self.kinds, self.max_attempts, now()).map_err(db::port)
     }
 }
 

@@ -58,6 +58,7 @@ pub async fn room_socket(
         registry: state.rooms.clone(),
         metrics: state.room_metrics.clone(),
         sessions: session_check(sessions.into_inner()),
+        timing: state.settings.ws.timing(),
     };
     ViewerSession::create(|ctx| {
         ctx.add_stream(stream);
@@ -123,6 +124,7 @@ pub async fn video_socket(
             pipeline,
             session,
             state.room_metrics.video_delivery.clone(),
+            state.settings.ws.timing(),
             Some(Box::new(guard)),
         )
     });

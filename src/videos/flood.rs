@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use roomcast_actors::room::{FloodControl, RateLimit, Verdict, FLOOD_MUTE};
 
-use crate::error::ApiError;
+use super::error::VideoError;
 
 /// Checks between two prunings of idle users.
 const PRUNE_EVERY: u32 = 1024;
@@ -27,7 +27,7 @@ impl VideoFlood {
     }
 
     /// Records a send by `user_id` on `video_id`; an error if it must be refused.
-    pub fn check(&mut self, user_id: &str, video_id: &str, now: Instant) -> Result<(), ApiError> {
+    pub fn check(&mut self, user_id: &str, video_id: &str, now: Instant) -> Result<(), VideoError> {
         self.checks = self.checks.wrapping_add(1);
         if self.checks.is_multiple_of(PRUNE_EVERY) {
             self.control.prune(now);
@@ -35,18 +35,18 @@ impl VideoFlood {
         }
         let key = format!("{user_id}/{video_id}");
         if let Some(until) = self.muted_until.get(&key).filter(|u| **u > now) {
-            return Err(ApiError::Muted {
+            return Err(VideoError::Muted {
                 retry_after_ms: millis(*until - now),
             });
         }
         match self.control.check(&key, now) {
             Verdict::Accept => Ok(()),
-            Verdict::Limited(wait) => Err(ApiError::RateLimited {
+            Verdict::Limited(wait) => Err(VideoError::RateLimited {
                 retry_after_ms: millis(wait),
             }),
             Verdict::Muted => {
                 self.muted_until.insert(key, now + FLOOD_MUTE);
-                Err(ApiError::Muted {
+                Err(VideoError::Muted {
                     retry_after_ms: millis(FLOOD_MUTE),
                 })
             }
@@ -70,7 +70,7 @@ mod tests {
         assert!(flood.check("u", "v1", now).is_ok());
         assert!(matches!(
             flood.check("u", "v1", now),
-            Err(ApiError::RateLimited { .. })
+            Err(VideoError::RateLimited { .. })
         ));
         assert!(
             flood.check("u", "v2", now).is_ok(),
@@ -84,11 +84,11 @@ mod tests {
         for _ in 0..5 {
             last = flood.check("u", "v1", now);
         }
-        assert!(matches!(last, Err(ApiError::Muted { .. })));
+        assert!(matches!(last, Err(VideoError::Muted { .. })));
         let later = now + Duration::from_secs(3);
         assert!(matches!(
             flood.check("u", "v1", later),
-            Err(ApiError::Muted { .. })
+            Err(VideoError::Muted { .. })
         ));
         assert!(flood
             .check("u", "v1", now + FLOOD_MUTE + Duration::from_secs(1))

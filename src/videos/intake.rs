@@ -6,11 +6,11 @@ use std::path::PathBuf;
 
 use chrono::Utc;
 
+use super::error::VideoError;
 use super::incoming::blocking;
 use crate::context::AppState;
 use crate::db::{self, videos::NewVideo, videos::VideoRow};
 use crate::domain::{VideoDescription, VideoTitle};
-use crate::error::ApiError;
 use crate::jobs::process_upload;
 use crate::media::probe::{self, ProbeError};
 use crate::media::storage::remove_if_exists;
@@ -28,15 +28,15 @@ pub struct Arrived {
 
 /// Refuses an upload before its body is read when ffprobe or ffmpeg is missing: the
 /// uploader would otherwise send every byte only to be refused.
-pub fn tools_ready(state: &AppState) -> Result<(), ApiError> {
+pub fn tools_ready(state: &AppState) -> Result<(), VideoError> {
     state.tools.present().map_err(|e| {
         log::error!("upload refused: {e}");
-        ApiError::Unavailable(format!("uploads are not available: {e}"))
+        VideoError::Unavailable(format!("uploads are not available: {e}"))
     })
 }
 
 /// Probes, records and queues an upload; returns the new video (status `processing`).
-pub async fn accept(state: &AppState, upload: Arrived) -> Result<VideoRow, ApiError> {
+pub async fn accept(state: &AppState, upload: Arrived) -> Result<VideoRow, VideoError> {
     let tools = state.tools.clone();
     let path = upload.path.clone();
     let probed = blocking(move || Ok(probe::probe(&tools, &path))).await;
@@ -44,12 +44,12 @@ pub async fn accept(state: &AppState, upload: Arrived) -> Result<VideoRow, ApiEr
         Ok(Ok(p)) => p,
         Ok(Err(ProbeError::NotPlayable(why))) => {
             discard(upload.path).await;
-            return Err(ApiError::NotPlayable(why));
+            return Err(VideoError::NotPlayable(why));
         }
         Ok(Err(ProbeError::Tool(e @ ToolError::Missing { .. }))) => {
             discard(upload.path).await;
             log::error!("upload refused: {e}");
-            return Err(ApiError::Unavailable(format!(
+            return Err(VideoError::Unavailable(format!(
                 "uploads are not available: {e}"
             )));
         }
@@ -57,19 +57,19 @@ pub async fn accept(state: &AppState, upload: Arrived) -> Result<VideoRow, ApiEr
             // Killed, timed out, out of memory or disk: not the video's fault.
             discard(upload.path).await;
             log::warn!("probing an upload: {e}");
-            return Err(ApiError::Unavailable(
+            return Err(VideoError::Unavailable(
                 "the video could not be checked just now; please upload it again shortly".into(),
             ));
         }
         Ok(Err(ProbeError::Tool(e))) => {
             discard(upload.path).await;
-            return Err(ApiError::Internal(
+            return Err(VideoError::Internal(
                 anyhow::Error::new(e).context("probing an upload"),
             ));
         }
         Err(e) => {
             discard(upload.path).await;
-            return Err(ApiError::Internal(
+            return Err(VideoError::Internal(
                 anyhow::Error::new(e).context("probing an upload"),
             ));
         }
@@ -80,7 +80,7 @@ pub async fn accept(state: &AppState, upload: Arrived) -> Result<VideoRow, ApiEr
     let to = input.clone();
     if let Err(e) = blocking(move || std::fs::rename(&from, &to)).await {
         discard(upload.path).await;
-        return Err(ApiError::Internal(
+        return Err(VideoError::Internal(
             anyhow::Error::new(e).context("keeping an upload"),
         ));
     }
@@ -112,7 +112,7 @@ pub async fn accept(state: &AppState, upload: Arrived) -> Result<VideoRow, ApiEr
         Ok(Some(video)) => video,
         Ok(None) => {
             discard(input).await;
-            return Err(ApiError::Internal(anyhow::anyhow!(
+            return Err(VideoError::Internal(anyhow::anyhow!(
                 "video {id} vanished after insert"
             )));
         }

@@ -1,7 +1,8 @@
 //! The video website's moving parts: receiving uploads (plain and resumable), accepting
 //! them after probing, quotas and serving. Processing and the storage jobs are job kinds in
-//! `crate::jobs`.
+//! `crate::jobs`. Their errors are [`error::VideoError`]; the HTTP edge maps them.
 
+pub mod error;
 pub mod flood;
 pub mod incoming;
 pub mod intake;

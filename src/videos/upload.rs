@@ -71,6 +71,11 @@ pub async fn receive(
                     drain(form).await;
                     return Err(too_large(max_bytes));
                 }
+                // A full disk: the client still gets the answer (not a reset connection).
+                Saved::NotWritten(e) => {
+                    drain(form).await;
+                    return Err(e);
+                }
             },
             _ => drop(read_text(field).await?),
         }
@@ -89,6 +94,8 @@ pub async fn receive(
 enum Saved {
     Complete(IncomingFile),
     TooLarge,
+    /// Writing failed (a full disk, say); what was written is removed.
+    NotWritten(ApiError),
 }
 
 async fn save_file(mut field: Field, storage: &Storage, max_bytes: u64) -> Result<Saved, ApiError> {
@@ -100,9 +107,9 @@ async fn save_file(mut field: Field, storage: &Storage, max_bytes: u64) -> Resul
             // Dropping the file removes what was written.
             return Ok(Saved::TooLarge);
         }
-        file.write(chunk)
-            .await
-            .map_err(ApiError::from_io("writing an upload"))?;
+        if let Err(e) = file.write(chunk).await {
+            return Ok(Saved::NotWritten(ApiError::from_io("writing an upload")(e)));
+        }
     }
     Ok(Saved::Complete(file))
 }

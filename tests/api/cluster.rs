@@ -5,16 +5,15 @@
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use awc::http::Method;
 use serde_json::{json, Value};
 
-use crate::cli::roomcast;
-use crate::helpers::{ws_connect_at, PgDatabase, WsClient};
+use crate::helpers::{eventually, ws_connect_at, PgDatabase, WsClient};
 use crate::live_sources::{ffmpeg_listener, free_port};
-
-const PASSWORD: &str = "password123";
+use crate::process::{self, ServerProcess};
 
 /// PostgreSQL and NATS from the environment; `None` (reported) when the suite was not asked
 /// to use them. CI always sets both.
@@ -35,47 +34,13 @@ fn services() -> Option<(String, String)> {
     }
 }
 
-/// A `roomcast serve` process; its log goes to the test's output, prefixed with its name.
-struct Node {
-    name: &'static str,
-    address: String,
-    child: Child,
-}
-
-impl Node {
-    /// SIGTERM, and waits (up to 15 s) for the process to end.
-    fn terminate(&mut self) {
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGTERM) };
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("node {} did not stop on SIGTERM", self.name);
-    }
-
-    /// SIGKILL: no goodbye, no lease released.
-    fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
+/// A node of a cluster.
+type Node = ServerProcess;
 
 /// Nodes sharing a database, a storage directory and a NATS subject prefix of their own
 /// (so tests running side by side on one NATS server do not hear each other).
 struct Cluster {
-    dir: tempfile::TempDir,
-    db_url: String,
-    nats_url: String,
-    prefix: String,
+    dir: Arc<tempfile::TempDir>,
     env: Vec<(String, String)>,
     _pg: PgDatabase,
 }
@@ -83,32 +48,27 @@ struct Cluster {
 impl Cluster {
     fn new(pg_server: &str, nats_url: &str) -> Self {
         let (pg, db_url) = PgDatabase::create(pg_server);
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-            db_url,
-            nats_url: nats_url.to_string(),
-            prefix: format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]),
-            env: Vec::new(),
-            _pg: pg,
-        }
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+        let storage = dir.path().join("data").to_string_lossy().into_owned();
+        let env = [
+            ("ROOMCAST__DATABASE__URL", db_url.as_str()),
+            ("ROOMCAST__DATABASE__POOL_SIZE", "4"),
+            ("ROOMCAST__STORAGE__DIR", &storage),
+            ("ROOMCAST__BUS__KIND", "nats"),
+            ("ROOMCAST__BUS__NATS_URL", nats_url),
+            ("ROOMCAST__BUS__PREFIX", &prefix),
+            ("ROOMCAST__INGEST__ALLOW_FILES", "false"),
+            ("ROOMCAST__INGEST__LEASE_SECS", "3"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .to_vec();
+        Self { dir, env, _pg: pg }
     }
 
+    /// `roomcast` with this cluster's settings (for runs that are expected to fail).
     fn command(&self) -> Command {
-        let mut cmd = roomcast(self.dir.path());
-        cmd.env("ROOMCAST__DATABASE__URL", &self.db_url)
-            .env("ROOMCAST__DATABASE__POOL_SIZE", "4")
-            .env("ROOMCAST__HTTP__WORKERS", "2")
-            .env("ROOMCAST__STORAGE__DIR", self.dir.path().join("data"))
-            .env("ROOMCAST__BUS__KIND", "nats")
-            .env("ROOMCAST__BUS__NATS_URL", &self.nats_url)
-            .env("ROOMCAST__BUS__PREFIX", &self.prefix)
-            .env("ROOMCAST__INGEST__ALLOW_FILES", "false")
-            .env("ROOMCAST__INGEST__LEASE_SECS", "3")
-            .env("RUST_LOG", "info,actix_server=warn");
-        for (key, value) in &self.env {
-            cmd.env(key, value);
-        }
-        cmd
+        process::command(self.dir.path(), &self.env)
     }
 
     /// A setting for every node this cluster starts (after the defaults above).
@@ -118,52 +78,11 @@ impl Cluster {
     }
 
     fn start(&self, name: &'static str) -> Node {
-        let mut child = self
-            .command()
-            .arg("serve")
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            let mut tx = Some(tx);
-            for line in lines.map_while(Result::ok) {
-                eprintln!("[{name}] {line}");
-                if let Some(rest) = line.split("listening on http://127.0.0.1:").nth(1) {
-                    let port: u16 = rest.split_whitespace().next().unwrap().parse().unwrap();
-                    if let Some(tx) = tx.take() {
-                        let _ = tx.send(port);
-                    }
-                }
-            }
-        });
-        let port = rx
-            .recv_timeout(Duration::from_secs(60))
-            .unwrap_or_else(|_| panic!("node {name} did not start"));
-        Node {
-            name,
-            address: format!("http://127.0.0.1:{port}"),
-            child,
-        }
+        ServerProcess::start_in(name, Arc::clone(&self.dir), self.env.clone())
     }
 
     fn add_user(&self, name: &str, admin: bool) {
-        let mut cmd = self.command();
-        cmd.args(["user", "add", name]);
-        if admin {
-            cmd.arg("--admin");
-        }
-        let out = cmd
-            .env("ROOMCAST_PASSWORD", PASSWORD)
-            .stdin(Stdio::null())
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
+        process::add_user(self.dir.path(), &self.env, name, admin);
     }
 }
 
@@ -174,28 +93,35 @@ async fn call(
     token: Option<&str>,
     body: Option<Value>,
 ) -> (u16, Value) {
-    let client = awc::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .finish();
-    let mut req = client.request(method, format!("{}{path}", node.address));
-    if let Some(token) = token {
-        req = req.bearer_auth(token);
-    }
-    let mut res = match body {
-        Some(body) => req.send_json(&body).await,
-        None => req.send().await,
-    }
-    .unwrap_or_else(|e| panic!("{}: {path}: {e}", node.name));
-    let bytes = res.body().limit(4 << 20).await.unwrap();
-    let value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    (res.status().as_u16(), value)
+    node.call(method, path, token, body).await
 }
 
 async fn login(node: &Node, name: &str) -> String {
-    let body = json!({ "username": name, "password": PASSWORD });
-    let (status, res) = call(node, Method::POST, "/api/sessions", None, Some(body)).await;
-    assert_eq!(status, 201, "{res}");
-    res["token"].as_str().unwrap().to_string()
+    node.login(name).await
+}
+
+/// The lease rounds `node` has completed.
+async fn lease_rounds(node: &Node) -> u64 {
+    let metrics = node.get("/metrics", &[]).await;
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("roomcast_ingest_lease_rounds_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+/// Waits until every node in `nodes` has completed `n` more lease rounds: whatever a round
+/// could change has had its chance.
+async fn lease_rounds_pass<N: std::borrow::Borrow<Node>>(nodes: &[N], n: u64) {
+    for node in nodes {
+        let node = node.borrow();
+        let start = lease_rounds(node).await;
+        let what = format!("{} completes {n} more lease rounds", node.name);
+        eventually(Duration::from_secs(15), &what, || async {
+            lease_rounds(node).await >= start + n
+        })
+        .await;
+    }
 }
 
 /// Polls `/readyz` until it answers 200; returns its body.
@@ -441,7 +367,7 @@ async fn danmaku_counts_and_moderation_cross_nodes_and_a_dead_node_drops_out() {
     }
 
     // B dies: A and C lose nothing, and B's viewer drops out of their counts.
-    b.kill();
+    b.crash();
     on_a.until_online(2).await;
     on_c.until_online(2).await;
     for node in [&a, &c] {
@@ -578,17 +504,21 @@ async fn a_source_pulled_by_one_node_plays_on_every_node_and_moves_when_it_dies(
     let path = format!("/api/rooms/{room}");
     let (status, body) = call(&holder_node, Method::PATCH, &path, Some(&root), Some(patch)).await;
     assert_eq!(status, 200, "{body}");
-    actix_web::rt::time::sleep(Duration::from_secs(4)).await;
-    let live = running_on(follower, &room, None).await;
-    assert_eq!(live["node"], holder.as_str());
+    // What a node logs of a source is its origin (scheme, host and port).
+    let origin = second.trim_end_matches("/live/cam2");
+    let replaced = format!("room {room}: source {origin}");
+    follower
+        .until_logged(&replaced, Duration::from_secs(15))
+        .await;
     let (mut video, seen) = watch(follower, &room, 3, Duration::from_secs(15)).await;
     assert_eq!(seen[0], b"ftyp", "the new source's init segment first");
-    let live = live_now(follower, &room).await;
+    let live = running_on(follower, &room, None).await;
+    assert_eq!(live["node"], holder.as_str(), "the puller kept the source");
     assert_eq!(live["state"], "running", "{live}");
 
     // The puller dies: another node takes the source, and the follower's viewer gets a new
     // init segment and fragments without reconnecting.
-    holder_node.kill();
+    holder_node.crash();
     let taken = Instant::now();
     let live = running_on(follower, &room, Some(&holder)).await;
     let new_holder = live["node"].as_str().unwrap();
@@ -867,7 +797,7 @@ async fn an_on_demand_source_wakes_for_a_viewer_on_another_node_and_any_node_con
     };
     control("stop").await;
     live_until(follower, &room, "stopped", |l| l["state"] == "stopped").await;
-    actix_web::rt::time::sleep(Duration::from_secs(3)).await;
+    lease_rounds_pass(&nodes, 2).await;
     let live = live_now(follower, &room).await;
     assert_eq!(
         live["state"], "stopped",
@@ -936,7 +866,7 @@ async fn a_node_that_joins_takes_its_share_and_an_admins_stop_moves_with_the_sou
     .await;
     assert_eq!(moved["state"], "stopped", "{moved}");
     eprintln!("B pulled its share {:?} after it started", joined.elapsed());
-    actix_web::rt::time::sleep(Duration::from_secs(3)).await;
+    lease_rounds_pass(&[&a, &b], 2).await;
     let still = live_until(&b, stopped, "the source on B", |l| {
         l["node"] == id_b.as_str()
     })

@@ -146,7 +146,7 @@ async fn a_briefly_read_only_sqlite_file_loses_nothing_once_writable_again() {
     .await;
 }
 
-/// Another connection holds the database locked for four seconds (SQLite: `BEGIN
+/// Another connection holds the database locked (SQLite: `BEGIN
 /// EXCLUSIVE`; PostgreSQL: `LOCK TABLE ... ACCESS EXCLUSIVE` on the tables written) while a
 /// viewer sends danmaku and a user creates a room: the room creation is told 503 `029` with
 /// `Retry-After` within a few seconds, `/readyz` answers promptly, and once the lock is gone
@@ -162,7 +162,8 @@ async fn danmaku_sent_while_the_database_is_locked_are_all_stored_afterwards(bac
     let (mut viewer, _) = app.viewer(&room, Some(&token)).await;
     let url = app.settings.database.url.expose().to_string();
     let (locked_tx, locked_rx) = std::sync::mpsc::channel();
-    let holder = std::thread::spawn(move || hold_lock(&url, Duration::from_secs(4), locked_tx));
+    let (release, release_rx) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || hold_lock(&url, release_rx, locked_tx));
     locked_rx.recv().unwrap();
 
     let texts: Vec<String> = (0..30).map(|i| format!("while locked {i}")).collect();
@@ -187,6 +188,7 @@ async fn danmaku_sent_while_the_database_is_locked_are_all_stored_afterwards(bac
         started.elapsed() < Duration::from_secs(4),
         "/readyz answers promptly"
     );
+    release.send(()).unwrap();
     holder.join().unwrap();
 
     eventually(
@@ -214,20 +216,24 @@ async fn danmaku_sent_while_the_database_is_locked_are_all_stored_afterwards(bac
     );
 }
 
-/// Holds the database locked against writers for `hold` from another connection.
-fn hold_lock(url: &str, hold: Duration, locked: std::sync::mpsc::Sender<()>) {
+/// Holds the database locked against writers from another connection until `release`.
+fn hold_lock(
+    url: &str,
+    release: std::sync::mpsc::Receiver<()>,
+    locked: std::sync::mpsc::Sender<()>,
+) {
     if let Some(path) = url.strip_prefix("sqlite://") {
         let mut conn = diesel::SqliteConnection::establish(path).unwrap();
         conn.batch_execute("BEGIN EXCLUSIVE").unwrap();
         locked.send(()).unwrap();
-        std::thread::sleep(hold);
+        let _ = release.recv();
         conn.batch_execute("COMMIT").unwrap();
     } else {
         let mut conn = diesel::PgConnection::establish(url).unwrap();
         conn.batch_execute("BEGIN; LOCK TABLE danmaku, rooms IN EXCLUSIVE MODE;")
             .unwrap();
         locked.send(()).unwrap();
-        std::thread::sleep(hold);
+        let _ = release.recv();
         conn.batch_execute("COMMIT").unwrap();
     }
 }
@@ -371,8 +377,8 @@ fn top_level_boxes(path: &std::path::Path, count: usize) -> Vec<String> {
 #[actix_web::test]
 async fn a_crash_in_the_middle_of_a_remux_loses_nothing_and_leaves_no_ffmpeg_behind() {
     let source = long_late_moov();
-    let server = crate::hardening::Process::start(&[("ROOMCAST__JOBS__LEASE_SECS", "300")]);
-    let token = server.admin("crasher").await;
+    let server = crate::process::ServerProcess::start(&[("ROOMCAST__JOBS__LEASE_SECS", "300")]);
+    let token = format!("Bearer {}", server.admin("crasher").await);
     let bytes = std::fs::read(&source).unwrap();
     let (content_type, body) =
         crate::media::multipart(&[("title", "Long")], Some(("long.mp4", &bytes)));

@@ -11,7 +11,7 @@ use std::time::Duration;
 use awc::http::Method;
 use serde_json::Value;
 
-use crate::helpers::{spawn_app_with, Auth, Backend, TestApp};
+use crate::helpers::{eventually, spawn_app_with, Auth, Backend, TestApp};
 use crate::media::Fixture;
 
 async fn sleep_ms(ms: u64) {
@@ -260,19 +260,22 @@ async fn only_admins_reach_the_job_routes() {
 
 #[actix_web::test]
 async fn a_paused_schedule_enqueues_nothing_until_resumed() {
+    // A second schedule at the same pace shows that time passed for the scheduler.
     let app = spawn_app_with(Backend::Sqlite, |s| {
         s.jobs.delete_expired_sessions_secs = 1;
+        s.jobs.prune_job_runs_secs = 1;
     })
     .await;
     let root = app.admin("root").await;
-    let count = |app: &TestApp| {
+    let count_of = |app: &TestApp, kind: &str| {
         let mut conn = app.pool.get().unwrap();
         roomcast::db::jobs::recent(&mut conn, None, 1000)
             .unwrap()
             .iter()
-            .filter(|j| j.kind == "delete_expired_sessions")
+            .filter(|j| j.kind == kind)
             .count()
     };
+    let count = |app: &TestApp| count_of(app, "delete_expired_sessions");
     // Running every second.
     let mut runs = 0;
     for _ in 0..100 {
@@ -293,7 +296,13 @@ async fn a_paused_schedule_enqueues_nothing_until_resumed() {
         .await;
     assert_eq!(res.status, 200, "{:?}", res.body);
     let paused_at = count(&app);
-    sleep_ms(2500).await;
+    let witness = count_of(&app, "prune_job_runs");
+    eventually(
+        Duration::from_secs(10),
+        "the other schedule runs twice more",
+        || async { count_of(&app, "prune_job_runs") >= witness + 2 },
+    )
+    .await;
     assert!(
         count(&app) <= paused_at + 1,
         "paused: at most a tick already under way"

@@ -1,6 +1,7 @@
 //! The integration suite: every test starts the real server on port 0.
 
 mod helpers;
+mod process;
 
 mod accounts;
 mod admin;

@@ -25,6 +25,7 @@ use super::pipeline::{
     SetRole, SourceWoken,
 };
 use crate::bus::Bus;
+use crate::port::PortResult;
 use crate::view::{self, SharedView};
 
 /// A source, the node that holds its lease (if any) and whether an admin stopped it.
@@ -53,10 +54,10 @@ pub trait SourceStore: Send + Sync {
     /// share (all sources divided by the live nodes, rounded up), gives one back when it
     /// holds more while another live node holds less, and returns every source with its
     /// holder.
-    fn claim(&self, round: &LeaseRound) -> Result<Vec<ClaimedSource>, String>;
+    fn claim(&self, round: &LeaseRound) -> PortResult<Vec<ClaimedSource>>;
 
     /// A new viewer woke an on-demand source an admin had stopped: the stop is over.
-    fn clear_stop(&self, room_id: &str) -> Result<(), String>;
+    fn clear_stop(&self, room_id: &str) -> PortResult<()>;
 }
 
 /// Starts the room's pipeline, or replaces it if the source or its settings changed.
@@ -131,6 +132,11 @@ pub struct IngestSupervisor {
     claiming: bool,
     /// A lease round has completed.
     claimed_once: bool,
+    /// How long the first lease round waits (a heartbeat, so the node knows how many others
+    /// share the sources).
+    first_round_after: Duration,
+    /// Counts completed lease rounds, for operators (is the loop alive?) and tests.
+    rounds: Option<prometheus::IntCounter>,
 }
 
 impl Default for IngestSupervisor {
@@ -143,6 +149,8 @@ impl Default for IngestSupervisor {
             renew_every: None,
             claiming: false,
             claimed_once: false,
+            first_round_after: Duration::from_millis(1500),
+            rounds: None,
         }
     }
 }
@@ -157,20 +165,28 @@ impl IngestSupervisor {
     }
 
     /// A supervisor whose node shares its sources with others through `bus`, taking
-    /// leases from `store` every `renew_every`.
+    /// leases from `store` every `renew_every`, the first time after `first_round_after`.
     pub fn shared(
         bus: Bus,
         view: SharedView,
         store: Arc<dyn SourceStore>,
         renew_every: Duration,
+        first_round_after: Duration,
     ) -> Self {
         Self {
             bus,
             view,
             store: Some(store),
             renew_every: Some(renew_every),
+            first_round_after,
             ..Self::default()
         }
+    }
+
+    /// Counts each completed lease round in `rounds`.
+    pub fn count_rounds(mut self, rounds: prometheus::IntCounter) -> Self {
+        self.rounds = Some(rounds);
+        self
     }
 
     fn ensure(
@@ -234,7 +250,8 @@ impl IngestSupervisor {
                 act.claiming = false;
                 match outcome {
                     Ok(Ok(sources)) => ctx.notify(Claimed(sources)),
-                    Ok(Err(e)) => log::warn!("ingest leases: {e}"),
+                    Ok(Err(e)) if e.is_transient() => log::warn!("ingest leases: {e}"),
+                    Ok(Err(e)) => log::error!("ingest leases: {e}"),
                     Err(e) => log::error!("ingest leases: {e}"),
                 }
             }),
@@ -248,7 +265,7 @@ impl Actor for IngestSupervisor {
     fn started(&mut self, ctx: &mut Context<Self>) {
         if let Some(every) = self.renew_every {
             // The first round waits a heartbeat so the node knows how many others share.
-            ctx.run_later(Duration::from_millis(1500), |act, ctx| act.claim(ctx));
+            ctx.run_later(self.first_round_after, |act, ctx| act.claim(ctx));
             ctx.run_interval(every, |act, ctx| act.claim(ctx));
         }
     }
@@ -266,6 +283,9 @@ impl Handler<Claimed> for IngestSupervisor {
 
     fn handle(&mut self, msg: Claimed, ctx: &mut Context<Self>) {
         self.claimed_once = true;
+        if let Some(rounds) = &self.rounds {
+            rounds.inc();
+        }
         let me = self.bus.node().to_string();
         let mut listed = std::collections::HashSet::new();
         for source in msg.0 {

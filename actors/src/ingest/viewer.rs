@@ -4,7 +4,7 @@
 //! a viewer that falls behind skips to the next keyframe instead of drifting further back.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use actix::prelude::*;
 use actix_ws::{CloseCode, CloseReason, Message, ProtocolError, Session};
@@ -13,12 +13,10 @@ use prometheus::Histogram;
 use tokio::sync::mpsc;
 
 use super::pipeline::{IngestPipeline, JoinVideo, LeaveVideo, VideoFrame};
-use crate::socket::{is_oversize, ConnectionGuard, PongGate, STALL_LIMIT};
+use crate::socket::{is_oversize, ConnectionGuard, PongGate, SocketTiming};
 use std::cell::Cell;
 use std::rc::Rc;
 
-const PING_EVERY: Duration = Duration::from_secs(10);
-const SILENCE_LIMIT: Duration = Duration::from_secs(30);
 /// Frames waiting for the socket, at most (about 6 s of 200 ms fragments).
 const QUEUE_FRAMES: usize = 32;
 
@@ -37,6 +35,7 @@ pub struct VideoViewer {
     pongs: PongGate,
     /// When the writer started on the frame it is writing; `None` while it waits for one.
     writing_since: Rc<Cell<Option<Instant>>>,
+    timing: SocketTiming,
     _guard: Option<ConnectionGuard>,
 }
 
@@ -48,9 +47,11 @@ impl VideoViewer {
         pipeline: Addr<IngestPipeline>,
         session: Session,
         delivery: Histogram,
+        timing: SocketTiming,
         guard: Option<ConnectionGuard>,
     ) -> Self {
         Self {
+            timing,
             pongs: PongGate::default(),
             writing_since: Rc::default(),
             _guard: guard,
@@ -110,15 +111,15 @@ impl Actor for VideoViewer {
             viewer: self.id,
             to: ctx.address().recipient(),
         });
-        ctx.run_interval(PING_EVERY, |act, ctx| {
-            if act.last_heard.elapsed() > SILENCE_LIMIT {
+        ctx.run_interval(self.timing.ping_every, |act, ctx| {
+            if act.last_heard.elapsed() > act.timing.silence_limit {
                 return act.close(CloseCode::Normal, "no answer to pings", ctx);
             }
             let write_stalled = act
                 .writing_since
                 .get()
-                .is_some_and(|since| since.elapsed() > STALL_LIMIT);
-            if write_stalled || act.pongs.stalled() {
+                .is_some_and(|since| since.elapsed() > act.timing.stall_limit);
+            if write_stalled || act.pongs.stalled(act.timing.stall_limit) {
                 return act.close(CloseCode::Policy, "not reading", ctx);
             }
             let mut session = act.session.clone();
