@@ -246,7 +246,11 @@ async fn start(settings: Settings) -> (String, ServerHandle, DbPool, JobSystem) 
 }
 
 fn client() -> awc::Client {
+    // Idle connections are let go before the server's own 5 s keep-alive closes them: a
+    // request sent on a connection the server is just closing fails with `Disconnected`.
+    let connector = awc::Connector::new().conn_keep_alive(Duration::from_secs(2));
     awc::Client::builder()
+        .connector(connector)
         .timeout(Duration::from_secs(30))
         .disable_redirects()
         .finish()

@@ -142,14 +142,11 @@ pub async fn wait_live(app: &TestApp, room: &str, state: &str) -> serde_json::Va
     panic!("room {room} never reached {state}: {}", res.body);
 }
 
-#[actix_web::test]
-async fn a_room_with_a_source_serves_websocket_fmp4_and_hls_and_admins_control_it() {
-    use futures_util::StreamExt;
-
-    let mut app =
+/// An app with `file:` sources allowed, an admin, and a room live from the test card.
+async fn app_with_live_room() -> (TestApp, String, String) {
+    let app =
         crate::helpers::spawn_app_with(Backend::Sqlite, |s| s.ingest.allow_files = true).await;
     let root = app.admin("root").await;
-    let user = app.signed_in_user("alice").await;
     let src = crate::media::fixture(crate::media::Fixture::LiveTs);
     let res = app
         .json(
@@ -161,6 +158,15 @@ async fn a_room_with_a_source_serves_websocket_fmp4_and_hls_and_admins_control_i
         .await;
     assert_eq!(res.status, 201, "{:?}", res.body);
     let room = res.body["id"].as_str().unwrap().to_string();
+    wait_live(&app, &room, "running").await;
+    (app, root, room)
+}
+
+#[actix_web::test]
+async fn a_room_with_a_source_serves_websocket_fmp4_and_hls() {
+    use futures_util::StreamExt;
+
+    let (app, _root, room) = app_with_live_room().await;
     let live = wait_live(&app, &room, "running").await["live"].clone();
     assert_eq!(live["hls_url"], format!("/hls/{room}/index.m3u8"));
     assert_eq!(live["ws_video_url"], format!("/ws/rooms/{room}/video"));
@@ -189,14 +195,11 @@ async fn a_room_with_a_source_serves_websocket_fmp4_and_hls_and_admins_control_i
     // HLS: a playlist that is never cached (written once the first 1 s segment is done),
     // and segments with their own type.
     let playlist_path = format!("/hls/{room}/index.m3u8");
-    let (mut status, mut headers, mut body) = (0, Default::default(), Vec::new());
-    for _ in 0..50 {
-        (status, headers, body) = app.get_raw(Method::GET, &playlist_path, &[]).await;
-        if status == 200 {
-            break;
-        }
-        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    assert!(
+        poll_status(&app, &playlist_path, 200).await,
+        "the playlist is written"
+    );
+    let (status, headers, body) = app.get_raw(Method::GET, &playlist_path, &[]).await;
     assert_eq!(status, 200);
     assert_eq!(
         headers.get("content-type").unwrap(),
@@ -219,19 +222,40 @@ async fn a_room_with_a_source_serves_websocket_fmp4_and_hls_and_admins_control_i
         .await;
     assert_eq!(status, 200);
     assert_eq!(headers.get("content-type").unwrap(), "video/mp2t");
+    // Tried: a path out of the room's folder, a temporary file, another extension.
     for bad in ["..%2F..%2Froomcast.db", "index.m3u8.tmp", "seg1.mp4"] {
         let (status, _, _) = app
             .get_raw(Method::GET, &format!("/hls/{room}/{bad}"), &[])
             .await;
         assert_eq!(status, 404, "{bad}");
     }
+}
 
-    // Admin control: others get 403; stop and start act.
+#[actix_web::test]
+async fn admins_stop_and_start_a_source_and_the_stop_outlives_a_restart() {
+    let (mut app, root, room) = app_with_live_room().await;
+    let user = app.signed_in_user("alice").await;
+    let playlist_path = format!("/hls/{room}/index.m3u8");
+    assert!(
+        poll_status(&app, &playlist_path, 200).await,
+        "the playlist is written"
+    );
+
+    // Tried: a user who is not an admin stops it (403); an action that does not exist (404).
     let path = format!("/api/admin/rooms/{room}/ingest/stop");
     let res = app
         .json(Method::POST, &path, Auth::Bearer(&user), None)
         .await;
     assert_eq!(res.status, 403);
+    let res = app
+        .json(
+            Method::POST,
+            &format!("/api/admin/rooms/{room}/ingest/explode"),
+            Auth::Bearer(&root),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 404);
     let res = app
         .json(Method::POST, &path, Auth::Bearer(&root), None)
         .await;
@@ -243,10 +267,10 @@ async fn a_room_with_a_source_serves_websocket_fmp4_and_hls_and_admins_control_i
         poll_status(&app, &playlist_path, 404).await,
         "the stale playlist is gone"
     );
-    // The stop is stored with the room: a restarted server keeps the source stopped (it would
-    // run within a second) until an admin starts it.
-    // A pipeline decides whether to run as it starts, before it answers anything: once the
-    // room reports a pipeline's own status (it names its node), that decision is in.
+    // The stop is stored with the room: a restarted server keeps the source stopped until an
+    // admin starts it. A pipeline decides whether to run as it starts, before it answers
+    // anything: once the room reports a pipeline's own status (it names its node), that
+    // decision is in.
     app.restart().await;
     let room_path = format!("/api/rooms/{room}");
     eventually(
@@ -280,15 +304,6 @@ async fn a_room_with_a_source_serves_websocket_fmp4_and_hls_and_admins_control_i
         poll_status(&app, &playlist_path, 200).await,
         "the playlist is back once the source runs"
     );
-    let res = app
-        .json(
-            Method::POST,
-            &format!("/api/admin/rooms/{room}/ingest/explode"),
-            Auth::Bearer(&root),
-            None,
-        )
-        .await;
-    assert_eq!(res.status, 404);
 }
 
 /// Polls `path` for up to 15 s until it answers `want`.

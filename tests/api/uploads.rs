@@ -9,10 +9,25 @@ use tokio::io::AsyncWriteExt;
 use crate::helpers::{spawn_app, Backend, TestApp};
 use crate::media::{bytes, Fixture};
 
-crate::on_both_backends!(an_upload_interrupted_half_way_resumes_into_an_identical_file);
+crate::on_both_backends!(
+    an_upload_interrupted_half_way_resumes_into_an_identical_file,
+    refused_patches_change_nothing_in_an_upload,
+);
 
 fn b64(s: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(s)
+}
+
+/// The headers of a PATCH at `offset`.
+fn patch_headers(offset: usize) -> Vec<(&'static str, String)> {
+    vec![
+        (TUS.0, TUS.1.to_string()),
+        ("Upload-Offset", offset.to_string()),
+        (
+            "Content-Type",
+            "application/offset+octet-stream".to_string(),
+        ),
+    ]
 }
 
 /// A tus request with the version header and a bearer token.
@@ -127,27 +142,17 @@ async fn an_upload_interrupted_half_way_resumes_into_an_identical_file(backend: 
         "the bytes sent before the drop were kept"
     );
 
-    // Tried: a wrong offset, a missing version, a wrong content type, another user.
-    let patch_headers = |offset: usize| {
-        vec![
-            (TUS.0, TUS.1.to_string()),
-            ("Upload-Offset", offset.to_string()),
-            (
-                "Content-Type",
-                "application/offset+octet-stream".to_string(),
-            ),
-        ]
-    };
-    // (423 only while the server still finishes the dropped request.)
-    let (mut status, mut body) = (0, Vec::new());
+    // Resume from the reported offset (423 only while the server still finishes the
+    // dropped request).
+    let (mut status, mut headers, mut body) = (0, Default::default(), Vec::new());
     for _ in 0..50 {
-        (status, _, body) = tus(
+        (status, headers, body) = tus(
             &app,
             Method::PATCH,
             &url,
             &token,
-            &patch_headers(0),
-            original[..10].to_vec(),
+            &patch_headers(half),
+            original[half..].to_vec(),
         )
         .await;
         if status != 423 {
@@ -155,6 +160,71 @@ async fn an_upload_interrupted_half_way_resumes_into_an_identical_file(backend: 
         }
         actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     }
+    assert_eq!(status, 204, "{}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        header(&headers, "upload-offset"),
+        original.len().to_string()
+    );
+    let id = header(&headers, "roomcast-video-id");
+    assert!(!id.is_empty());
+
+    let video = app.wait_processed(&token, &id).await;
+    assert_eq!(video["status"], "ready", "{video}");
+    assert_eq!(video["title"], "Resumed card");
+    assert_eq!(video["description"], "sent in two parts");
+    let (status, _, served) = app
+        .get_raw(Method::GET, &format!("/videos/{id}/stream"), &[])
+        .await;
+    assert_eq!(status, 200);
+    assert!(
+        served == original,
+        "the served file is byte for byte the uploaded one"
+    );
+    app.assert_no_files_in("tmp/resumable").await;
+    let (status, _, _) = tus(
+        &app,
+        Method::HEAD,
+        &url,
+        &token,
+        &[(TUS.0, TUS.1.into())],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(status, 404, "a finished upload is gone");
+}
+
+/// Tried: a wrong offset, a missing version, a wrong content type, another user, a path
+/// out of the uploads folder. Each is refused and the upload keeps what it had.
+async fn refused_patches_change_nothing_in_an_upload(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let token = app.signed_in_user("alice").await;
+    let original = bytes(Fixture::Faststart);
+    let half = original.len() / 2;
+    let url = create(&app, &token, original.len()).await;
+    let (status, _, body) = tus(
+        &app,
+        Method::PATCH,
+        &url,
+        &token,
+        &[
+            (TUS.0, TUS.1.into()),
+            ("Upload-Offset", "0".into()),
+            ("Content-Type", "application/offset+octet-stream".into()),
+        ],
+        original[..half].to_vec(),
+    )
+    .await;
+    assert_eq!(status, 204, "{}", String::from_utf8_lossy(&body));
+    // Tried: a wrong offset, a missing version, a wrong content type, another user.
+    let (status, _, body) = tus(
+        &app,
+        Method::PATCH,
+        &url,
+        &token,
+        &patch_headers(0),
+        original[..10].to_vec(),
+    )
+    .await;
     assert_eq!(status, 409, "{}", String::from_utf8_lossy(&body));
     let (status, headers, _) = tus(
         &app,
@@ -212,56 +282,6 @@ async fn an_upload_interrupted_half_way_resumes_into_an_identical_file(backend: 
         half as u64,
         "refused requests changed nothing"
     );
-
-    // Resume from the reported offset (423 only while the server still finishes the
-    // dropped request).
-    let (mut status, mut headers, mut body) = (0, Default::default(), Vec::new());
-    for _ in 0..50 {
-        (status, headers, body) = tus(
-            &app,
-            Method::PATCH,
-            &url,
-            &token,
-            &patch_headers(half),
-            original[half..].to_vec(),
-        )
-        .await;
-        if status != 423 {
-            break;
-        }
-        actix_web::rt::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert_eq!(status, 204, "{}", String::from_utf8_lossy(&body));
-    assert_eq!(
-        header(&headers, "upload-offset"),
-        original.len().to_string()
-    );
-    let id = header(&headers, "roomcast-video-id");
-    assert!(!id.is_empty());
-
-    let video = app.wait_processed(&token, &id).await;
-    assert_eq!(video["status"], "ready", "{video}");
-    assert_eq!(video["title"], "Resumed card");
-    assert_eq!(video["description"], "sent in two parts");
-    let (status, _, served) = app
-        .get_raw(Method::GET, &format!("/videos/{id}/stream"), &[])
-        .await;
-    assert_eq!(status, 200);
-    assert!(
-        served == original,
-        "the served file is byte for byte the uploaded one"
-    );
-    app.assert_no_files_in("tmp/resumable").await;
-    let (status, _, _) = tus(
-        &app,
-        Method::HEAD,
-        &url,
-        &token,
-        &[(TUS.0, TUS.1.into())],
-        Vec::new(),
-    )
-    .await;
-    assert_eq!(status, 404, "a finished upload is gone");
 }
 
 #[actix_web::test]
