@@ -206,16 +206,11 @@ async fn refused_patches_change_nothing_in_an_upload(backend: Backend) {
         Method::PATCH,
         &url,
         &token,
-        &[
-            (TUS.0, TUS.1.into()),
-            ("Upload-Offset", "0".into()),
-            ("Content-Type", "application/offset+octet-stream".into()),
-        ],
+        &patch_headers(0),
         original[..half].to_vec(),
     )
     .await;
     assert_eq!(status, 204, "{}", String::from_utf8_lossy(&body));
-    // Tried: a wrong offset, a missing version, a wrong content type, another user.
     let (status, _, body) = tus(
         &app,
         Method::PATCH,
