@@ -270,6 +270,11 @@ pub struct IngestSettings {
     pub allow_private_sources: bool,
     /// The longest wait between restarts of a failing source (the ladder is 1, 2, 5, 10 s).
     pub max_backoff_secs: u64,
+    /// Where publishers (OBS, ffmpeg) connect with RTMP; empty turns it off.
+    pub rtmp_addr: String,
+    /// What the go-live panel shows as the server (`rtmp://HOST:PORT/live`); empty: the
+    /// public URL's host with the bound port.
+    pub rtmp_public_url: String,
     /// With many nodes: how long a starting node waits for its first lease round (a
     /// heartbeat, so it knows how many nodes share the sources before it takes any).
     pub first_lease_round_ms: u64,
@@ -291,6 +296,8 @@ impl Default for IngestSettings {
             lease_secs: 6,
             allow_private_sources: true,
             max_backoff_secs: 10,
+            rtmp_addr: "127.0.0.1:1935".into(),
+            rtmp_public_url: String::new(),
             first_lease_round_ms: 1500,
             stall_ms: 10_000,
             on_demand_linger_ms: 10_000,

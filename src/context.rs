@@ -52,6 +52,9 @@ pub struct AppState {
     pub video_flood: Mutex<VideoFlood>,
     /// Per-client caps: the client's address, hashing, throttles, sockets per address.
     pub limits: Limits,
+    /// What publishers are told to use as their server (`rtmp://HOST:PORT/live`); `None`
+    /// when the RTMP listener is off.
+    pub rtmp_url: Option<String>,
 }
 
 impl AppState {

@@ -14,8 +14,8 @@ use roomcast_actors::ingest::command::{IngestSpec, IngestTiming};
 use roomcast_actors::ingest::lease_plan::{self, LeaseView};
 use roomcast_actors::ingest::pipeline::{GetIngestStatus, IngestPipeline};
 use roomcast_actors::ingest::supervisor::{
-    ClaimedSource, EnsureIngest, FindIngest, IngestSupervisor, LeaseRound, RemoveIngest,
-    SourceStore,
+    ClaimedSource, EnsureIngest, EnsurePushed, FindIngest, IngestSupervisor, LeaseRound,
+    RemoveIngest, SourceStore,
 };
 use roomcast_actors::port::PortResult;
 use serde_json::{json, Value};
@@ -55,6 +55,7 @@ pub fn spec_for(room: &RoomRow, settings: &Settings) -> Option<IngestSpec> {
             linger: Duration::from_millis(settings.ingest.on_demand_linger_ms),
             ..IngestTiming::default()
         },
+        pushed: false,
     })
 }
 
@@ -187,6 +188,38 @@ pub fn sync_room(state: &AppState, room: &RoomRow) {
     }
 }
 
+/// The `live` object of a room without a source URL: its publisher's run, or `waiting`
+/// (`null` when publishing is turned off).
+async fn pushed_live_json(state: &AppState, room: &RoomRow) -> Value {
+    if state.rtmp_url.is_none() {
+        return Value::Null;
+    }
+    let status = match pipeline(state, &room.id).await {
+        Some(p) => p.send(GetIngestStatus).await.ok(),
+        None => None,
+    };
+    let mut live = match status {
+        Some(status) => serde_json::to_value(status).unwrap_or(Value::Null),
+        None => json!({ "state": "waiting", "restarts": 0, "last_error": null }),
+    };
+    live["hls_url"] = json!(format!("/hls/{}/index.m3u8", room.id));
+    live["ws_video_url"] = json!(format!("/ws/rooms/{}/video", room.id));
+    live
+}
+
+/// The pipeline a video viewer joins: the room's, or for a room that publishers push to,
+/// one started now that waits for its publisher (so the viewer sees the stream begin).
+pub async fn pipeline_for_viewer(state: &AppState, room: &RoomRow) -> Option<Addr<IngestPipeline>> {
+    if let Some(p) = pipeline(state, &room.id).await {
+        return Some(p);
+    }
+    if room.source_url.is_some() || state.rtmp_url.is_none() {
+        return None;
+    }
+    let spec = crate::rtmp::push_spec(room, &state.settings);
+    state.ingest.send(EnsurePushed { spec }).await.ok()
+}
+
 pub async fn pipeline(state: &AppState, room_id: &str) -> Option<Addr<IngestPipeline>> {
     state
         .ingest
@@ -202,7 +235,7 @@ pub async fn pipeline(state: &AppState, room_id: &str) -> Option<Addr<IngestPipe
 /// but the owner and admins) the error is a fixed sentence for the state, never ffmpeg's.
 pub async fn live_json(state: &AppState, room: &RoomRow, reveal: bool) -> Value {
     if room.source_url.is_none() {
-        return Value::Null;
+        return pushed_live_json(state, room).await;
     }
     let status = match pipeline(state, &room.id).await {
         Some(p) => p.send(GetIngestStatus).await.ok(),

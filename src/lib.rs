@@ -42,6 +42,8 @@ pub mod media;
 pub mod metrics;
 pub mod pages;
 pub mod routes;
+pub mod rtmp;
 pub mod security;
 pub mod startup;
+pub mod stream_keys;
 pub mod videos;

@@ -109,6 +109,8 @@ impl Application {
         let view = SharedView::default();
         let ingest =
             ingest::start_supervisor(&pool, &settings, &bus, &view, metrics.registry()).await?;
+        let rtmp = crate::rtmp::start(&settings, &pool, ingest.clone(), metrics.registry())?;
+        let rtmp_url = rtmp.map(|bound| crate::rtmp::server_url(&settings, &public_url, bound));
         let flood = RateLimit::parse(&settings.danmaku.rate).map_err(anyhow::Error::msg)?;
         let room_metrics = RoomMetrics::new(metrics.registry())?;
         let rooms = live::start_registry(&settings, &pool, room_metrics.clone(), &bus, &view)?;
@@ -152,6 +154,7 @@ impl Application {
             files: OpenFiles::default(),
             video_flood: Mutex::new(VideoFlood::new(flood)),
             limits: Limits::new(&settings),
+            rtmp_url,
             settings,
         });
 

@@ -15,6 +15,7 @@
 //!   such a trait (out of reach for now, or failed), and Prometheus metrics.
 //! - [`ingest`]: live sources (pipelines, their supervisor, video viewers); its own
 //!   `# Layout` lists its parts.
+//! - [`rtmp`]: publishers pushing with RTMP (OBS, ffmpeg), into a room's pipeline.
 //! - [`socket`], [`process`]: what both kinds of socket share; child-process helpers.
 //! - [`queue`], [`worker`], [`scheduler`]: the generic job runner (the `Job` trait, the
 //!   `JobWorker` that leases and runs jobs, the `Scheduler` of periodic ones); the job kinds
@@ -32,6 +33,7 @@ pub mod protocol;
 pub mod queue;
 pub mod registry;
 pub mod room;
+pub mod rtmp;
 pub mod scheduler;
 pub mod socket;
 pub mod store;

@@ -58,6 +58,7 @@ fn spec(dir: &Path, src: &Path, on_demand: bool) -> IngestSpec {
             linger: LINGER,
             ..IngestTiming::default()
         },
+        pushed: false,
     }
 }
 

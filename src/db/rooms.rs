@@ -155,3 +155,35 @@ pub fn set_source_stopped(conn: &mut DbConnection, id: &str, stopped: bool) -> Q
         .execute(conn)
         .map(|n| n == 1)
 }
+
+/// The secret part of the room's stream key, if one was made (`None` also when there is no
+/// such room).
+pub fn stream_key(conn: &mut DbConnection, id: &str) -> QueryResult<Option<String>> {
+    rooms::table
+        .filter(rooms::id.eq(id))
+        .select(rooms::stream_key)
+        .first::<Option<String>>(conn)
+        .optional()
+        .map(Option::flatten)
+}
+
+/// Sets the secret part of the room's stream key; false when there is no such room.
+pub fn set_stream_key(conn: &mut DbConnection, id: &str, key: &str) -> QueryResult<bool> {
+    diesel::update(rooms::table.filter(rooms::id.eq(id)))
+        .set(rooms::stream_key.eq(key))
+        .execute(conn)
+        .map(|n| n == 1)
+}
+
+/// Sets the room's stream key only if it has none yet (two first requests at once agree
+/// on one key); false when it already had one or there is no such room.
+pub fn set_stream_key_once(conn: &mut DbConnection, id: &str, key: &str) -> QueryResult<bool> {
+    diesel::update(
+        rooms::table
+            .filter(rooms::id.eq(id))
+            .filter(rooms::stream_key.is_null()),
+    )
+    .set(rooms::stream_key.eq(key))
+    .execute(conn)
+    .map(|n| n == 1)
+}

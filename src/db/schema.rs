@@ -78,6 +78,7 @@ diesel::table! {
         on_demand -> Bool,
         created_at -> Timestamp,
         source_stopped -> Bool,
+        stream_key -> Nullable<Text>,
     }
 }
 

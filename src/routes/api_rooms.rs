@@ -245,3 +245,27 @@ pub async fn control_ingest(
     let live = ingest::live_json(&state, &room, true).await;
     Ok(HttpResponse::Accepted().json(live))
 }
+
+/// `GET /api/rooms/{id}/stream-key`: the owner's (or an admin's) server and key for OBS.
+pub async fn stream_key(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let key = crate::actions::rooms::show_stream_key(&state, &user, id.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(key))
+}
+
+/// `POST /api/rooms/{id}/stream-key`: a new key; the old one stops working at once.
+pub async fn new_stream_key(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let key = crate::actions::rooms::regenerate_stream_key(&state, &user, id.into_inner()).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(key))
+}

@@ -76,6 +76,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/rooms/{id}", web::patch().to(api_rooms::update))
                 .route("/rooms/{id}/danmaku", web::get().to(api_rooms::history))
                 .route(
+                    "/rooms/{id}/stream-key",
+                    web::get().to(api_rooms::stream_key),
+                )
+                .route(
+                    "/rooms/{id}/stream-key",
+                    web::post().to(api_rooms::new_stream_key),
+                )
+                .route(
                     "/rooms/{id}/danmaku/{msg_id}",
                     web::delete().to(api_rooms::retract),
                 )

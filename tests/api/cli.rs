@@ -11,7 +11,9 @@ pub fn roomcast(dir: &std::path::Path) -> Command {
     let mut cmd = Command::new(BIN);
     cmd.current_dir(dir)
         .env_remove("RUST_LOG")
-        .env("ROOMCAST__HTTP__ADDR", "127.0.0.1:0");
+        .env("ROOMCAST__HTTP__ADDR", "127.0.0.1:0")
+        // Servers started side by side would all want port 1935.
+        .env("ROOMCAST__INGEST__RTMP_ADDR", "");
     cmd
 }
 

@@ -207,6 +207,8 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     settings.limits.signups_per_hour = 10_000;
     settings.limits.comments_per_minute = 10_000;
     settings.limits.rooms_per_hour = 10_000;
+    // Off unless a test publishes (then it picks a free port).
+    settings.ingest.rtmp_addr = String::new();
     let pg = match backend {
         Backend::Sqlite => {
             let path = dir.path().join("roomcast.db");

@@ -110,11 +110,16 @@ pub enum SpawnError {
     Io(#[from] std::io::Error),
 }
 
-/// Starts ffmpeg for `spec` and the two threads that watch it. Messages go to `to`.
+/// A publisher's FLV bytes for a pushed source's stdin; closing it ends ffmpeg's input.
+pub type Feed = tokio::sync::mpsc::Receiver<bytes::Bytes>;
+
+/// Starts ffmpeg for `spec` and the threads that watch it (and, for a pushed source, the
+/// one that writes `feed` to its stdin). Messages go to `to`.
 pub fn spawn<A>(
     spec: &IngestSpec,
     transcode: Transcode,
     run: u64,
+    feed: Option<Feed>,
     to: Addr<A>,
 ) -> Result<ChildHandle, SpawnError>
 where
@@ -142,6 +147,11 @@ where
     let pid = child.as_inner().id() as i32;
     let stdout = child.take_stdout().expect("stdout is piped");
     let room = spec.room_id.clone();
+    if let (Some(feed), Some(stdin)) = (feed, child.take_stdin()) {
+        std::thread::Builder::new()
+            .name(format!("ingest-in-{}", short(&room)))
+            .spawn(move || write_feed(feed, stdin))?;
+    }
     let out_to = to.clone();
     std::thread::Builder::new()
         .name(format!("ingest-out-{}", short(&room)))
@@ -150,6 +160,17 @@ where
         .name(format!("ingest-log-{}", short(&room)))
         .spawn(move || watch_events(child, run, to))?;
     Ok(ChildHandle { pid })
+}
+
+/// Writes the publisher's bytes to ffmpeg until the publisher is gone (then ffmpeg reads
+/// the end of its input and finishes) or ffmpeg stops reading.
+fn write_feed(mut feed: Feed, mut stdin: std::process::ChildStdin) {
+    use std::io::Write;
+    while let Some(bytes) = feed.blocking_recv() {
+        if stdin.write_all(&bytes).is_err() {
+            return;
+        }
+    }
 }
 
 fn short(id: &str) -> &str {

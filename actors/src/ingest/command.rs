@@ -26,6 +26,8 @@ pub struct IngestSpec {
     /// The source wakes on demand: started by the first video viewer.
     pub on_demand: bool,
     pub timing: IngestTiming,
+    /// Pushed by a publisher (FLV on ffmpeg's stdin) rather than pulled from `url`.
+    pub pushed: bool,
 }
 
 /// How long a pipeline waits for things (settings, so that tests can make them short).
@@ -79,8 +81,15 @@ pub fn arguments(spec: &IngestSpec, transcode: Transcode) -> Vec<String> {
         "-protocol_whitelist".into(),
         spec.protocol_whitelist.clone(),
     ]);
-    let scheme = spec.url.split(':').next().unwrap_or("");
+    let scheme = if spec.pushed {
+        "pipe"
+    } else {
+        spec.url.split(':').next().unwrap_or("")
+    };
     match scheme {
+        // A publisher's FLV, as it arrives: no pacing, no time-outs of ffmpeg's own (the
+        // RTMP session drops a silent publisher).
+        "pipe" => args.extend(["-f", "flv"].map(String::from)),
         "rtsp" | "rtsps" => args.extend(
             [
                 "-rtsp_transport",
@@ -105,7 +114,7 @@ pub fn arguments(spec: &IngestSpec, transcode: Transcode) -> Vec<String> {
             "-fflags",
             "+genpts",
             "-i",
-            &spec.url,
+            if spec.pushed { "pipe:0" } else { &spec.url },
         ]
         .map(String::from),
     );
@@ -170,11 +179,24 @@ mod tests {
             ffmpeg: "ffmpeg".into(),
             on_demand: false,
             timing: IngestTiming::default(),
+            pushed: false,
         }
     }
 
     fn has(args: &[String], pair: [&str; 2]) -> bool {
         args.windows(2).any(|w| w[0] == pair[0] && w[1] == pair[1])
+    }
+
+    #[test]
+    fn a_pushed_source_is_read_as_flv_from_stdin() {
+        let mut pushed = spec("pipe:0");
+        pushed.pushed = true;
+        pushed.protocol_whitelist = "pipe".into();
+        let args = arguments(&pushed, Transcode::default());
+        assert!(has(&args, ["-f", "flv"]));
+        assert!(has(&args, ["-i", "pipe:0"]));
+        assert!(has(&args, ["-protocol_whitelist", "pipe"]));
+        assert!(!args.iter().any(|a| a == "-re" || a == "-rw_timeout"));
     }
 
     #[test]

@@ -20,6 +20,8 @@ pub enum IngestState {
     Running,
     Backoff,
     Stopped,
+    /// A pushed source with no publisher.
+    Waiting,
 }
 
 /// A pipeline's state for the API, the admin panel and other nodes.

@@ -69,6 +69,13 @@ pub struct EnsureIngest {
     pub stopped: bool,
 }
 
+/// The pipeline of a pushed room, started (waiting for its publisher) if need be.
+#[derive(Message)]
+#[rtype(result = "Addr<IngestPipeline>")]
+pub struct EnsurePushed {
+    pub spec: IngestSpec,
+}
+
 /// Stops and forgets the room's pipeline (its source was removed).
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -295,8 +302,9 @@ impl Handler<Claimed> for IngestSupervisor {
             let pipeline = self.ensure(source.spec, holder, stopped, ctx);
             pipeline.do_send(SetRole { holder, stopped });
         }
-        self.pipelines.retain(|room, (_, pipeline)| {
-            let keep = listed.contains(room);
+        self.pipelines.retain(|room, (spec, pipeline)| {
+            // Pushed sources are held by the node their publisher reached, not by leases.
+            let keep = spec.pushed || listed.contains(room);
             if !keep {
                 log::info!("room {room}: source removed");
                 pipeline.do_send(Retire);
@@ -328,6 +336,14 @@ impl Handler<RemoveIngest> for IngestSupervisor {
             pipeline.do_send(Retire);
         }
         self.claim(ctx);
+    }
+}
+
+impl Handler<EnsurePushed> for IngestSupervisor {
+    type Result = MessageResult<EnsurePushed>;
+
+    fn handle(&mut self, msg: EnsurePushed, ctx: &mut Context<Self>) -> Self::Result {
+        MessageResult(self.ensure(msg.spec, true, false, ctx))
     }
 }
 

@@ -20,6 +20,7 @@ fn main() {
         ffmpeg: "ffmpeg".into(),
         on_demand: false,
         timing: Default::default(),
+        pushed: false,
     };
     for arg in arguments(&spec, Transcode::default()) {
         println!("{arg}");

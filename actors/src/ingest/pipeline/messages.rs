@@ -72,3 +72,46 @@ pub struct GetReport;
 #[derive(Message)]
 #[rtype(result = "IngestStatus")]
 pub struct GetIngestStatus;
+
+/// A publisher asks to push to this (pushed) source. Refused while another one is live or
+/// when the source is pulled.
+#[derive(Message)]
+#[rtype(result = "Result<(), PushRefused>")]
+pub struct AttachPublisher {
+    pub publisher: u64,
+    /// Notified when the publisher must be cut off (kicked, replaced, or its run failed).
+    pub cut_off: std::sync::Arc<tokio::sync::Notify>,
+}
+
+/// The attached publisher's stream is ready: its FLV bytes, and the codecs its first tags
+/// named (so the run copies or transcodes from the start).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct StartFeed {
+    pub publisher: u64,
+    pub feed: super::super::child::Feed,
+    pub video: Option<String>,
+    pub audio: Option<String>,
+}
+
+/// The publisher left (or was cut off): the run ends without back-off.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct DetachPublisher {
+    pub publisher: u64,
+}
+
+/// Why a publisher was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushRefused {
+    /// Another publisher is live.
+    Busy,
+    /// The room's video is pulled from a source URL.
+    PullSource,
+}
+
+/// Cuts the publisher off (its key was replaced, or it was kicked); the run ends without
+/// back-off.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CutOffPublisher;

@@ -15,10 +15,12 @@
 //! [`Fanout`] (viewers and the keyframe cache), [`OnDemand`] (when an on-demand source
 //! runs) and [`Follower`](super::follow::Follower) (reading another node's stream).
 //! - [`run`]: ffmpeg's reports and admins' controls;
+//! - [`push`]: a pushed source's publisher, whose FLV goes to ffmpeg's stdin;
 //! - [`cluster`]: the holder and follower roles on the bus.
 
 mod cluster;
 mod messages;
+mod push;
 mod run;
 
 use std::time::{Duration, Instant};
@@ -66,6 +68,8 @@ pub struct IngestPipeline {
     /// This run's stream id and fragment count, for the bus.
     stream: u64,
     fragment_seq: u64,
+    /// A pushed source's publisher.
+    publisher: Option<push::Publisher>,
 }
 
 impl IngestPipeline {
@@ -84,6 +88,7 @@ impl IngestPipeline {
             role: Role::Holder { _snapshots: None },
             stream: 0,
             fragment_seq: 0,
+            publisher: None,
             spec,
         }
     }
@@ -164,9 +169,13 @@ impl IngestPipeline {
 
     fn status(&mut self) -> IngestStatus {
         let video_viewers = self.viewers_everywhere() as usize;
+        let state = match self.life.state() {
+            IngestState::Stopped if self.spec.pushed => IngestState::Waiting,
+            state => state,
+        };
         IngestStatus {
             node: Some(self.bus.node().to_string()),
-            state: self.life.state(),
+            state,
             restarts: self.life.restarts(),
             last_error: self.life.last_error().map(str::to_string),
             fps: self.progress.map(|p| p.0),

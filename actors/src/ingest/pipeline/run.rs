@@ -43,8 +43,14 @@ impl IngestPipeline {
         if !self.is_holder() {
             return;
         }
+        if self.spec.pushed && self.publisher.is_none() {
+            // Nothing to read: the next publisher starts the next run.
+            self.life.stop();
+            return;
+        }
         self.progress = None;
         self.rate.clear();
+        let feed = self.take_feed();
         let spawned = match std::fs::create_dir_all(&self.spec.hls_dir) {
             Err(e) => Err(format!(
                 "cannot create {}: {e}",
@@ -54,6 +60,7 @@ impl IngestPipeline {
                 &self.spec,
                 self.transcode,
                 self.life.next_run(),
+                feed,
                 ctx.address(),
             )
             .map_err(|e| self.redact(&e.to_string())),
@@ -155,7 +162,8 @@ impl Handler<InputParsed> for IngestPipeline {
     type Result = ();
 
     fn handle(&mut self, msg: InputParsed, ctx: &mut Context<Self>) {
-        if msg.run != self.life.run() {
+        // A pushed run chose from the publisher's first tags; it cannot be read again.
+        if msg.run != self.life.run() || self.spec.pushed {
             return;
         }
         let wanted = Transcode {
@@ -197,7 +205,13 @@ impl Handler<IngestExited> for IngestPipeline {
         }
         self.progress = None;
         self.rate.clear();
-        let step = self.life.exited(msg.run, &msg.status, Instant::now());
+        let mut step = self.life.exited(msg.run, &msg.status, Instant::now());
+        if self.spec.pushed && matches!(step, Step::RetryIn { .. }) {
+            // A pushed stream cannot be read again from its start: end here.
+            self.cut_off_publisher();
+            self.life.stop();
+            step = Step::Nothing;
+        }
         if self.life.state() == IngestState::Stopped {
             log::info!("room {}: ffmpeg stopped", self.spec.room_id);
         }

@@ -1,0 +1,117 @@
+//! A pushed source: one publisher at a time feeds the run's ffmpeg through stdin. A run
+//! starts when the publisher's first tags are in (so their codecs decide copy or
+//! transcode) and ends, without back-off, when the publisher leaves; a run that fails
+//! while the publisher is still there cuts the publisher off (encoders reconnect on their
+//! own) rather than retrying with a stream that has lost its start.
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use tokio::sync::Notify;
+
+use super::super::child::Feed;
+use super::super::command::Transcode;
+use super::{
+    AttachPublisher, CutOffPublisher, DetachPublisher, IngestPipeline, PushRefused, StartFeed,
+};
+
+/// The publisher pushing to this source.
+pub(super) struct Publisher {
+    id: u64,
+    cut_off: Arc<Notify>,
+    /// Its stream, until a run takes it.
+    feed: Option<Feed>,
+}
+
+impl IngestPipeline {
+    /// The attached publisher's stream, for the run about to start.
+    pub(super) fn take_feed(&mut self) -> Option<Feed> {
+        self.publisher.as_mut().and_then(|p| p.feed.take())
+    }
+
+    /// The run failed while the publisher was still pushing: cut it off.
+    pub(super) fn cut_off_publisher(&mut self) {
+        if let Some(p) = self.publisher.take() {
+            log::warn!(
+                "room {}: the run failed; cutting the publisher off",
+                self.spec.room_id
+            );
+            p.cut_off.notify_one();
+        }
+    }
+}
+
+impl Handler<AttachPublisher> for IngestPipeline {
+    type Result = Result<(), PushRefused>;
+
+    fn handle(&mut self, msg: AttachPublisher, _: &mut Context<Self>) -> Self::Result {
+        if !self.spec.pushed {
+            return Err(PushRefused::PullSource);
+        }
+        if self.publisher.is_some() {
+            return Err(PushRefused::Busy);
+        }
+        self.publisher = Some(Publisher {
+            id: msg.publisher,
+            cut_off: msg.cut_off,
+            feed: None,
+        });
+        Ok(())
+    }
+}
+
+impl Handler<StartFeed> for IngestPipeline {
+    type Result = ();
+
+    fn handle(&mut self, msg: StartFeed, ctx: &mut Context<Self>) {
+        let Some(publisher) = self.publisher.as_mut().filter(|p| p.id == msg.publisher) else {
+            return;
+        };
+        publisher.feed = Some(msg.feed);
+        self.transcode = Transcode {
+            video: msg.video.as_deref().is_some_and(|c| c != "h264"),
+            audio: msg.audio.as_deref().is_some_and(|c| c != "aac"),
+        };
+        log::info!(
+            "room {}: publisher live ({} / {}{})",
+            self.spec.room_id,
+            msg.video.as_deref().unwrap_or("no video"),
+            msg.audio.as_deref().unwrap_or("no audio"),
+            if self.transcode.video || self.transcode.audio {
+                ", transcoding"
+            } else {
+                ""
+            }
+        );
+        let step = self.life.start();
+        self.apply(step, ctx);
+    }
+}
+
+impl Handler<DetachPublisher> for IngestPipeline {
+    type Result = ();
+
+    fn handle(&mut self, msg: DetachPublisher, _: &mut Context<Self>) {
+        if self
+            .publisher
+            .as_ref()
+            .is_some_and(|p| p.id == msg.publisher)
+        {
+            log::info!("room {}: publisher left", self.spec.room_id);
+            self.publisher = None;
+            self.life.stop();
+        }
+    }
+}
+
+impl Handler<CutOffPublisher> for IngestPipeline {
+    type Result = ();
+
+    fn handle(&mut self, _: CutOffPublisher, _: &mut Context<Self>) {
+        if let Some(p) = self.publisher.take() {
+            log::info!("room {}: publisher cut off", self.spec.room_id);
+            p.cut_off.notify_one();
+            self.life.stop();
+        }
+    }
+}

@@ -1,0 +1,121 @@
+//! The app's side of RTMP publishing: the listener on `ingest.rtmp_addr`, and the gate that
+//! turns a stream key into the room's pushed source (the protocol itself is
+//! `roomcast_actors::rtmp`).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix::Addr;
+use anyhow::Context as _;
+use roomcast_actors::ingest::command::{IngestSpec, IngestTiming};
+use roomcast_actors::ingest::supervisor::IngestSupervisor;
+use roomcast_actors::port::PortResult;
+use roomcast_actors::rtmp::{self, PublishGate, Refused, RtmpContext, RtmpMetrics};
+
+use crate::config::Settings;
+use crate::db::{self, rooms::RoomRow, DbPool};
+use crate::stream_keys;
+
+/// A publisher's silence this long ends its connection.
+const IDLE_AFTER: Duration = Duration::from_secs(10);
+
+/// Binds `ingest.rtmp_addr` (nothing when it is empty) and serves publishers on an arbiter
+/// of their own. Returns the address bound.
+pub fn start(
+    settings: &Settings,
+    pool: &DbPool,
+    ingest: Addr<IngestSupervisor>,
+    registry: &prometheus::Registry,
+) -> anyhow::Result<Option<SocketAddr>> {
+    let addr = settings.ingest.rtmp_addr.trim();
+    if addr.is_empty() {
+        return Ok(None);
+    }
+    let listener = std::net::TcpListener::bind(addr)
+        .with_context(|| format!("binding the RTMP listener to {addr} (ingest.rtmp_addr)"))?;
+    listener.set_nonblocking(true)?;
+    let bound = listener.local_addr()?;
+    let ctx = Arc::new(RtmpContext {
+        gate: Box::new(DbPublishGate {
+            pool: pool.clone(),
+            settings: settings.clone(),
+        }),
+        ingest,
+        metrics: RtmpMetrics::new(registry)?,
+        idle_after: IDLE_AFTER,
+    });
+    actix::Arbiter::new().spawn(async move {
+        match tokio::net::TcpListener::from_std(listener) {
+            Ok(listener) => rtmp::listener::serve(listener, ctx).await,
+            Err(e) => log::error!("rtmp: the listener cannot be used: {e}"),
+        }
+    });
+    log::info!("rtmp listening on {bound}");
+    Ok(Some(bound))
+}
+
+/// What OBS is told to use as its server: `ingest.rtmp_public_url`, else the public URL's
+/// host with the bound port.
+pub fn server_url(settings: &Settings, public_url: &str, bound: SocketAddr) -> String {
+    if !settings.ingest.rtmp_public_url.is_empty() {
+        return settings
+            .ingest
+            .rtmp_public_url
+            .trim_end_matches('/')
+            .to_string();
+    }
+    let host = public_url
+        .split("://")
+        .nth(1)
+        .and_then(|rest| rest.split(['/', ':']).next())
+        .filter(|h| !h.is_empty())
+        .unwrap_or("127.0.0.1");
+    format!("rtmp://{host}:{}/{}", bound.port(), rtmp::APP)
+}
+
+/// The pushed source of a room (FLV on ffmpeg's stdin).
+pub fn push_spec(room: &RoomRow, settings: &Settings) -> IngestSpec {
+    IngestSpec {
+        room_id: room.id.clone(),
+        url: "pipe:0".into(),
+        redacted: "an RTMP publisher".into(),
+        protocol_whitelist: "pipe".into(),
+        http_proxy: None,
+        max_backoff: Duration::from_secs(settings.ingest.max_backoff_secs),
+        hls_dir: settings.storage.dir.join("live").join(&room.id),
+        ffmpeg: settings.ingest.ffmpeg.clone(),
+        on_demand: false,
+        timing: IngestTiming {
+            stall_after: Duration::from_millis(settings.ingest.stall_ms),
+            ..IngestTiming::default()
+        },
+        pushed: true,
+    }
+}
+
+/// Stream keys checked against the database.
+struct DbPublishGate {
+    pool: DbPool,
+    settings: Settings,
+}
+
+impl PublishGate for DbPublishGate {
+    fn open(&self, stream_key: &str) -> PortResult<Result<IngestSpec, Refused>> {
+        let Some((room_id, secret)) = stream_keys::split(stream_key) else {
+            return Ok(Err(Refused::WrongKey));
+        };
+        let mut conn = self.pool.get().map_err(db::port)?;
+        let stored = db::rooms::stream_key(&mut conn, room_id).map_err(db::port)?;
+        if !stored.is_some_and(|stored| stream_keys::secret_matches(&stored, secret)) {
+            return Ok(Err(Refused::WrongKey));
+        }
+        let Some(room) = db::rooms::find(&mut conn, room_id).map_err(db::port)? else {
+            return Ok(Err(Refused::WrongKey));
+        };
+        if room.source_url.is_some() {
+            return Ok(Err(Refused::PullSource));
+        }
+        Ok(Ok(push_spec(&room, &self.settings)))
+    }
+}

@@ -1,0 +1,278 @@
+//! Going live from an encoder: ffmpeg publishes FLV over RTMP exactly as OBS does
+//! (`-f flv rtmp://HOST:PORT/live/KEY`) to the server's own listener. A room's owner reads
+//! its key; the room plays over the video socket; wrong keys, wrong applications, a second
+//! publisher and garbage on the port are refused and counted; a new key cuts the old
+//! publisher off.
+
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use awc::http::Method;
+use futures_util::StreamExt;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::helpers::{eventually, spawn_app_with, Auth, Backend, TestApp};
+use crate::ingest::wait_live;
+use crate::live_sources::free_port;
+
+/// An ffmpeg publisher pushing a live test picture to `url`, killed when dropped.
+struct Publisher(Child);
+
+impl Publisher {
+    fn start(url: &str, video_codec: &str) -> Self {
+        let child = Command::new("ffmpeg")
+            .args(["-nostdin", "-v", "error", "-re", "-f", "lavfi"])
+            .args([
+                "-i",
+                "testsrc2=size=320x240:rate=25",
+                "-f",
+                "lavfi",
+                "-i",
+                "sine",
+            ])
+            .args(["-c:v", video_codec, "-g", "25", "-pix_fmt", "yuv420p"])
+            .args(["-c:a", "aac", "-f", "flv", url])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("ffmpeg runs (apt-get install ffmpeg)");
+        Self(child)
+    }
+
+    /// Whether ffmpeg has ended (the server refused or dropped it).
+    fn ended(&mut self) -> bool {
+        self.0.try_wait().unwrap().is_some()
+    }
+}
+
+impl Drop for Publisher {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+async fn app_with_rtmp() -> (TestApp, u16) {
+    let port = free_port();
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.ingest.rtmp_addr = format!("127.0.0.1:{port}");
+    })
+    .await;
+    (app, port)
+}
+
+async fn key_of(app: &TestApp, token: &str, room: &str) -> Value {
+    let res = app
+        .json(
+            Method::GET,
+            &format!("/api/rooms/{room}/stream-key"),
+            Auth::Bearer(token),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    res.body
+}
+
+fn refused(metrics: &str, reason: &str) -> u64 {
+    let needle = format!("roomcast_ingest_publish_refused_total{{reason=\"{reason}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&needle))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+async fn refused_now(app: &TestApp, reason: &str) -> u64 {
+    refused(&app.page("/metrics", &[]).await.html, reason)
+}
+
+#[actix_web::test]
+async fn a_publisher_with_the_rooms_key_goes_live_and_viewers_see_it() {
+    let (app, port) = app_with_rtmp().await;
+    let alice = app.signed_in_user("alice").await;
+    let room = app.create_room(&alice, "Alice live").await;
+
+    // The owner reads the key; others may not.
+    let key = key_of(&app, &alice, &room).await;
+    assert_eq!(key["server"], format!("rtmp://127.0.0.1:{port}/live"));
+    let url = key["url"].as_str().unwrap().to_string();
+    assert_eq!(
+        url,
+        format!(
+            "{}/{}",
+            key["server"].as_str().unwrap(),
+            key["key"].as_str().unwrap()
+        )
+    );
+    assert_eq!(
+        key_of(&app, &alice, &room).await["key"],
+        key["key"],
+        "the key is kept"
+    );
+    let bob = app.signed_in_user("bob").await;
+    let path = format!("/api/rooms/{room}/stream-key");
+    let res = app.json(Method::GET, &path, Auth::Bearer(&bob), None).await;
+    assert_eq!(res.status, 403, "another user");
+    let res = app.json(Method::GET, &path, Auth::None, None).await;
+    assert_eq!(res.status, 401, "a visitor");
+    let res = app
+        .json(Method::POST, &path, Auth::Bearer(&bob), None)
+        .await;
+    assert_eq!(res.status, 403, "another user cannot replace it");
+
+    // A viewer waits before anyone publishes.
+    wait_live(&app, &room, "waiting").await;
+    let (_res, mut socket) = app
+        .client
+        .ws(app.url(&format!("/ws/rooms/{room}/video")))
+        .connect()
+        .await
+        .unwrap();
+
+    let _publisher = Publisher::start(&url, "libx264");
+    let mut frames = Vec::new();
+    while frames.len() < 3 {
+        let frame = actix_web::rt::time::timeout(Duration::from_secs(20), socket.next())
+            .await
+            .expect("video arrives within 20 s of publishing")
+            .unwrap()
+            .unwrap();
+        if let awc::ws::Frame::Binary(b) = frame {
+            frames.push(b);
+        }
+    }
+    assert_eq!(&frames[0][4..8], b"ftyp", "the init segment first");
+    assert!(frames[1..].iter().all(|f| &f[4..8] == b"moof"));
+    let live = wait_live(&app, &room, "running").await["live"].clone();
+    assert_eq!(live["transcoding"], false, "H.264/AAC is copied: {live}");
+}
+
+#[actix_web::test]
+async fn a_publisher_leaving_puts_the_room_back_to_waiting_and_can_come_back() {
+    let (app, _port) = app_with_rtmp().await;
+    let alice = app.signed_in_user("alice").await;
+    let room = app.create_room(&alice, "Comes and goes").await;
+    let url = key_of(&app, &alice, &room).await["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let publisher = Publisher::start(&url, "libx264");
+    wait_live(&app, &room, "running").await;
+    drop(publisher);
+    let live = wait_live(&app, &room, "waiting").await["live"].clone();
+    assert_eq!(live["restarts"], 0, "leaving is no failure: {live}");
+    let _again = Publisher::start(&url, "libx264");
+    wait_live(&app, &room, "running").await;
+}
+
+#[actix_web::test]
+async fn wrong_keys_applications_and_a_second_publisher_are_refused_and_counted() {
+    let (app, port) = app_with_rtmp().await;
+    let alice = app.signed_in_user("alice").await;
+    let room = app.create_room(&alice, "Guarded").await;
+    let key = key_of(&app, &alice, &room).await;
+    let good = key["key"].as_str().unwrap().to_string();
+
+    // Tried: a made-up key, the room's id with a wrong secret, the right key under another
+    // application name.
+    let attempts = [
+        (format!("rtmp://127.0.0.1:{port}/live/guess"), "wrong_key"),
+        (
+            format!("rtmp://127.0.0.1:{port}/live/{room}_{}", "A".repeat(32)),
+            "wrong_key",
+        ),
+        (format!("rtmp://127.0.0.1:{port}/other/{good}"), "wrong_app"),
+    ];
+    for (url, reason) in attempts {
+        let before = refused_now(&app, reason).await;
+        let mut publisher = Publisher::start(&url, "libx264");
+        eventually(Duration::from_secs(20), "ffmpeg is turned away", || {
+            std::future::ready(publisher.ended())
+        })
+        .await;
+        assert_eq!(refused_now(&app, reason).await, before + 1, "{reason}");
+    }
+    let log_safe = app.page("/metrics", &[]).await.html;
+    assert!(!log_safe.contains(&good), "no key in the metrics");
+
+    // A second publisher while the first is live.
+    let url = key["url"].as_str().unwrap().to_string();
+    let mut first = Publisher::start(&url, "libx264");
+    wait_live(&app, &room, "running").await;
+    let before = refused_now(&app, "busy").await;
+    let mut second = Publisher::start(&url, "libx264");
+    eventually(
+        Duration::from_secs(20),
+        "the second publisher is turned away",
+        || std::future::ready(second.ended()),
+    )
+    .await;
+    assert_eq!(refused_now(&app, "busy").await, before + 1);
+    assert!(!first.ended(), "the first keeps streaming");
+    wait_live(&app, &room, "running").await;
+
+    // A new key cuts the first publisher off, and the old key no longer works.
+    let res = app
+        .json(
+            Method::POST,
+            &format!("/api/rooms/{room}/stream-key"),
+            Auth::Bearer(&alice),
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_ne!(res.body["key"], key["key"]);
+    eventually(
+        Duration::from_secs(20),
+        "the old publisher is cut off",
+        || std::future::ready(first.ended()),
+    )
+    .await;
+    let before = refused_now(&app, "wrong_key").await;
+    let mut stale = Publisher::start(&url, "libx264");
+    eventually(Duration::from_secs(20), "the old key is refused", || {
+        std::future::ready(stale.ended())
+    })
+    .await;
+    assert_eq!(refused_now(&app, "wrong_key").await, before + 1);
+}
+
+#[actix_web::test]
+async fn garbage_on_the_rtmp_port_closes_that_connection_only() {
+    let (app, port) = app_with_rtmp().await;
+    let before = refused_now(&app, "malformed").await;
+    // Tried: an HTTP request and random bytes where an RTMP handshake belongs.
+    let mut tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    tcp.write_all(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
+    tcp.write_all(&[0xff; 4096]).await.unwrap();
+    let mut buf = vec![0u8; 8192];
+    let closed = actix_web::rt::time::timeout(Duration::from_secs(15), async {
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(_) => {}
+            }
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the server closed the connection");
+    eventually(Duration::from_secs(5), "the refusal is counted", || async {
+        refused_now(&app, "malformed").await > before
+    })
+    .await;
+    // The listener still takes publishers.
+    let alice = app.signed_in_user("alice").await;
+    let room = app.create_room(&alice, "After the garbage").await;
+    let url = key_of(&app, &alice, &room).await["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let _publisher = Publisher::start(&url, "libx264");
+    wait_live(&app, &room, "running").await;
+}
