@@ -190,7 +190,7 @@ pub fn sync_room(state: &AppState, room: &RoomRow) {
 
 /// The `live` object of a room without a source URL: its publisher's run, or `waiting`
 /// (`null` when publishing is turned off).
-async fn pushed_live_json(state: &AppState, room: &RoomRow) -> Value {
+async fn pushed_live_json(state: &AppState, room: &RoomRow, reveal: bool) -> Value {
     if state.rtmp_url.is_none() {
         return Value::Null;
     }
@@ -202,6 +202,13 @@ async fn pushed_live_json(state: &AppState, room: &RoomRow) -> Value {
         Some(status) => serde_json::to_value(status).unwrap_or(Value::Null),
         None => json!({ "state": "waiting", "restarts": 0, "last_error": null }),
     };
+    if !reveal {
+        // Who publishes, and from where, is for the owner and admins.
+        if let Some(live) = live.as_object_mut() {
+            live.remove("publisher");
+            live.remove("last_error");
+        }
+    }
     live["hls_url"] = json!(format!("/hls/{}/index.m3u8", room.id));
     live["ws_video_url"] = json!(format!("/ws/rooms/{}/video", room.id));
     live
@@ -235,7 +242,7 @@ pub async fn pipeline(state: &AppState, room_id: &str) -> Option<Addr<IngestPipe
 /// but the owner and admins) the error is a fixed sentence for the state, never ffmpeg's.
 pub async fn live_json(state: &AppState, room: &RoomRow, reveal: bool) -> Value {
     if room.source_url.is_none() {
-        return pushed_live_json(state, room).await;
+        return pushed_live_json(state, room, reveal).await;
     }
     let status = match pipeline(state, &room.id).await {
         Some(p) => p.send(GetIngestStatus).await.ok(),

@@ -269,3 +269,14 @@ pub async fn new_stream_key(
         .insert_header(("Cache-Control", "no-store"))
         .json(key))
 }
+
+/// `POST /api/rooms/{id}/ingest/kick`: disconnects the room's publisher (owner or admin).
+pub async fn kick(
+    state: web::Data<AppState>,
+    CurrentUser(user): CurrentUser,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let room = crate::actions::rooms::kick_publisher(&state, &user, id.into_inner()).await?;
+    let live = ingest::live_json(&state, &room, true).await;
+    Ok(HttpResponse::Accepted().json(live))
+}

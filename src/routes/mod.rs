@@ -83,6 +83,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     "/rooms/{id}/stream-key",
                     web::post().to(api_rooms::new_stream_key),
                 )
+                .route("/rooms/{id}/ingest/kick", web::post().to(api_rooms::kick))
                 .route(
                     "/rooms/{id}/danmaku/{msg_id}",
                     web::delete().to(api_rooms::retract),

@@ -147,6 +147,76 @@ async fn a_publisher_with_the_rooms_key_goes_live_and_viewers_see_it() {
     assert!(frames[1..].iter().all(|f| &f[4..8] == b"moof"));
     let live = wait_live(&app, &room, "running").await["live"].clone();
     assert_eq!(live["transcoding"], false, "H.264/AAC is copied: {live}");
+    assert!(
+        live.get("publisher").is_none(),
+        "visitors do not see who publishes"
+    );
+
+    // The owner sees the publisher, kept current.
+    let room_path = format!("/api/rooms/{room}");
+    eventually(
+        Duration::from_secs(10),
+        "the publisher's rate is measured",
+        || async {
+            let res = app
+                .json(Method::GET, &room_path, Auth::Bearer(&alice), None)
+                .await;
+            res.body["live"]["publisher"]["kbps"]
+                .as_f64()
+                .is_some_and(|k| k > 0.0)
+        },
+    )
+    .await;
+    let res = app
+        .json(Method::GET, &room_path, Auth::Bearer(&alice), None)
+        .await;
+    let publisher = &res.body["live"]["publisher"];
+    assert!(
+        publisher["remote"]
+            .as_str()
+            .unwrap()
+            .starts_with("127.0.0.1:"),
+        "{publisher}"
+    );
+    assert!(publisher["since"].as_u64().unwrap() > 1_700_000_000_000);
+    assert_eq!(publisher["video"]["codec"], "h264");
+    assert_eq!(publisher["video"]["width"], 320);
+    assert_eq!(publisher["video"]["height"], 240);
+    assert_eq!(publisher["video"]["fps"], 25.0);
+    assert_eq!(publisher["audio"]["codec"], "aac");
+}
+
+#[actix_web::test]
+async fn the_owner_kicks_the_publisher_and_others_may_not() {
+    let (app, _port) = app_with_rtmp().await;
+    let alice = app.signed_in_user("alice").await;
+    let room = app.create_room(&alice, "Kickable").await;
+    let url = key_of(&app, &alice, &room).await["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let mut publisher = Publisher::start(&url, "libx264");
+    wait_live(&app, &room, "running").await;
+    let path = format!("/api/rooms/{room}/ingest/kick");
+    let bob = app.signed_in_user("bob").await;
+    let res = app
+        .json(Method::POST, &path, Auth::Bearer(&bob), None)
+        .await;
+    assert_eq!(res.status, 403, "another user");
+    let res = app.json(Method::POST, &path, Auth::None, None).await;
+    assert_eq!(res.status, 401, "a visitor");
+    assert!(!publisher.ended());
+    let res = app
+        .json(Method::POST, &path, Auth::Bearer(&alice), None)
+        .await;
+    assert_eq!(res.status, 202, "{}", res.body);
+    eventually(
+        Duration::from_secs(20),
+        "the publisher is disconnected",
+        || std::future::ready(publisher.ended()),
+    )
+    .await;
+    wait_live(&app, &room, "waiting").await;
 }
 
 #[actix_web::test]

@@ -41,4 +41,33 @@ pub struct IngestStatus {
     /// The process id of the running ffmpeg, if any.
     #[serde(skip)]
     pub pid: Option<i32>,
+    /// A pushed source's publisher (for its owner and admins only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub publisher: Option<PublisherInfo>,
+}
+
+/// What is known of a publisher, kept current while it pushes.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PublisherInfo {
+    /// When it started publishing, in Unix milliseconds.
+    pub since: u64,
+    /// Its address (`IP:port`).
+    pub remote: String,
+    pub video: Option<PublishedVideo>,
+    pub audio: Option<PublishedAudio>,
+    /// What it sends, measured over the last seconds.
+    pub kbps: Option<f32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PublishedVideo {
+    pub codec: String,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    pub fps: Option<f32>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct PublishedAudio {
+    pub codec: String,
 }

@@ -23,8 +23,10 @@ use tokio::sync::{mpsc, Notify};
 use super::flv::{self, TagKind};
 use super::{Refused, RtmpContext, APP};
 use crate::ingest::pipeline::{
-    AttachPublisher, DetachPublisher, IngestPipeline, PushRefused, StartFeed,
+    AttachPublisher, DetachPublisher, IngestPipeline, PushRefused, ReportPublisher, StartFeed,
 };
+use crate::ingest::rate::ByteRate;
+use crate::ingest::status::{PublishedAudio, PublishedVideo, PublisherInfo};
 use crate::ingest::supervisor::EnsurePushed;
 
 static NEXT_PUBLISHER: AtomicU64 = AtomicU64::new(1);
@@ -34,6 +36,8 @@ const MAX_HELD_TAGS: usize = 512;
 const CODEC_WAIT: Duration = Duration::from_secs(1);
 /// FLV tags waiting for ffmpeg's stdin; a full queue slows the publisher down.
 const FEED_QUEUE: usize = 256;
+/// How often the pipeline hears what is known of the publisher.
+const REPORT_EVERY: Duration = Duration::from_secs(1);
 
 /// Why a connection ended.
 #[derive(Debug)]
@@ -57,6 +61,7 @@ where
     let mut conn = Connection {
         id: NEXT_PUBLISHER.fetch_add(1, Ordering::Relaxed),
         ctx,
+        peer,
         publishing: None,
     };
     match conn.run(&mut io).await {
@@ -81,6 +86,7 @@ where
 struct Connection {
     id: u64,
     ctx: Arc<RtmpContext>,
+    peer: SocketAddr,
     publishing: Option<Publishing>,
 }
 
@@ -89,6 +95,25 @@ struct Publishing {
     pipeline: Addr<IngestPipeline>,
     cut_off: Arc<Notify>,
     stream: Stream,
+    info: PublisherInfo,
+    rate: ByteRate,
+    reported: Option<Instant>,
+}
+
+impl Publishing {
+    /// Tells the pipeline what is known of the publisher, at most every `REPORT_EVERY`
+    /// unless `now` is asked.
+    fn report(&mut self, id: u64, at_once: bool) {
+        if !at_once && self.reported.is_some_and(|t| t.elapsed() < REPORT_EVERY) {
+            return;
+        }
+        self.reported = Some(Instant::now());
+        self.info.kbps = self.rate.kbps();
+        self.pipeline.do_send(ReportPublisher {
+            publisher: id,
+            info: self.info.clone(),
+        });
+    }
 }
 
 enum Stream {
@@ -235,6 +260,16 @@ impl Connection {
                 self.media(TagKind::Audio, data, timestamp.value).await?;
                 Ok(Vec::new())
             }
+            ServerSessionEvent::StreamMetadataChanged { metadata, .. } => {
+                if let Some(p) = self.publishing.as_mut() {
+                    let video = p.info.video.get_or_insert_with(PublishedVideo::default);
+                    video.width = metadata.video_width.or(video.width);
+                    video.height = metadata.video_height.or(video.height);
+                    video.fps = metadata.video_frame_rate.or(video.fps);
+                    p.report(self.id, true);
+                }
+                Ok(Vec::new())
+            }
             ServerSessionEvent::PublishStreamFinished { .. } => Err(End::Closed),
             _ => Ok(Vec::new()),
         }
@@ -305,7 +340,10 @@ impl Connection {
             Err(PushRefused::PullSource) => return Err(Refused::PullSource),
         }
         self.ctx.metrics.publishers.inc();
-        self.publishing = Some(Publishing {
+        let since = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let mut publishing = Publishing {
             pipeline,
             cut_off,
             stream: Stream::Holding {
@@ -314,7 +352,16 @@ impl Connection {
                 audio: None,
                 since: Instant::now(),
             },
-        });
+            info: PublisherInfo {
+                since,
+                remote: self.peer.to_string(),
+                ..PublisherInfo::default()
+            },
+            rate: ByteRate::default(),
+            reported: None,
+        };
+        publishing.report(self.id, true);
+        self.publishing = Some(publishing);
         Ok(())
     }
 
@@ -324,6 +371,25 @@ impl Connection {
             return Ok(());
         };
         let tag = flv::tag(kind, at_ms, &data);
+        p.rate.add(Instant::now(), data.len());
+        let codec_unknown = match kind {
+            TagKind::Video => p.info.video.as_ref().is_none_or(|v| v.codec.is_empty()),
+            TagKind::Audio => p.info.audio.is_none(),
+        };
+        if codec_unknown {
+            match kind {
+                TagKind::Video => {
+                    let video = p.info.video.get_or_insert_with(PublishedVideo::default);
+                    video.codec = flv::video_codec(&data).unwrap_or("unknown").to_string();
+                }
+                TagKind::Audio => {
+                    p.info.audio = Some(PublishedAudio {
+                        codec: flv::audio_codec(&data).unwrap_or("unknown").to_string(),
+                    })
+                }
+            }
+        }
+        p.report(self.id, codec_unknown);
         let start = match &mut p.stream {
             Stream::Flowing(feed) => {
                 return feed.send(tag).await.map_err(|_| End::Closed);

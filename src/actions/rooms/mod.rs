@@ -12,7 +12,7 @@ pub use ban::{ban_user, MAX_BAN_SECS, MUTE_SECS};
 pub use control::control_pipeline;
 pub use create::create_room;
 pub use retract::retract_message;
-pub use stream_key::{regenerate_stream_key, show_stream_key, StreamKey};
+pub use stream_key::{kick_publisher, regenerate_stream_key, show_stream_key, StreamKey};
 pub use update::update_room;
 
 use crate::auth::AuthUser;

@@ -1,5 +1,5 @@
-//! A room's stream key: its owner and admins read it, and make a new one (the old one stops
-//! working at once and a publisher using it is cut off).
+//! A room's stream key: its owner and admins read it, make a new one (the old one stops
+//! working at once and a publisher using it is cut off), and disconnect its publisher.
 
 use roomcast_actors::ingest::pipeline::CutOffPublisher;
 use serde::Serialize;
@@ -50,6 +50,21 @@ pub async fn regenerate_stream_key(
     log::info!("room {}: stream key replaced", room.id);
     audit_if_admin(state, user, &room, "room.stream_key.regenerate").await;
     Ok(stream_key(&server, &room.id, &secret))
+}
+
+/// Disconnects the room's publisher (owner or admin); the room goes back to `waiting`.
+pub async fn kick_publisher(
+    state: &AppState,
+    user: &AuthUser,
+    room_id: String,
+) -> Result<RoomRow, ApiError> {
+    let (room, _) = owned_push_room(state, user, room_id).await?;
+    let pipeline = crate::ingest::pipeline(state, &room.id)
+        .await
+        .ok_or_else(|| ApiError::NotFound("nobody is publishing to this room".into()))?;
+    pipeline.do_send(CutOffPublisher);
+    audit_if_admin(state, user, &room, "room.publisher.kick").await;
+    Ok(room)
 }
 
 /// The room, if `user` owns it or is an admin, and the server publishers use.

@@ -115,3 +115,11 @@ pub enum PushRefused {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct CutOffPublisher;
+
+/// What the publisher's connection knows of it now (codecs, picture, rate).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ReportPublisher {
+    pub publisher: u64,
+    pub info: super::super::status::PublisherInfo,
+}

@@ -188,6 +188,7 @@ impl IngestPipeline {
             transcoding: self.transcode.video || self.transcode.audio,
             on_demand: self.spec.on_demand,
             pid: self.life.child().map(ChildHandle::pid),
+            publisher: self.publisher_info(),
         }
     }
 

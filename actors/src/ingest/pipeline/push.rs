@@ -11,8 +11,10 @@ use tokio::sync::Notify;
 
 use super::super::child::Feed;
 use super::super::command::Transcode;
+use super::super::status::PublisherInfo;
 use super::{
-    AttachPublisher, CutOffPublisher, DetachPublisher, IngestPipeline, PushRefused, StartFeed,
+    AttachPublisher, CutOffPublisher, DetachPublisher, IngestPipeline, PushRefused,
+    ReportPublisher, StartFeed,
 };
 
 /// The publisher pushing to this source.
@@ -21,12 +23,18 @@ pub(super) struct Publisher {
     cut_off: Arc<Notify>,
     /// Its stream, until a run takes it.
     feed: Option<Feed>,
+    info: Option<PublisherInfo>,
 }
 
 impl IngestPipeline {
     /// The attached publisher's stream, for the run about to start.
     pub(super) fn take_feed(&mut self) -> Option<Feed> {
         self.publisher.as_mut().and_then(|p| p.feed.take())
+    }
+
+    /// What the status shows of the publisher.
+    pub(super) fn publisher_info(&self) -> Option<PublisherInfo> {
+        self.publisher.as_ref().and_then(|p| p.info.clone())
     }
 
     /// The run failed while the publisher was still pushing: cut it off.
@@ -55,6 +63,7 @@ impl Handler<AttachPublisher> for IngestPipeline {
             id: msg.publisher,
             cut_off: msg.cut_off,
             feed: None,
+            info: None,
         });
         Ok(())
     }
@@ -112,6 +121,16 @@ impl Handler<CutOffPublisher> for IngestPipeline {
             log::info!("room {}: publisher cut off", self.spec.room_id);
             p.cut_off.notify_one();
             self.life.stop();
+        }
+    }
+}
+
+impl Handler<ReportPublisher> for IngestPipeline {
+    type Result = ();
+
+    fn handle(&mut self, msg: ReportPublisher, _: &mut Context<Self>) {
+        if let Some(p) = self.publisher.as_mut().filter(|p| p.id == msg.publisher) {
+            p.info = Some(msg.info);
         }
     }
 }

@@ -273,6 +273,7 @@ impl Handler<GetIngestStatus> for IngestPipeline {
                 transcoding: false,
                 on_demand: self.spec.on_demand,
                 pid: None,
+                publisher: None,
             },
         })
     }
