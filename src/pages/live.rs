@@ -36,6 +36,10 @@ pub struct LiveRoomPage {
     pub room: RoomRow,
     pub online: u64,
     pub max_chars: usize,
+    /// The room can show video: it pulls a source, or publishers can push to it.
+    pub has_video: bool,
+    /// The owner's (or an admin's) go-live panel: the RTMP server to show.
+    pub go_live: Option<String>,
 }
 
 async fn list_page(
@@ -120,7 +124,13 @@ pub async fn room(
         .await?
         .ok_or_else(PageError::not_found)?;
     let online = online_count(&state, &room.id).await;
+    let pushed = room.source_url.is_none() && state.rtmp_url.is_some();
+    let may_publish = user
+        .as_ref()
+        .is_some_and(|u| u.user_id == room.owner_id || u.is_admin());
     let page = LiveRoomPage {
+        go_live: (pushed && may_publish).then(|| state.rtmp_url.clone().unwrap_or_default()),
+        has_video: room.source_url.is_some() || pushed,
         layout: Layout::new(user, room.title.clone()),
         room,
         online,

@@ -51,6 +51,11 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../static/live-player.js"),
     },
     Asset {
+        name: "go-live.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/go-live.js"),
+    },
+    Asset {
         name: "hls.light.min.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../static/vendor/hls.js/hls.light.min.js"),

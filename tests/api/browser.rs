@@ -106,3 +106,15 @@ async fn an_admin_runs_a_job_and_stops_and_starts_a_source_from_the_panel() {
     let room = res.body["id"].as_str().unwrap().to_string();
     run_browser_script_on(&app, "admin.mjs", &[room]).await;
 }
+
+#[actix_web::test]
+async fn the_owners_go_live_panel_shows_the_key_and_the_room_plays_once_ffmpeg_publishes() {
+    let port = crate::live_sources::free_port();
+    let app = crate::helpers::spawn_app_with(Backend::Sqlite, |s| {
+        s.ingest.rtmp_addr = format!("127.0.0.1:{port}");
+    })
+    .await;
+    let owner = app.signed_in_user("streamer").await;
+    let room = app.create_room(&owner, "Going live").await;
+    run_browser_script_on(&app, "golive.mjs", &[room, owner]).await;
+}

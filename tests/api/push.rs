@@ -46,6 +46,21 @@ impl Publisher {
     }
 }
 
+impl Publisher {
+    /// GStreamer's `rtmp2sink` pushing OpenH264 video and AAC audio to `url`.
+    fn gstreamer(url: &str) -> Self {
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/live/rtmp_publisher.py");
+        let child = Command::new("/usr/bin/python3")
+            .arg(script)
+            .arg(url)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("python3 runs (apt-get install python3-gi gstreamer1.0-plugins-bad)");
+        Self(child)
+    }
+}
+
 impl Drop for Publisher {
     fn drop(&mut self) {
         let _ = self.0.kill();
@@ -345,4 +360,70 @@ async fn garbage_on_the_rtmp_port_closes_that_connection_only() {
         .to_string();
     let _publisher = Publisher::start(&url, "libx264");
     wait_live(&app, &room, "running").await;
+}
+
+#[actix_web::test]
+async fn gstreamers_rtmp2sink_publishes_too() {
+    let (app, _port) = app_with_rtmp().await;
+    let alice = app.signed_in_user("alice").await;
+    let room = app.create_room(&alice, "GStreamer").await;
+    let url = key_of(&app, &alice, &room).await["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let _publisher = Publisher::gstreamer(&url);
+    let live = wait_live(&app, &room, "running").await["live"].clone();
+    assert_eq!(live["transcoding"], false, "H.264/AAC is copied: {live}");
+    let (_res, mut socket) = app
+        .client
+        .ws(app.url(&format!("/ws/rooms/{room}/video")))
+        .connect()
+        .await
+        .unwrap();
+    let mut kinds = Vec::new();
+    while kinds.len() < 3 {
+        let frame = actix_web::rt::time::timeout(Duration::from_secs(20), socket.next())
+            .await
+            .expect("video arrives")
+            .unwrap()
+            .unwrap();
+        if let awc::ws::Frame::Binary(b) = frame {
+            kinds.push(b[4..8].to_vec());
+        }
+    }
+    assert_eq!(kinds[0], b"ftyp");
+    assert!(kinds[1..].iter().all(|k| k == b"moof"));
+}
+
+#[actix_web::test]
+async fn a_publisher_in_another_codec_is_transcoded_to_h264() {
+    let (app, _port) = app_with_rtmp().await;
+    let alice = app.signed_in_user("alice").await;
+    let room = app.create_room(&alice, "Old encoder").await;
+    let url = key_of(&app, &alice, &room).await["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Sorenson H.263 (FLV's own video codec), as old encoders send.
+    let _publisher = Publisher::start(&url, "flv");
+    let live = wait_live(&app, &room, "running").await["live"].clone();
+    assert_eq!(live["transcoding"], true, "{live}");
+    let (_res, mut socket) = app
+        .client
+        .ws(app.url(&format!("/ws/rooms/{room}/video")))
+        .connect()
+        .await
+        .unwrap();
+    let init = loop {
+        let frame = actix_web::rt::time::timeout(Duration::from_secs(20), socket.next())
+            .await
+            .expect("video arrives")
+            .unwrap()
+            .unwrap();
+        if let awc::ws::Frame::Binary(b) = frame {
+            break b;
+        }
+    };
+    assert_eq!(&init[4..8], b"ftyp");
+    assert!(init.windows(4).any(|w| w == b"avc1"), "the output is H.264");
 }
