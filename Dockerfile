@@ -27,10 +27,11 @@ COPY --from=build /src/target/release/roomcast /usr/local/bin/roomcast
 USER 10001
 WORKDIR /var/lib/roomcast
 ENV ROOMCAST__HTTP__ADDR=0.0.0.0:8080 \
+    ROOMCAST__INGEST__RTMP_ADDR=0.0.0.0:1935 \
     ROOMCAST__STORAGE__DIR=/var/lib/roomcast/data \
     ROOMCAST__DATABASE__URL=sqlite:///var/lib/roomcast/roomcast.db \
     RUST_LOG=info
-EXPOSE 8080
+EXPOSE 8080 1935
 VOLUME ["/var/lib/roomcast"]
 # tini reaps children and passes SIGTERM on, so a rolling update stops ffmpeg cleanly.
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/roomcast"]

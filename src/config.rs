@@ -275,6 +275,11 @@ pub struct IngestSettings {
     /// What the go-live panel shows as the server (`rtmp://HOST:PORT/live`); empty: the
     /// public URL's host with the bound port.
     pub rtmp_public_url: String,
+    /// Where publishers connect with RTMPS (RTMP over TLS); empty: no RTMPS.
+    pub rtmps_addr: String,
+    /// The RTMPS certificate chain and its private key (PEM files).
+    pub rtmps_cert: String,
+    pub rtmps_key: String,
     /// With many nodes: how long a starting node waits for its first lease round (a
     /// heartbeat, so it knows how many nodes share the sources before it takes any).
     pub first_lease_round_ms: u64,
@@ -298,6 +303,9 @@ impl Default for IngestSettings {
             max_backoff_secs: 10,
             rtmp_addr: "127.0.0.1:1935".into(),
             rtmp_public_url: String::new(),
+            rtmps_addr: String::new(),
+            rtmps_cert: String::new(),
+            rtmps_key: String::new(),
             first_lease_round_ms: 1500,
             stall_ms: 10_000,
             on_demand_linger_ms: 10_000,
@@ -531,6 +539,11 @@ impl Settings {
         anyhow::ensure!(
             self.ingest.stall_ms >= 100 && self.ingest.on_demand_linger_ms >= 100,
             "ingest.stall_ms and ingest.on_demand_linger_ms must be at least 100"
+        );
+        anyhow::ensure!(
+            self.ingest.rtmps_addr.is_empty()
+                || (!self.ingest.rtmps_cert.is_empty() && !self.ingest.rtmps_key.is_empty()),
+            "ingest.rtmps_addr needs ingest.rtmps_cert and ingest.rtmps_key (PEM files)"
         );
         anyhow::ensure!(
             self.ingest.lease_secs >= 3,

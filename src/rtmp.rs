@@ -20,22 +20,19 @@ use crate::stream_keys;
 /// A publisher's silence this long ends its connection.
 const IDLE_AFTER: Duration = Duration::from_secs(10);
 
-/// Binds `ingest.rtmp_addr` (nothing when it is empty) and serves publishers on an arbiter
-/// of their own. Returns the address bound.
+/// Binds `ingest.rtmp_addr` and `ingest.rtmps_addr` (each off when empty) and serves
+/// publishers on an arbiter of their own. Returns the plain RTMP address bound.
 pub fn start(
     settings: &Settings,
     pool: &DbPool,
     ingest: Addr<IngestSupervisor>,
     registry: &prometheus::Registry,
 ) -> anyhow::Result<Option<SocketAddr>> {
-    let addr = settings.ingest.rtmp_addr.trim();
-    if addr.is_empty() {
+    let plain = settings.ingest.rtmp_addr.trim();
+    let tls = settings.ingest.rtmps_addr.trim();
+    if plain.is_empty() && tls.is_empty() {
         return Ok(None);
     }
-    let listener = std::net::TcpListener::bind(addr)
-        .with_context(|| format!("binding the RTMP listener to {addr} (ingest.rtmp_addr)"))?;
-    listener.set_nonblocking(true)?;
-    let bound = listener.local_addr()?;
     let ctx = Arc::new(RtmpContext {
         gate: Box::new(DbPublishGate {
             pool: pool.clone(),
@@ -45,14 +42,45 @@ pub fn start(
         metrics: RtmpMetrics::new(registry)?,
         idle_after: IDLE_AFTER,
     });
-    actix::Arbiter::new().spawn(async move {
-        match tokio::net::TcpListener::from_std(listener) {
-            Ok(listener) => rtmp::listener::serve(listener, ctx).await,
-            Err(e) => log::error!("rtmp: the listener cannot be used: {e}"),
-        }
-    });
-    log::info!("rtmp listening on {bound}");
-    Ok(Some(bound))
+    let arbiter = actix::Arbiter::new();
+    let mut bound_plain = None;
+    if !plain.is_empty() {
+        let listener = bind(plain, "ingest.rtmp_addr")?;
+        let bound = listener.local_addr()?;
+        let ctx = Arc::clone(&ctx);
+        arbiter.spawn(async move {
+            match tokio::net::TcpListener::from_std(listener) {
+                Ok(listener) => rtmp::listener::serve(listener, ctx).await,
+                Err(e) => log::error!("rtmp: the listener cannot be used: {e}"),
+            }
+        });
+        log::info!("rtmp listening on {bound}");
+        bound_plain = Some(bound);
+    }
+    if !tls.is_empty() {
+        let acceptor = rtmp::listener::tls_acceptor(
+            std::path::Path::new(&settings.ingest.rtmps_cert),
+            std::path::Path::new(&settings.ingest.rtmps_key),
+        )
+        .map_err(|e| anyhow::anyhow!("RTMPS (ingest.rtmps_cert, ingest.rtmps_key): {e}"))?;
+        let listener = bind(tls, "ingest.rtmps_addr")?;
+        let bound = listener.local_addr()?;
+        arbiter.spawn(async move {
+            match tokio::net::TcpListener::from_std(listener) {
+                Ok(listener) => rtmp::listener::serve_tls(listener, acceptor, ctx).await,
+                Err(e) => log::error!("rtmps: the listener cannot be used: {e}"),
+            }
+        });
+        log::info!("rtmps listening on {bound}");
+    }
+    Ok(bound_plain)
+}
+
+fn bind(addr: &str, key: &str) -> anyhow::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(addr)
+        .with_context(|| format!("binding the publishers' listener to {addr} ({key})"))?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
 }
 
 /// What OBS is told to use as its server: `ingest.rtmp_public_url`, else the public URL's

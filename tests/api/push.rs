@@ -427,3 +427,67 @@ async fn a_publisher_in_another_codec_is_transcoded_to_h264() {
     assert_eq!(&init[4..8], b"ftyp");
     assert!(init.windows(4).any(|w| w == b"avc1"), "the output is H.264");
 }
+
+/// A self-signed certificate for 127.0.0.1 and its key, as PEM files in `dir`.
+fn self_signed(dir: &std::path::Path) -> (String, String) {
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    let out = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+        ])
+        .args([
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ])
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl runs (apt-get install openssl)");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (cert.display().to_string(), key.display().to_string())
+}
+
+#[actix_web::test]
+async fn a_publisher_goes_live_over_rtmps() {
+    let certs = tempfile::tempdir().unwrap();
+    let (cert, key) = self_signed(certs.path());
+    let (plain, tls) = (free_port(), free_port());
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.ingest.rtmp_addr = format!("127.0.0.1:{plain}");
+        s.ingest.rtmps_addr = format!("127.0.0.1:{tls}");
+        s.ingest.rtmps_cert = cert;
+        s.ingest.rtmps_key = key;
+    })
+    .await;
+    let alice = app.signed_in_user("alice").await;
+    let room = app.create_room(&alice, "Over TLS").await;
+    let stream_key = key_of(&app, &alice, &room).await["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let _publisher = Publisher::start(
+        &format!("rtmps://127.0.0.1:{tls}/live/{stream_key}"),
+        "libx264",
+    );
+    wait_live(&app, &room, "running").await;
+
+    // Tried: plain RTMP on the RTMPS port.
+    let before = refused_now(&app, "malformed").await;
+    let mut wrong = Publisher::start(
+        &format!("rtmp://127.0.0.1:{tls}/live/{stream_key}"),
+        "libx264",
+    );
+    eventually(Duration::from_secs(20), "plain RTMP is turned away", || {
+        std::future::ready(wrong.ended())
+    })
+    .await;
+    assert!(refused_now(&app, "malformed").await > before);
+}
