@@ -14,7 +14,7 @@ use roomcast_actors::ingest::command::{IngestSpec, IngestTiming};
 use roomcast_actors::ingest::lease_plan::{self, LeaseView};
 use roomcast_actors::ingest::pipeline::{GetIngestStatus, IngestPipeline};
 use roomcast_actors::ingest::supervisor::{
-    ClaimedSource, EnsureIngest, EnsurePushed, FindIngest, IngestSupervisor, LeaseRound,
+    ClaimedSource, EnsureIngest, EnsurePushed, FindIngest, IngestSupervisor, LeaseRound, ListLive,
     RemoveIngest, SourceStore,
 };
 use roomcast_actors::port::PortResult;
@@ -225,6 +225,11 @@ pub async fn pipeline_for_viewer(state: &AppState, room: &RoomRow) -> Option<Add
     }
     let spec = crate::rtmp::push_spec(room, &state.settings);
     state.ingest.send(EnsurePushed { spec }).await.ok()
+}
+
+/// The rooms whose video is live now.
+pub async fn live_rooms(state: &AppState) -> std::collections::HashSet<String> {
+    state.ingest.send(ListLive).await.unwrap_or_default()
 }
 
 pub async fn pipeline(state: &AppState, room_id: &str) -> Option<Addr<IngestPipeline>> {

@@ -65,6 +65,8 @@ impl HomeFeed {
 pub struct HomePage {
     pub layout: Layout,
     pub feed: Arc<Listings>,
+    /// Rooms whose video is live now (asked each time: the feed is cached).
+    pub live: std::collections::HashSet<String>,
 }
 
 pub async fn show(
@@ -74,6 +76,7 @@ pub async fn show(
     let page = HomePage {
         layout: Layout::new(user, "Roomcast"),
         feed: state.home_feed.get(&state.pool).await?,
+        live: crate::ingest::live_rooms(&state).await,
     };
     Ok(render(StatusCode::OK, &page.layout, &page))
 }

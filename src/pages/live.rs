@@ -19,6 +19,8 @@ use crate::live::{online_count, online_counts};
 pub struct RoomEntry {
     pub room: RoomRow,
     pub online: u64,
+    /// Its video is live now.
+    pub live: bool,
 }
 
 #[derive(Template)]
@@ -50,15 +52,17 @@ async fn list_page(
 ) -> Result<LiveListPage, PageError> {
     let rows = db::blocking(&state.pool, |c| rooms::list(c, 100, 0)).await?;
     let counts = online_counts(state, rows.iter().map(|r| r.id.clone()).collect()).await;
+    let live = crate::ingest::live_rooms(state).await;
     let mut rooms: Vec<RoomEntry> = rows
         .into_iter()
         .map(|room| {
             let online = counts.get(&room.id).copied().unwrap_or(0);
-            RoomEntry { room, online }
+            let live = live.contains(&room.id);
+            RoomEntry { room, online, live }
         })
         .collect();
-    // Busiest first; the listing's own order (newest first) breaks ties.
-    rooms.sort_by_key(|r| std::cmp::Reverse(r.online));
+    // Live rooms first, then the busiest; the listing's own order (newest first) breaks ties.
+    rooms.sort_by_key(|r| (std::cmp::Reverse(r.live), std::cmp::Reverse(r.online)));
     Ok(LiveListPage {
         layout: Layout::with_form(req, user, "Live rooms"),
         rooms,

@@ -166,6 +166,14 @@ async fn a_publisher_with_the_rooms_key_goes_live_and_viewers_see_it() {
         live.get("publisher").is_none(),
         "visitors do not see who publishes"
     );
+    // The room list and the home page mark it live.
+    for page in ["/live", "/"] {
+        let html = app.page(page, &[]).await.html;
+        assert!(
+            html.contains("data-testid=\"live-badge\""),
+            "{page} shows the room as live"
+        );
+    }
 
     // The owner sees the publisher, kept current.
     let room_path = format!("/api/rooms/{room}");

@@ -69,6 +69,12 @@ pub struct EnsureIngest {
     pub stopped: bool,
 }
 
+/// The rooms whose video is live now (their pipeline runs, here or on the node that pulls
+/// or takes the publisher).
+#[derive(Message)]
+#[rtype(result = "std::collections::HashSet<String>")]
+pub struct ListLive;
+
 /// The pipeline of a pushed room, started (waiting for its publisher) if need be.
 #[derive(Message)]
 #[rtype(result = "Addr<IngestPipeline>")]
@@ -344,6 +350,29 @@ impl Handler<EnsurePushed> for IngestSupervisor {
 
     fn handle(&mut self, msg: EnsurePushed, ctx: &mut Context<Self>) -> Self::Result {
         MessageResult(self.ensure(msg.spec, true, false, ctx))
+    }
+}
+
+impl Handler<ListLive> for IngestSupervisor {
+    type Result = ResponseFuture<std::collections::HashSet<String>>;
+
+    fn handle(&mut self, _: ListLive, _: &mut Context<Self>) -> Self::Result {
+        let pipelines: Vec<(String, Addr<IngestPipeline>)> = self
+            .pipelines
+            .iter()
+            .map(|(room, (_, p))| (room.clone(), p.clone()))
+            .collect();
+        Box::pin(async move {
+            let mut live = std::collections::HashSet::new();
+            for (room, pipeline) in pipelines {
+                if let Ok(status) = pipeline.send(super::pipeline::GetIngestStatus).await {
+                    if status.state == super::status::IngestState::Running {
+                        live.insert(room);
+                    }
+                }
+            }
+            live
+        })
     }
 }
 
