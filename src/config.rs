@@ -275,6 +275,8 @@ pub struct IngestSettings {
     /// What the go-live panel shows as the server (`rtmp://HOST:PORT/live`); empty: the
     /// public URL's host with the bound port.
     pub rtmp_public_url: String,
+    /// A publisher that sends nothing this long is disconnected.
+    pub publisher_idle_ms: u64,
     /// Where publishers connect with RTMPS (RTMP over TLS); empty: no RTMPS.
     pub rtmps_addr: String,
     /// The RTMPS certificate chain and its private key (PEM files).
@@ -303,6 +305,7 @@ impl Default for IngestSettings {
             max_backoff_secs: 10,
             rtmp_addr: "127.0.0.1:1935".into(),
             rtmp_public_url: String::new(),
+            publisher_idle_ms: 10_000,
             rtmps_addr: String::new(),
             rtmps_cert: String::new(),
             rtmps_key: String::new(),
@@ -539,6 +542,10 @@ impl Settings {
         anyhow::ensure!(
             self.ingest.stall_ms >= 100 && self.ingest.on_demand_linger_ms >= 100,
             "ingest.stall_ms and ingest.on_demand_linger_ms must be at least 100"
+        );
+        anyhow::ensure!(
+            self.ingest.publisher_idle_ms >= 100,
+            "ingest.publisher_idle_ms must be at least 100"
         );
         anyhow::ensure!(
             self.ingest.rtmps_addr.is_empty()

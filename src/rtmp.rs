@@ -17,9 +17,6 @@ use crate::config::Settings;
 use crate::db::{self, rooms::RoomRow, DbPool};
 use crate::stream_keys;
 
-/// A publisher's silence this long ends its connection.
-const IDLE_AFTER: Duration = Duration::from_secs(10);
-
 /// Binds `ingest.rtmp_addr` and `ingest.rtmps_addr` (each off when empty) and serves
 /// publishers on an arbiter of their own. Returns the plain RTMP address bound.
 pub fn start(
@@ -40,7 +37,7 @@ pub fn start(
         }),
         ingest,
         metrics: RtmpMetrics::new(registry)?,
-        idle_after: IDLE_AFTER,
+        idle_after: Duration::from_millis(settings.ingest.publisher_idle_ms),
     });
     let arbiter = actix::Arbiter::new();
     let mut bound_plain = None;

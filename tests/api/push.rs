@@ -499,3 +499,27 @@ async fn a_publisher_goes_live_over_rtmps() {
     .await;
     assert!(refused_now(&app, "malformed").await > before);
 }
+
+#[actix_web::test]
+async fn a_publisher_that_goes_silent_is_dropped() {
+    let port = free_port();
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        s.ingest.rtmp_addr = format!("127.0.0.1:{port}");
+        s.ingest.publisher_idle_ms = 1500;
+    })
+    .await;
+    let alice = app.signed_in_user("alice").await;
+    let room = app.create_room(&alice, "Frozen encoder").await;
+    let url = key_of(&app, &alice, &room).await["url"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let publisher = Publisher::start(&url, "libx264");
+    wait_live(&app, &room, "running").await;
+    // Tried: an encoder that freezes with its connection open (stopped, not killed).
+    let pid = publisher.0.id() as i32;
+    unsafe { libc::kill(pid, libc::SIGSTOP) };
+    let live = wait_live(&app, &room, "waiting").await["live"].clone();
+    assert_eq!(live["restarts"], 0, "{live}");
+    unsafe { libc::kill(pid, libc::SIGCONT) };
+}

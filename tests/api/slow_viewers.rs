@@ -50,6 +50,11 @@ async fn a_viewer_that_stops_reading_is_bounded_then_closed_while_others_keep_up
     let app = spawn_app_with(Backend::Sqlite, |s| {
         s.danmaku.window_ms = 10;
         s.danmaku.rate = "1000000/1s".into();
+        // Degraded first, then closed: with frames arriving even slowly on a loaded machine,
+        // the queue overflows (old batches dropped) well before 10 s without progress, and
+        // a heartbeat every 2 s then finds the viewer past its lag limit.
+        s.ws.max_lag_ms = 10_000;
+        s.ws.ping_ms = 2_000;
     })
     .await;
     let alice = app.signed_in_user("alice").await;
