@@ -216,15 +216,26 @@ async fn pushed_live_json(state: &AppState, room: &RoomRow, reveal: bool) -> Val
 
 /// The pipeline a video viewer joins: the room's, or for a room that publishers push to,
 /// one started now that waits for its publisher (so the viewer sees the stream begin).
-pub async fn pipeline_for_viewer(state: &AppState, room: &RoomRow) -> Option<Addr<IngestPipeline>> {
-    if let Some(p) = pipeline(state, &room.id).await {
-        return Some(p);
+/// The room is read from the database only when it has no pipeline yet.
+pub async fn pipeline_for_viewer(
+    state: &AppState,
+    room_id: &str,
+) -> Result<Option<Addr<IngestPipeline>>, db::DbError> {
+    if let Some(p) = pipeline(state, room_id).await {
+        return Ok(Some(p));
     }
-    if room.source_url.is_some() || state.rtmp_url.is_none() {
-        return None;
+    if state.rtmp_url.is_none() {
+        return Ok(None);
     }
-    let spec = crate::rtmp::push_spec(room, &state.settings);
-    state.ingest.send(EnsurePushed { spec }).await.ok()
+    let id = room_id.to_string();
+    let Some(room) = db::blocking(&state.pool, move |c| db::rooms::find(c, &id)).await? else {
+        return Ok(None);
+    };
+    if room.source_url.is_some() {
+        return Ok(None);
+    }
+    let spec = crate::rtmp::push_spec(&room, &state.settings);
+    Ok(state.ingest.send(EnsurePushed { spec }).await.ok())
 }
 
 /// The rooms whose video is live now.

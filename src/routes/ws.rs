@@ -111,12 +111,10 @@ pub async fn video_socket(
         return Err(ApiError::Forbidden("this origin may not open room sockets".into()).into());
     }
     let room_id = room_id.into_inner();
-    let id = room_id.clone();
-    let room = crate::db::blocking(&state.pool, move |c| crate::db::rooms::find(c, &id))
+    let Some(pipeline) = crate::ingest::pipeline_for_viewer(&state, &room_id)
         .await
         .map_err(ApiError::from)?
-        .ok_or_else(|| ApiError::NotFound(format!("no room {room_id}")))?;
-    let Some(pipeline) = crate::ingest::pipeline_for_viewer(&state, &room).await else {
+    else {
         return Err(ApiError::NotFound(format!("room {room_id} has no live video")).into());
     };
     let (body, guard) = ws_guard::admit(&req, body, &state, MAX_WIRE_FRAME).await?;

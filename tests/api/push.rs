@@ -77,6 +77,35 @@ async fn app_with_rtmp() -> (TestApp, u16) {
     (app, port)
 }
 
+type VideoSocket = actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>;
+
+/// The room's video socket.
+async fn video_socket(app: &TestApp, room: &str) -> VideoSocket {
+    let (_res, socket) = app
+        .client
+        .ws(app.url(&format!("/ws/rooms/{room}/video")))
+        .connect()
+        .await
+        .unwrap();
+    socket
+}
+
+/// The next `n` binary frames, each within 20 s (pings skipped).
+async fn binary_frames(socket: &mut VideoSocket, n: usize) -> Vec<bytes::Bytes> {
+    let mut frames = Vec::new();
+    while frames.len() < n {
+        let frame = actix_web::rt::time::timeout(Duration::from_secs(20), socket.next())
+            .await
+            .expect("video arrives within 20 s")
+            .unwrap()
+            .unwrap();
+        if let awc::ws::Frame::Binary(b) = frame {
+            frames.push(b);
+        }
+    }
+    frames
+}
+
 async fn key_of(app: &TestApp, token: &str, room: &str) -> Value {
     let res = app
         .json(
@@ -139,25 +168,10 @@ async fn a_publisher_with_the_rooms_key_goes_live_and_viewers_see_it() {
 
     // A viewer waits before anyone publishes.
     wait_live(&app, &room, "waiting").await;
-    let (_res, mut socket) = app
-        .client
-        .ws(app.url(&format!("/ws/rooms/{room}/video")))
-        .connect()
-        .await
-        .unwrap();
+    let mut socket = video_socket(&app, &room).await;
 
     let _publisher = Publisher::start(&url, "libx264");
-    let mut frames = Vec::new();
-    while frames.len() < 3 {
-        let frame = actix_web::rt::time::timeout(Duration::from_secs(20), socket.next())
-            .await
-            .expect("video arrives within 20 s of publishing")
-            .unwrap()
-            .unwrap();
-        if let awc::ws::Frame::Binary(b) = frame {
-            frames.push(b);
-        }
-    }
+    let frames = binary_frames(&mut socket, 3).await;
     assert_eq!(&frames[0][4..8], b"ftyp", "the init segment first");
     assert!(frames[1..].iter().all(|f| &f[4..8] == b"moof"));
     let live = wait_live(&app, &room, "running").await["live"].clone();
@@ -382,23 +396,12 @@ async fn gstreamers_rtmp2sink_publishes_too() {
     let _publisher = Publisher::gstreamer(&url);
     let live = wait_live(&app, &room, "running").await["live"].clone();
     assert_eq!(live["transcoding"], false, "H.264/AAC is copied: {live}");
-    let (_res, mut socket) = app
-        .client
-        .ws(app.url(&format!("/ws/rooms/{room}/video")))
-        .connect()
+    let mut socket = video_socket(&app, &room).await;
+    let kinds: Vec<Vec<u8>> = binary_frames(&mut socket, 3)
         .await
-        .unwrap();
-    let mut kinds = Vec::new();
-    while kinds.len() < 3 {
-        let frame = actix_web::rt::time::timeout(Duration::from_secs(20), socket.next())
-            .await
-            .expect("video arrives")
-            .unwrap()
-            .unwrap();
-        if let awc::ws::Frame::Binary(b) = frame {
-            kinds.push(b[4..8].to_vec());
-        }
-    }
+        .iter()
+        .map(|b| b[4..8].to_vec())
+        .collect();
     assert_eq!(kinds[0], b"ftyp");
     assert!(kinds[1..].iter().all(|k| k == b"moof"));
 }
@@ -416,22 +419,8 @@ async fn a_publisher_in_another_codec_is_transcoded_to_h264() {
     let _publisher = Publisher::start(&url, "flv");
     let live = wait_live(&app, &room, "running").await["live"].clone();
     assert_eq!(live["transcoding"], true, "{live}");
-    let (_res, mut socket) = app
-        .client
-        .ws(app.url(&format!("/ws/rooms/{room}/video")))
-        .connect()
-        .await
-        .unwrap();
-    let init = loop {
-        let frame = actix_web::rt::time::timeout(Duration::from_secs(20), socket.next())
-            .await
-            .expect("video arrives")
-            .unwrap()
-            .unwrap();
-        if let awc::ws::Frame::Binary(b) = frame {
-            break b;
-        }
-    };
+    let mut socket = video_socket(&app, &room).await;
+    let init = binary_frames(&mut socket, 1).await.remove(0);
     assert_eq!(&init[4..8], b"ftyp");
     assert!(init.windows(4).any(|w| w == b"avc1"), "the output is H.264");
 }

@@ -202,6 +202,14 @@ impl IngestSupervisor {
         self
     }
 
+    /// Every pipeline with its room, for asking them all without holding `self`.
+    fn addresses(&self) -> Vec<(String, Addr<IngestPipeline>)> {
+        self.pipelines
+            .iter()
+            .map(|(room, (_, p))| (room.clone(), p.clone()))
+            .collect()
+    }
+
     fn ensure(
         &mut self,
         spec: IngestSpec,
@@ -236,11 +244,7 @@ impl IngestSupervisor {
         }
         self.claiming = true;
         let store = Arc::clone(store);
-        let pipelines: Vec<(String, Addr<IngestPipeline>)> = self
-            .pipelines
-            .iter()
-            .map(|(room, (_, p))| (room.clone(), p.clone()))
-            .collect();
+        let pipelines = self.addresses();
         let (view, node) = (Arc::clone(&self.view), self.bus.node().to_string());
         let round = async move {
             // Counted now, not at the last heartbeat: a source given back must be the one
@@ -357,21 +361,20 @@ impl Handler<ListLive> for IngestSupervisor {
     type Result = ResponseFuture<std::collections::HashSet<String>>;
 
     fn handle(&mut self, _: ListLive, _: &mut Context<Self>) -> Self::Result {
-        let pipelines: Vec<(String, Addr<IngestPipeline>)> = self
-            .pipelines
-            .iter()
-            .map(|(room, (_, p))| (room.clone(), p.clone()))
-            .collect();
+        let pipelines = self.addresses();
+        // Asked at once, not one after another: pages wait for the answer.
+        let asked = pipelines.into_iter().map(|(room, pipeline)| async move {
+            let status = pipeline.send(super::pipeline::GetIngestStatus).await;
+            status
+                .is_ok_and(|s| s.state == super::status::IngestState::Running)
+                .then_some(room)
+        });
         Box::pin(async move {
-            let mut live = std::collections::HashSet::new();
-            for (room, pipeline) in pipelines {
-                if let Ok(status) = pipeline.send(super::pipeline::GetIngestStatus).await {
-                    if status.state == super::status::IngestState::Running {
-                        live.insert(room);
-                    }
-                }
-            }
-            live
+            futures_util::future::join_all(asked)
+                .await
+                .into_iter()
+                .flatten()
+                .collect()
         })
     }
 }
@@ -388,11 +391,7 @@ impl Handler<ClusterReport> for IngestSupervisor {
     type Result = ResponseFuture<NodeReport>;
 
     fn handle(&mut self, _: ClusterReport, _: &mut Context<Self>) -> Self::Result {
-        let pipelines: Vec<(String, Addr<IngestPipeline>)> = self
-            .pipelines
-            .iter()
-            .map(|(room, (_, p))| (room.clone(), p.clone()))
-            .collect();
+        let pipelines = self.addresses();
         Box::pin(async move {
             let mut report = NodeReport::default();
             for (room, pipeline) in pipelines {
