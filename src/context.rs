@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use actix::Addr;
 use prometheus::{Gauge, IntGauge};
 use roomcast_actors::bus::Bus;
+use roomcast_actors::cluster::SharedView;
 use roomcast_actors::ingest::supervisor::IngestSupervisor;
 use roomcast_actors::metrics::RoomMetrics;
 use roomcast_actors::registry::RoomRegistry;
@@ -42,6 +43,8 @@ pub struct AppState {
     pub ingest: Addr<IngestSupervisor>,
     /// This node's link to the others (local when alone).
     pub bus: Bus,
+    /// What this node knows of the others (their rooms' viewers and sources).
+    pub view: SharedView,
     pub storage: Storage,
     pub tools: MediaTools,
     pub streams: StreamLimiter,

@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use actix::{Actor, Addr};
 use roomcast_actors::bus::Bus;
-use roomcast_actors::cluster::SharedView;
+use roomcast_actors::cluster::{self as view, NodeEvent, SharedView};
 use roomcast_actors::ingest::command::{IngestSpec, IngestTiming};
 use roomcast_actors::ingest::lease_plan::{self, LeaseView};
-use roomcast_actors::ingest::pipeline::{GetIngestStatus, IngestPipeline};
+use roomcast_actors::ingest::pipeline::{CutOffPublisher, GetIngestStatus, IngestPipeline};
 use roomcast_actors::ingest::supervisor::{
-    ClaimedSource, EnsureIngest, EnsurePushed, FindIngest, IngestSupervisor, LeaseRound, ListLive,
-    RemoveIngest, SourceStore,
+    ClaimedSource, Claims, EnsureIngest, EnsurePushed, FindIngest, IngestSupervisor, LeaseRound,
+    ListLive, RemoveIngest, SourceStore,
 };
 use roomcast_actors::port::PortResult;
 use serde_json::{json, Value};
@@ -68,7 +68,7 @@ pub struct DbSources {
 }
 
 impl SourceStore for DbSources {
-    fn claim(&self, round: &LeaseRound) -> PortResult<Vec<ClaimedSource>> {
+    fn claim(&self, round: &LeaseRound) -> PortResult<Claims> {
         let node = round.node.as_str();
         let mut conn = self.pool.get().map_err(db::port)?;
         let rows = db::rooms::with_sources(&mut conn).map_err(db::port)?;
@@ -116,16 +116,21 @@ impl SourceStore for DbSources {
                 holders.remove(&room);
             }
         }
-        db::leases::forget_except(&mut conn, &rooms).map_err(db::port)?;
+        db::leases::forget_except(&mut conn, &rooms, now).map_err(db::port)?;
+        let lost_publishers = self.renew_publishers(&mut conn, round, now, until)?;
         // Rooms another node took in this round show up in the next one.
-        Ok(sources
+        let sources = sources
             .into_iter()
             .map(|(spec, stopped)| ClaimedSource {
                 holder: holders.get(&spec.room_id).cloned(),
                 spec,
                 stopped,
             })
-            .collect())
+            .collect();
+        Ok(Claims {
+            sources,
+            lost_publishers,
+        })
     }
 
     fn clear_stop(&self, room_id: &str) -> PortResult<()> {
@@ -133,6 +138,29 @@ impl SourceStore for DbSources {
         db::rooms::set_source_stopped(&mut conn, room_id, false)
             .map(drop)
             .map_err(db::port)
+    }
+}
+
+impl DbSources {
+    /// Renews the leases of the pushed rooms whose publisher is on this node; returns those
+    /// another node's publisher holds now (this node could not renew in time).
+    fn renew_publishers(
+        &self,
+        conn: &mut db::DbConnection,
+        round: &LeaseRound,
+        now: chrono::NaiveDateTime,
+        until: chrono::NaiveDateTime,
+    ) -> PortResult<Vec<String>> {
+        let mut lost = Vec::new();
+        for (room, publisher) in &round.publishing {
+            let token = db::leases::publisher_token(&round.node, *publisher);
+            if !db::leases::take_pushed(conn, room, &round.node, &token, now, until)
+                .map_err(db::port)?
+            {
+                lost.push(room.clone());
+            }
+        }
+        Ok(lost)
     }
 }
 
@@ -196,7 +224,8 @@ async fn pushed_live_json(state: &AppState, room: &RoomRow, reveal: bool) -> Val
     }
     let status = match pipeline(state, &room.id).await {
         Some(p) => p.send(GetIngestStatus).await.ok(),
-        None => None,
+        // Nobody watches here yet: the node with the publisher may still report it.
+        None => view::read(&state.view).ingest(&room.id).map(|(_, s)| s),
     };
     let mut live = match status {
         Some(status) => serde_json::to_value(status).unwrap_or(Value::Null),
@@ -234,8 +263,33 @@ pub async fn pipeline_for_viewer(
     if room.source_url.is_some() {
         return Ok(None);
     }
-    let spec = crate::rtmp::push_spec(&room, &state.settings);
+    let spec = crate::rtmp::push_spec(&room.id, &state.settings);
     Ok(state.ingest.send(EnsurePushed { spec }).await.ok())
+}
+
+/// Cuts off the room's publisher on whichever node it is; false when no node is known to
+/// have one.
+pub async fn cut_off_publisher(state: &AppState, room_id: &str) -> bool {
+    let here = match pipeline(state, room_id).await {
+        Some(p) => {
+            let known = p
+                .send(GetIngestStatus)
+                .await
+                .is_ok_and(|s| s.publisher.is_some());
+            p.do_send(CutOffPublisher);
+            known
+        }
+        None => false,
+    };
+    if !state.bus.is_shared() {
+        return here;
+    }
+    let event = NodeEvent::CutOffPublisher {
+        node: state.bus.node().to_string(),
+        room: room_id.to_string(),
+    };
+    view::publish(&state.bus, &event);
+    here || view::read(&state.view).ingest(room_id).is_some()
 }
 
 /// The rooms whose video is live now.

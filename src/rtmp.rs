@@ -8,13 +8,14 @@ use std::time::Duration;
 
 use actix::Addr;
 use anyhow::Context as _;
+use roomcast_actors::bus::Bus;
 use roomcast_actors::ingest::command::{IngestSpec, IngestTiming};
 use roomcast_actors::ingest::supervisor::IngestSupervisor;
 use roomcast_actors::port::PortResult;
 use roomcast_actors::rtmp::{self, PublishGate, Refused, RtmpContext, RtmpMetrics};
 
 use crate::config::Settings;
-use crate::db::{self, rooms::RoomRow, DbPool};
+use crate::db::{self, DbPool};
 use crate::stream_keys;
 
 /// Binds `ingest.rtmp_addr` and `ingest.rtmps_addr` (each off when empty) and serves
@@ -22,6 +23,7 @@ use crate::stream_keys;
 pub fn start(
     settings: &Settings,
     pool: &DbPool,
+    bus: &Bus,
     ingest: Addr<IngestSupervisor>,
     registry: &prometheus::Registry,
 ) -> anyhow::Result<Option<SocketAddr>> {
@@ -34,6 +36,7 @@ pub fn start(
         gate: Box::new(DbPublishGate {
             pool: pool.clone(),
             settings: settings.clone(),
+            node: bus.is_shared().then(|| bus.node().to_string()),
         }),
         ingest,
         metrics: RtmpMetrics::new(registry)?,
@@ -100,15 +103,15 @@ pub fn server_url(settings: &Settings, public_url: &str, bound: SocketAddr) -> S
 }
 
 /// The pushed source of a room (FLV on ffmpeg's stdin).
-pub fn push_spec(room: &RoomRow, settings: &Settings) -> IngestSpec {
+pub fn push_spec(room_id: &str, settings: &Settings) -> IngestSpec {
     IngestSpec {
-        room_id: room.id.clone(),
+        room_id: room_id.to_string(),
         url: "pipe:0".into(),
         redacted: "an RTMP publisher".into(),
         protocol_whitelist: "pipe".into(),
         http_proxy: None,
         max_backoff: Duration::from_secs(settings.ingest.max_backoff_secs),
-        hls_dir: settings.storage.dir.join("live").join(&room.id),
+        hls_dir: settings.storage.dir.join("live").join(room_id),
         ffmpeg: settings.ingest.ffmpeg.clone(),
         on_demand: false,
         timing: IngestTiming {
@@ -119,10 +122,12 @@ pub fn push_spec(room: &RoomRow, settings: &Settings) -> IngestSpec {
     }
 }
 
-/// Stream keys checked against the database.
+/// Stream keys checked against the database; among nodes, pushed rooms' leases there too.
 struct DbPublishGate {
     pool: DbPool,
     settings: Settings,
+    /// This node, when it shares its rooms with others.
+    node: Option<String>,
 }
 
 impl PublishGate for DbPublishGate {
@@ -141,6 +146,28 @@ impl PublishGate for DbPublishGate {
         if room.source_url.is_some() {
             return Ok(Err(Refused::PullSource));
         }
-        Ok(Ok(push_spec(&room, &self.settings)))
+        Ok(Ok(push_spec(&room.id, &self.settings)))
+    }
+
+    fn hold(&self, room_id: &str, publisher: u64) -> PortResult<bool> {
+        let Some(node) = &self.node else {
+            return Ok(true);
+        };
+        let token = db::leases::publisher_token(node, publisher);
+        let now = chrono::Utc::now().naive_utc();
+        let until = db::leases::after(now, self.settings.ingest.lease_secs);
+        let mut conn = self.pool.get().map_err(db::port)?;
+        db::leases::take_pushed(&mut conn, room_id, node, &token, now, until).map_err(db::port)
+    }
+
+    fn release(&self, room_id: &str, publisher: u64) -> PortResult<()> {
+        let Some(node) = &self.node else {
+            return Ok(());
+        };
+        let token = db::leases::publisher_token(node, publisher);
+        let mut conn = self.pool.get().map_err(db::port)?;
+        db::leases::release_pushed(&mut conn, room_id, &token)
+            .map(drop)
+            .map_err(db::port)
     }
 }

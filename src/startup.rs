@@ -109,7 +109,7 @@ impl Application {
         let view = SharedView::default();
         let ingest =
             ingest::start_supervisor(&pool, &settings, &bus, &view, metrics.registry()).await?;
-        let rtmp = crate::rtmp::start(&settings, &pool, ingest.clone(), metrics.registry())?;
+        let rtmp = crate::rtmp::start(&settings, &pool, &bus, ingest.clone(), metrics.registry())?;
         let rtmp_url = rtmp.map(|bound| crate::rtmp::server_url(&settings, &public_url, bound));
         let flood = RateLimit::parse(&settings.danmaku.rate).map_err(anyhow::Error::msg)?;
         let room_metrics = RoomMetrics::new(metrics.registry())?;
@@ -125,7 +125,14 @@ impl Application {
             let sessions = sessions.get_ref().clone();
             let forget: roomcast_actors::cluster::SessionsHook =
                 Box::new(move |stale| sessions.forget_here(stale));
-            Cluster::new(bus.clone(), view, rooms.clone(), ingest.clone(), forget).start()
+            Cluster::new(
+                bus.clone(),
+                std::sync::Arc::clone(&view),
+                rooms.clone(),
+                ingest.clone(),
+                forget,
+            )
+            .start()
         });
         let throttle = web::Data::new(LoginThrottle::default());
         let workers = settings.workers();
@@ -143,6 +150,7 @@ impl Application {
             room_metrics,
             ingest,
             bus: bus.clone(),
+            view,
             streams: StreamLimiter::new(settings.stream.max_connections),
             resumable: ResumableUploads::new(
                 storage.clone(),

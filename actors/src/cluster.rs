@@ -7,12 +7,15 @@
 //! The same subject carries node-wide events: a disabled account (every node forgets its
 //! sessions and closes its sockets), sessions that ended or changed (every node drops them
 //! from its session cache), an admin's control of a source (the node that pulls it acts),
-//! and a follower's demand for an on-demand source (the puller starts it at once).
+//! a follower's demand for an on-demand source (the puller starts it at once), and a kick
+//! of a pushed room's publisher (the node it is on cuts it off).
 
 use actix::prelude::*;
 
 use crate::bus::{Bus, BusMessage, Subscription};
-use crate::ingest::supervisor::{ClusterReport, IngestSupervisor, NodeControl, RemoteDemand};
+use crate::ingest::supervisor::{
+    ClusterReport, CutOffPublisherOf, IngestSupervisor, NodeControl, RemoteDemand,
+};
 use crate::registry::{DisconnectUserEverywhere, LocalCounts, RoomRegistry};
 pub use crate::view::{
     publish, read, write, ClusterView, NodeEvent, SharedView, HEARTBEAT_EVERY, NODE_DEAD_AFTER,
@@ -153,6 +156,9 @@ impl Handler<BusMessage> for Cluster {
             }
             NodeEvent::Demand { node, room } if node != me => {
                 self.supervisor.do_send(RemoteDemand { room });
+            }
+            NodeEvent::CutOffPublisher { node, room } if node != me => {
+                self.supervisor.do_send(CutOffPublisherOf { room });
             }
             _ => {}
         }

@@ -51,6 +51,11 @@ pub enum NodeEvent {
         room: String,
         action: IngestAction,
     },
+    /// Cut off the room's publisher, on whichever node it is (kicked, or its key replaced).
+    CutOffPublisher {
+        node: String,
+        room: String,
+    },
     /// A node has video viewers for an on-demand source it does not pull.
     Demand {
         node: String,
@@ -97,6 +102,16 @@ impl ClusterView {
     pub fn ingest(&self, room: &str) -> Option<(String, IngestStatus)> {
         self.live()
             .find_map(|(id, n)| n.ingest.get(room).map(|s| (id.clone(), s.clone())))
+    }
+
+    /// The rooms whose source another live node runs now (pulled, or its publisher's).
+    pub fn running_rooms(&self) -> Vec<String> {
+        use crate::ingest::status::IngestState;
+        self.live()
+            .flat_map(|(_, n)| n.ingest.iter())
+            .filter(|(_, status)| status.state == IngestState::Running)
+            .map(|(room, _)| room.clone())
+            .collect()
     }
 
     /// How many other nodes are alive.

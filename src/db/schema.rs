@@ -164,5 +164,6 @@ diesel::table! {
         room_id -> Text,
         node_id -> Text,
         expires_at -> Timestamp,
+        publisher -> Nullable<Text>,
     }
 }

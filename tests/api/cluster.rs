@@ -17,7 +17,7 @@ use crate::process::{self, ServerProcess};
 
 /// PostgreSQL and NATS from the environment; `None` (reported) when the suite was not asked
 /// to use them. CI always sets both.
-fn services() -> Option<(String, String)> {
+pub(crate) fn services() -> Option<(String, String)> {
     let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
     match (
         var("ROOMCAST_TEST_DATABASE_URL"),
@@ -35,18 +35,18 @@ fn services() -> Option<(String, String)> {
 }
 
 /// A node of a cluster.
-type Node = ServerProcess;
+pub(crate) type Node = ServerProcess;
 
 /// Nodes sharing a database, a storage directory and a NATS subject prefix of their own
 /// (so tests running side by side on one NATS server do not hear each other).
-struct Cluster {
+pub(crate) struct Cluster {
     dir: Arc<tempfile::TempDir>,
     env: Vec<(String, String)>,
     _pg: PgDatabase,
 }
 
 impl Cluster {
-    fn new(pg_server: &str, nats_url: &str) -> Self {
+    pub(crate) fn new(pg_server: &str, nats_url: &str) -> Self {
         let (pg, db_url) = PgDatabase::create(pg_server);
         let dir = Arc::new(tempfile::tempdir().unwrap());
         let prefix = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
@@ -77,16 +77,23 @@ impl Cluster {
         self
     }
 
-    fn start(&self, name: &'static str) -> Node {
-        ServerProcess::start_in(name, Arc::clone(&self.dir), self.env.clone())
+    pub(crate) fn start(&self, name: &'static str) -> Node {
+        self.start_with(name, &[])
     }
 
-    fn add_user(&self, name: &str, admin: bool) {
+    /// A node with `env` on top of the cluster's settings.
+    pub(crate) fn start_with(&self, name: &'static str, env: &[(&str, &str)]) -> Node {
+        let mut all = self.env.clone();
+        all.extend(env.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        ServerProcess::start_in(name, Arc::clone(&self.dir), all)
+    }
+
+    pub(crate) fn add_user(&self, name: &str, admin: bool) {
         process::add_user(self.dir.path(), &self.env, name, admin);
     }
 }
 
-async fn call(
+pub(crate) async fn call(
     node: &Node,
     method: Method,
     path: &str,
@@ -96,7 +103,7 @@ async fn call(
     node.call(method, path, token, body).await
 }
 
-async fn login(node: &Node, name: &str) -> String {
+pub(crate) async fn login(node: &Node, name: &str) -> String {
     node.login(name).await
 }
 
@@ -143,13 +150,13 @@ async fn wait_ready(node: &Node) -> Value {
 }
 
 /// Opens a room through `node`'s API; returns its id.
-async fn open_room(node: &Node, token: &str, body: Value) -> String {
+pub(crate) async fn open_room(node: &Node, token: &str, body: Value) -> String {
     let (status, room) = call(node, Method::POST, "/api/rooms", Some(token), Some(body)).await;
     assert_eq!(status, 201, "{room}");
     room["id"].as_str().unwrap().to_string()
 }
 
-async fn node_id(node: &Node) -> String {
+pub(crate) async fn node_id(node: &Node) -> String {
     let (_, ready) = call(node, Method::GET, "/readyz", None, None).await;
     ready["node"].as_str().unwrap().to_string()
 }
@@ -382,7 +389,11 @@ async fn danmaku_counts_and_moderation_cross_nodes_and_a_dead_node_drops_out() {
 }
 
 /// Reads binary frames of the video socket until `want` is satisfied (pings answered).
-async fn video_frames(ws: &mut WsClient, wait: Duration, mut want: impl FnMut(&[u8]) -> bool) {
+pub(crate) async fn video_frames(
+    ws: &mut WsClient,
+    wait: Duration,
+    mut want: impl FnMut(&[u8]) -> bool,
+) {
     let deadline = Instant::now() + wait;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
@@ -402,7 +413,12 @@ async fn video_frames(ws: &mut WsClient, wait: Duration, mut want: impl FnMut(&[
 
 /// Opens the room's video socket on `node` and reads its first `n` frames; returns the
 /// socket and each frame's first box type (`ftyp` for the init segment, `moof` after).
-async fn watch(node: &Node, room: &str, n: usize, wait: Duration) -> (WsClient, Vec<Vec<u8>>) {
+pub(crate) async fn watch(
+    node: &Node,
+    room: &str,
+    n: usize,
+    wait: Duration,
+) -> (WsClient, Vec<Vec<u8>>) {
     let path = format!("/ws/rooms/{room}/video");
     let mut video = ws_connect_at(&node.address, &path, None, None)
         .await
@@ -417,7 +433,7 @@ async fn watch(node: &Node, room: &str, n: usize, wait: Duration) -> (WsClient, 
 }
 
 /// Reads until a new init segment arrives followed by two fragments (a new stream).
-async fn until_new_stream(video: &mut WsClient, wait: Duration) {
+pub(crate) async fn until_new_stream(video: &mut WsClient, wait: Duration) {
     let mut after = Vec::new();
     video_frames(video, wait, |f| {
         let kind = f[4..8].to_vec();
@@ -740,7 +756,12 @@ async fn live_now(node: &Node, room: &str) -> Value {
 }
 
 /// Polls the room on `node` until its `live` satisfies `want`; returns it.
-async fn live_until(node: &Node, room: &str, what: &str, want: impl Fn(&Value) -> bool) -> Value {
+pub(crate) async fn live_until(
+    node: &Node,
+    room: &str,
+    what: &str,
+    want: impl Fn(&Value) -> bool,
+) -> Value {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (_, body) = call(node, Method::GET, &format!("/api/rooms/{room}"), None, None).await;

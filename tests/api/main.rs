@@ -18,6 +18,7 @@ pub(crate) mod live_sources;
 mod media;
 mod pages;
 mod push;
+mod push_nodes;
 mod rooms;
 mod sessions;
 mod slow_viewers;

@@ -17,10 +17,10 @@ use crate::ingest::wait_live;
 use crate::live_sources::free_port;
 
 /// An ffmpeg publisher pushing a live test picture to `url`, killed when dropped.
-struct Publisher(Child);
+pub(crate) struct Publisher(Child);
 
 impl Publisher {
-    fn start(url: &str, video_codec: &str) -> Self {
+    pub(crate) fn start(url: &str, video_codec: &str) -> Self {
         let child = Command::new("ffmpeg")
             .args(["-nostdin", "-v", "error", "-re", "-f", "lavfi"])
             .args([
@@ -41,7 +41,7 @@ impl Publisher {
     }
 
     /// Whether ffmpeg has ended (the server refused or dropped it).
-    fn ended(&mut self) -> bool {
+    pub(crate) fn ended(&mut self) -> bool {
         self.0.try_wait().unwrap().is_some()
     }
 }
@@ -119,7 +119,7 @@ async fn key_of(app: &TestApp, token: &str, room: &str) -> Value {
     res.body
 }
 
-fn refused(metrics: &str, reason: &str) -> u64 {
+pub(crate) fn refused(metrics: &str, reason: &str) -> u64 {
     let needle = format!("roomcast_ingest_publish_refused_total{{reason=\"{reason}\"}} ");
     metrics
         .lines()

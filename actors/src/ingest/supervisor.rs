@@ -12,6 +12,13 @@
 //!
 //! An admin's stop is stored with the room, so a new pipeline (after a restart, a takeover
 //! or a rebalance) starts stopped too.
+//!
+//! A pushed room is held by the node its publisher reached, not by the fair share: that node
+//! takes the room's lease when the publisher's stream starts, renews it every round while
+//! the publisher stays, and releases it when the publisher leaves, so a publisher that
+//! reconnects to another node takes the room over there. Every other node's pipeline of the
+//! room follows the holder's stream on the bus. A node that finds its publisher's lease
+//! taken by another node (it could not renew it in time) cuts its publisher off.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,8 +28,8 @@ use actix::prelude::*;
 
 use super::command::IngestSpec;
 use super::pipeline::{
-    Demanded, GetReport, IngestAction, IngestPipeline, IngestStatus, RemoteControl, Retire,
-    SetRole, SourceWoken,
+    CutOffPublisher, Demanded, GetReport, IngestAction, IngestPipeline, IngestStatus,
+    RemoteControl, Retire, SetRole, SourceWoken,
 };
 use crate::bus::Bus;
 use crate::port::PortResult;
@@ -46,6 +53,18 @@ pub struct LeaseRound {
     /// Video viewers per room on every node, as last reported: a node giving a source back
     /// gives the one with the fewest.
     pub viewers: HashMap<String, u64>,
+    /// The pushed rooms whose publisher is on this node, with the publisher's connection id:
+    /// their leases are renewed.
+    pub publishing: HashMap<String, u64>,
+}
+
+/// What a lease round settled.
+#[derive(Debug, Clone, Default)]
+pub struct Claims {
+    /// Every pulled source with its holder.
+    pub sources: Vec<ClaimedSource>,
+    /// Pushed rooms of `LeaseRound::publishing` whose lease another node's publisher holds.
+    pub lost_publishers: Vec<String>,
 }
 
 /// The sources as the app keeps them in its database: their leases and admins' stops.
@@ -53,8 +72,9 @@ pub trait SourceStore: Send + Sync {
     /// Renews this node's leases, takes free or expired ones while it holds fewer than its
     /// share (all sources divided by the live nodes, rounded up), gives one back when it
     /// holds more while another live node holds less, and returns every source with its
-    /// holder.
-    fn claim(&self, round: &LeaseRound) -> PortResult<Vec<ClaimedSource>>;
+    /// holder. Renews the leases of the rooms this node's publishers push to, and says which
+    /// of them another node took.
+    fn claim(&self, round: &LeaseRound) -> PortResult<Claims>;
 
     /// A new viewer woke an on-demand source an admin had stopped: the stop is over.
     fn clear_stop(&self, room_id: &str) -> PortResult<()>;
@@ -123,6 +143,13 @@ pub struct NodeControl {
     pub action: IngestAction,
 }
 
+/// Cuts off the room's publisher if it is on this node.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CutOffPublisherOf {
+    pub room: String,
+}
+
 /// Another node has viewers for an on-demand source.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -133,7 +160,7 @@ pub struct RemoteDemand {
 /// The outcome of a lease round.
 #[derive(Message)]
 #[rtype(result = "()")]
-struct Claimed(Vec<ClaimedSource>);
+struct Claimed(Claims);
 
 pub struct IngestSupervisor {
     pipelines: HashMap<String, (IngestSpec, Addr<IngestPipeline>)>,
@@ -250,15 +277,20 @@ impl IngestSupervisor {
             // Counted now, not at the last heartbeat: a source given back must be the one
             // with the fewest viewers at this moment, or a viewer who just joined is cut off.
             let mut viewers = HashMap::new();
+            let mut publishing = HashMap::new();
             for (room, pipeline) in pipelines {
-                let local = pipeline.send(GetReport).await.map_or(0, |(n, _)| n as u64);
+                let report = pipeline.send(GetReport).await.unwrap_or_default();
+                if let Some(publisher) = report.publisher {
+                    publishing.insert(room.clone(), publisher);
+                }
                 let remote = view::read(&view).remote_video_viewers(&room);
-                viewers.insert(room, local + remote);
+                viewers.insert(room, report.viewers as u64 + remote);
             }
             let round = LeaseRound {
                 node,
                 others: view::read(&view).live_node_ids(),
                 viewers,
+                publishing,
             };
             tokio::task::spawn_blocking(move || store.claim(&round)).await
         };
@@ -305,7 +337,15 @@ impl Handler<Claimed> for IngestSupervisor {
         }
         let me = self.bus.node().to_string();
         let mut listed = std::collections::HashSet::new();
-        for source in msg.0 {
+        for room in msg.0.lost_publishers {
+            if let Some((_, pipeline)) = self.pipelines.get(&room) {
+                log::warn!(
+                    "room {room}: another node holds the publisher's lease; cutting ours off"
+                );
+                pipeline.do_send(CutOffPublisher);
+            }
+        }
+        for source in msg.0.sources {
             let holder = source.holder.as_deref() == Some(me.as_str());
             listed.insert(source.spec.room_id.clone());
             let stopped = source.stopped;
@@ -353,7 +393,10 @@ impl Handler<EnsurePushed> for IngestSupervisor {
     type Result = MessageResult<EnsurePushed>;
 
     fn handle(&mut self, msg: EnsurePushed, ctx: &mut Context<Self>) -> Self::Result {
-        MessageResult(self.ensure(msg.spec, true, false, ctx))
+        // Alone, the node holds every pushed room; with others, a pipeline follows whoever
+        // has the publisher until its own publisher's stream starts.
+        let holder = !self.bus.is_shared();
+        MessageResult(self.ensure(msg.spec, holder, false, ctx))
     }
 }
 
@@ -369,12 +412,16 @@ impl Handler<ListLive> for IngestSupervisor {
                 .is_ok_and(|s| s.state == super::status::IngestState::Running)
                 .then_some(room)
         });
+        // Rooms this node has no pipeline for yet (a pushed room nobody here watches).
+        let elsewhere = view::read(&self.view).running_rooms();
         Box::pin(async move {
-            futures_util::future::join_all(asked)
+            let mut live: std::collections::HashSet<String> = futures_util::future::join_all(asked)
                 .await
                 .into_iter()
                 .flatten()
-                .collect()
+                .collect();
+            live.extend(elsewhere);
+            live
         })
     }
 }
@@ -395,13 +442,15 @@ impl Handler<ClusterReport> for IngestSupervisor {
         Box::pin(async move {
             let mut report = NodeReport::default();
             for (room, pipeline) in pipelines {
-                let Ok((viewers, status)) = pipeline.send(GetReport).await else {
+                let Ok(pipeline) = pipeline.send(GetReport).await else {
                     continue;
                 };
-                if viewers > 0 {
-                    report.video_viewers.insert(room.clone(), viewers as u64);
+                if pipeline.viewers > 0 {
+                    report
+                        .video_viewers
+                        .insert(room.clone(), pipeline.viewers as u64);
                 }
-                if let Some(status) = status {
+                if let Some(status) = pipeline.status {
                     report.ingest.insert(room, status);
                 }
             }
@@ -416,6 +465,16 @@ impl Handler<NodeControl> for IngestSupervisor {
     fn handle(&mut self, msg: NodeControl, _: &mut Context<Self>) {
         if let Some((_, pipeline)) = self.pipelines.get(&msg.room) {
             pipeline.do_send(RemoteControl { action: msg.action });
+        }
+    }
+}
+
+impl Handler<CutOffPublisherOf> for IngestSupervisor {
+    type Result = ();
+
+    fn handle(&mut self, msg: CutOffPublisherOf, _: &mut Context<Self>) {
+        if let Some((_, pipeline)) = self.pipelines.get(&msg.room) {
+            pipeline.do_send(CutOffPublisher);
         }
     }
 }

@@ -71,6 +71,13 @@ pub trait PublishGate: Send + Sync + 'static {
     /// `Ok(Err(PullSource))` when that room pulls its video from a URL. Compares keys in
     /// constant time. Blocks: call it off the async threads.
     fn open(&self, stream_key: &str) -> PortResult<Result<IngestSpec, Refused>>;
+
+    /// Takes the room for `publisher` (this node's connection id) among nodes: false when a
+    /// publisher on another node has it. Alone, a node always has it. Blocks.
+    fn hold(&self, room_id: &str, publisher: u64) -> PortResult<bool>;
+
+    /// `publisher` left: the room is free for a publisher on any node. Blocks.
+    fn release(&self, room_id: &str, publisher: u64) -> PortResult<()>;
 }
 
 /// The publishers' metrics.

@@ -79,6 +79,7 @@ where
         log::info!("rtmp {peer}: publisher gone");
         p.pipeline.do_send(DetachPublisher { publisher: conn.id });
         conn.ctx.metrics.publishers.dec();
+        conn.release(p.room).await;
     }
     let _ = io.shutdown().await;
 }
@@ -92,6 +93,7 @@ struct Connection {
 
 /// A publish that was let in.
 struct Publishing {
+    room: String,
     pipeline: Addr<IngestPipeline>,
     cut_off: Arc<Notify>,
     stream: Stream,
@@ -320,6 +322,7 @@ impl Connection {
             }
             Err(_) => return Err(Refused::Unavailable),
         };
+        let room = spec.room_id.clone();
         let pipeline = self
             .ctx
             .ingest
@@ -339,11 +342,17 @@ impl Connection {
             Err(PushRefused::Busy) => return Err(Refused::Busy),
             Err(PushRefused::PullSource) => return Err(Refused::PullSource),
         }
+        // Alone on this node now; among nodes, the room's lease decides.
+        if let Err(reason) = self.hold(&room).await {
+            pipeline.do_send(DetachPublisher { publisher: self.id });
+            return Err(reason);
+        }
         self.ctx.metrics.publishers.inc();
         let since = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_millis() as u64);
         let mut publishing = Publishing {
+            room,
             pipeline,
             cut_off,
             stream: Stream::Holding {
@@ -363,6 +372,35 @@ impl Connection {
         publishing.report(self.id, true);
         self.publishing = Some(publishing);
         Ok(())
+    }
+
+    /// Takes the room's lease for this connection: `Busy` while another node's publisher
+    /// has it.
+    async fn hold(&self, room: &str) -> Result<(), Refused> {
+        let (ctx, room, id) = (Arc::clone(&self.ctx), room.to_string(), self.id);
+        match tokio::task::spawn_blocking(move || ctx.gate.hold(&room, id)).await {
+            Ok(Ok(true)) => Ok(()),
+            Ok(Ok(false)) => Err(Refused::Busy),
+            Ok(Err(e)) => {
+                log::warn!("rtmp: taking a room's lease: {e}");
+                Err(Refused::Unavailable)
+            }
+            Err(_) => Err(Refused::Unavailable),
+        }
+    }
+
+    /// Gives the room's lease up (the publisher left).
+    async fn release(&self, room: String) {
+        let (ctx, id) = (Arc::clone(&self.ctx), self.id);
+        let released = tokio::task::spawn_blocking(move || {
+            let outcome = ctx.gate.release(&room, id);
+            (room, outcome)
+        })
+        .await;
+        if let Ok((room, Err(e))) = released {
+            // It expires on its own after a lease.
+            log::warn!("room {room}: releasing the publisher's lease: {e}");
+        }
     }
 
     /// One audio or video message of the published stream.

@@ -4,6 +4,9 @@
 //! to its first fragment (`moof`), as JSON: `{"join_ms": [...]}`.
 //! `hold URL N SECS`: holds N sockets for SECS seconds and prints the bytes and fragments
 //! they received and how many were closed: `{"bytes": B, "fragments": F, "closed": C}`.
+//! `first URL`: opens one socket, prints `connected`, and once the first fragment arrives
+//! prints the wall-clock time it arrived (unix ms), so a script can time the start of a
+//! stream for a viewer that was already waiting (B7).
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -35,6 +38,24 @@ async fn join(url: &str, n: usize) {
     }
     let list: Vec<String> = times.iter().map(|t| format!("{t:.1}")).collect();
     println!("{{\"join_ms\": [{}]}}", list.join(","));
+}
+
+async fn first(url: &str) {
+    let (mut socket, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("connect");
+    println!("connected");
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Binary(data))) if is_fragment(&data) => break,
+            Some(Ok(_)) => {}
+            _ => panic!("the socket closed before a fragment"),
+        }
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970");
+    println!("{}", now.as_millis());
 }
 
 async fn hold(url: &str, n: usize, secs: u64) {
@@ -82,7 +103,7 @@ async fn hold(url: &str, n: usize, secs: u64) {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = "usage: video-load join URL N | video-load hold URL N SECS";
+    let usage = "usage: video-load join URL N | video-load hold URL N SECS | video-load first URL";
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -91,6 +112,7 @@ fn main() {
     local.block_on(&runtime, async {
         match args.first().map(String::as_str) {
             Some("join") => join(&args[1], args[2].parse().expect(usage)).await,
+            Some("first") => first(&args[1]).await,
             Some("hold") => {
                 hold(
                     &args[1],

@@ -1,7 +1,6 @@
 //! A room's stream key: its owner and admins read it, make a new one (the old one stops
 //! working at once and a publisher using it is cut off), and disconnect its publisher.
 
-use roomcast_actors::ingest::pipeline::CutOffPublisher;
 use serde::Serialize;
 
 use super::find_room;
@@ -44,9 +43,7 @@ pub async fn regenerate_stream_key(
     let (id, secret) = (room.id.clone(), stream_keys::new_secret());
     let stored = secret.clone();
     db::blocking(&state.pool, move |c| rooms::set_stream_key(c, &id, &stored)).await?;
-    if let Some(pipeline) = crate::ingest::pipeline(state, &room.id).await {
-        pipeline.do_send(CutOffPublisher);
-    }
+    crate::ingest::cut_off_publisher(state, &room.id).await;
     log::info!("room {}: stream key replaced", room.id);
     audit_if_admin(state, user, &room, "room.stream_key.regenerate").await;
     Ok(stream_key(&server, &room.id, &secret))
@@ -59,10 +56,11 @@ pub async fn kick_publisher(
     room_id: String,
 ) -> Result<RoomRow, ApiError> {
     let (room, _) = owned_push_room(state, user, room_id).await?;
-    let pipeline = crate::ingest::pipeline(state, &room.id)
-        .await
-        .ok_or_else(|| ApiError::NotFound("nobody is publishing to this room".into()))?;
-    pipeline.do_send(CutOffPublisher);
+    if !crate::ingest::cut_off_publisher(state, &room.id).await {
+        return Err(ApiError::NotFound(
+            "nobody is publishing to this room".into(),
+        ));
+    }
     audit_if_admin(state, user, &room, "room.publisher.kick").await;
     Ok(room)
 }

@@ -10,7 +10,8 @@ use bytes::Bytes;
 use super::super::follow::Follower;
 use super::super::wire::{Packet, PacketBody};
 use super::{
-    ControlIngest, Demanded, GetReport, IngestPipeline, RemoteControl, Retire, Role, SetRole,
+    ControlIngest, Demanded, GetReport, IngestPipeline, PipelineReport, RemoteControl, Retire,
+    Role, SetRole,
 };
 use crate::bus::{BusMessage, Subscription};
 use crate::view::{self, NodeEvent};
@@ -84,6 +85,17 @@ impl IngestPipeline {
         });
     }
 
+    /// Another node runs the source now: stop ffmpeg and relay that node's stream to this
+    /// node's viewers.
+    pub(super) fn become_follower(&mut self, ctx: &mut Context<Self>) {
+        self.life.stop();
+        self.role = Role::Follower { following: None };
+        self.fanout.forget_stream();
+        if self.fanout.viewers() > 0 {
+            self.follow(ctx);
+        }
+    }
+
     pub(super) fn unfollow(&mut self) {
         if let Role::Follower { following } = &mut self.role {
             *following = None;
@@ -132,12 +144,7 @@ impl Handler<SetRole> for IngestPipeline {
             return;
         }
         log::info!("room {}: another node pulls the source", self.spec.room_id);
-        self.life.stop();
-        self.role = Role::Follower { following: None };
-        self.fanout.forget_stream();
-        if self.fanout.viewers() > 0 {
-            self.follow(ctx);
-        }
+        self.become_follower(ctx);
     }
 }
 
@@ -174,12 +181,12 @@ impl Handler<GetReport> for IngestPipeline {
     type Result = MessageResult<GetReport>;
 
     fn handle(&mut self, _: GetReport, _: &mut Context<Self>) -> Self::Result {
-        let status = if self.is_holder() {
-            Some(self.status())
-        } else {
-            None
-        };
-        MessageResult((self.fanout.viewers(), status))
+        let status = self.is_holder().then(|| self.status());
+        MessageResult(PipelineReport {
+            viewers: self.fanout.viewers(),
+            status,
+            publisher: self.publisher_id(),
+        })
     }
 }
 

@@ -62,11 +62,20 @@ pub struct SourceWoken {
 #[rtype(result = "()")]
 pub struct Demanded;
 
-/// What the node's heartbeat says about this pipeline: its local video viewers and, if it
-/// pulls the source, its status.
+/// What the node's heartbeat and lease rounds hear about this pipeline.
 #[derive(Message)]
-#[rtype(result = "(usize, Option<IngestStatus>)")]
+#[rtype(result = "PipelineReport")]
 pub struct GetReport;
+
+#[derive(Debug, Default)]
+pub struct PipelineReport {
+    /// Video viewers on this node.
+    pub viewers: usize,
+    /// The status, if this node pulls the source or has its publisher.
+    pub status: Option<IngestStatus>,
+    /// The connection id of the publisher whose stream this node runs.
+    pub publisher: Option<u64>,
+}
 
 /// The pipeline's state for the API and the admin panel.
 #[derive(Message)]

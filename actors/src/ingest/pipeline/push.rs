@@ -3,6 +3,10 @@
 //! transcode) and ends, without back-off, when the publisher leaves; a run that fails
 //! while the publisher is still there cuts the publisher off (encoders reconnect on their
 //! own) rather than retrying with a stream that has lost its start.
+//!
+//! When nodes share a bus, the node whose publisher's stream starts holds the room (its
+//! connection took the room's lease first) and every other node follows it; when the
+//! publisher goes, this node follows again, ready for a publisher on any node.
 
 use std::sync::Arc;
 
@@ -37,14 +41,29 @@ impl IngestPipeline {
         self.publisher.as_ref().and_then(|p| p.info.clone())
     }
 
+    /// The connection id of the attached publisher (whose lease this node holds).
+    pub(super) fn publisher_id(&self) -> Option<u64> {
+        self.publisher.as_ref().map(|p| p.id)
+    }
+
     /// The run failed while the publisher was still pushing: cut it off.
-    pub(super) fn cut_off_publisher(&mut self) {
+    pub(super) fn cut_off_publisher(&mut self, ctx: &mut Context<Self>) {
         if let Some(p) = self.publisher.take() {
             log::warn!(
                 "room {}: the run failed; cutting the publisher off",
                 self.spec.room_id
             );
             p.cut_off.notify_one();
+        }
+        self.publisher_gone(ctx);
+    }
+
+    /// The run ends without back-off; with other nodes, this node follows again.
+    fn publisher_gone(&mut self, ctx: &mut Context<Self>) {
+        if self.bus.is_shared() {
+            self.become_follower(ctx);
+        } else {
+            self.life.stop();
         }
     }
 }
@@ -92,23 +111,24 @@ impl Handler<StartFeed> for IngestPipeline {
                 ""
             }
         );
-        let step = self.life.start();
-        self.apply(step, ctx);
+        if self.is_holder() {
+            let step = self.life.start();
+            self.apply(step, ctx);
+        } else {
+            log::info!("room {}: this node has the publisher", self.spec.room_id);
+            self.hold(ctx);
+        }
     }
 }
 
 impl Handler<DetachPublisher> for IngestPipeline {
     type Result = ();
 
-    fn handle(&mut self, msg: DetachPublisher, _: &mut Context<Self>) {
-        if self
-            .publisher
-            .as_ref()
-            .is_some_and(|p| p.id == msg.publisher)
-        {
+    fn handle(&mut self, msg: DetachPublisher, ctx: &mut Context<Self>) {
+        if self.publisher_id() == Some(msg.publisher) {
             log::info!("room {}: publisher left", self.spec.room_id);
             self.publisher = None;
-            self.life.stop();
+            self.publisher_gone(ctx);
         }
     }
 }
@@ -116,11 +136,11 @@ impl Handler<DetachPublisher> for IngestPipeline {
 impl Handler<CutOffPublisher> for IngestPipeline {
     type Result = ();
 
-    fn handle(&mut self, _: CutOffPublisher, _: &mut Context<Self>) {
+    fn handle(&mut self, _: CutOffPublisher, ctx: &mut Context<Self>) {
         if let Some(p) = self.publisher.take() {
             log::info!("room {}: publisher cut off", self.spec.room_id);
             p.cut_off.notify_one();
-            self.life.stop();
+            self.publisher_gone(ctx);
         }
     }
 }

@@ -208,8 +208,7 @@ impl Handler<IngestExited> for IngestPipeline {
         let mut step = self.life.exited(msg.run, &msg.status, Instant::now());
         if self.spec.pushed && matches!(step, Step::RetryIn { .. }) {
             // A pushed stream cannot be read again from its start: end here.
-            self.cut_off_publisher();
-            self.life.stop();
+            self.cut_off_publisher(ctx);
             step = Step::Nothing;
         }
         if self.life.state() == IngestState::Stopped {
@@ -263,9 +262,15 @@ impl Handler<GetIngestStatus> for IngestPipeline {
             Some((_, status)) => status,
             None => IngestStatus {
                 node: None,
-                state: IngestState::Starting,
+                // A pushed room nobody publishes to waits; a pulled source waits for a node.
+                state: if self.spec.pushed {
+                    IngestState::Waiting
+                } else {
+                    IngestState::Starting
+                },
                 restarts: 0,
-                last_error: Some("waiting for a node to take the source".into()),
+                last_error: (!self.spec.pushed)
+                    .then(|| "waiting for a node to take the source".into()),
                 fps: None,
                 bitrate_kbps: None,
                 speed: None,

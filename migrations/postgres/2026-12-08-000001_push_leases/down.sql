@@ -1,0 +1,1 @@
+ALTER TABLE ingest_leases DROP COLUMN publisher;
