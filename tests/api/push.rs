@@ -270,7 +270,16 @@ async fn a_publisher_leaving_puts_the_room_back_to_waiting_and_can_come_back() {
     drop(publisher);
     let live = wait_live(&app, &room, "waiting").await["live"].clone();
     assert_eq!(live["restarts"], 0, "leaving is no failure: {live}");
+    // A viewer joining the waiting room is not given the last run's pictures: what it gets
+    // first is the next run's init segment and that run's first fragment.
+    let mut socket = video_socket(&app, &room).await;
     let _again = Publisher::start(&url, "libx264");
+    let frames = binary_frames(&mut socket, 2).await;
+    assert_eq!(&frames[0][4..8], b"ftyp");
+    assert_eq!(&frames[1][4..8], b"moof");
+    assert_eq!(&frames[1][12..16], b"mfhd");
+    let sequence = u32::from_be_bytes(frames[1][20..24].try_into().unwrap());
+    assert_eq!(sequence, 1, "the new run's first fragment, not an old one");
     wait_live(&app, &room, "running").await;
 }
 

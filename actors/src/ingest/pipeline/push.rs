@@ -58,12 +58,15 @@ impl IngestPipeline {
         self.publisher_gone(ctx);
     }
 
-    /// The run ends without back-off; with other nodes, this node follows again.
+    /// The run ends without back-off, and its last pictures go with it (a viewer joining
+    /// the waiting room must not start at a frozen frame); with other nodes, this node
+    /// follows again.
     fn publisher_gone(&mut self, ctx: &mut Context<Self>) {
         if self.bus.is_shared() {
             self.become_follower(ctx);
         } else {
             self.life.stop();
+            self.fanout.forget_stream();
         }
     }
 }
