@@ -204,6 +204,41 @@ fn the_deployment_probes_mounts_and_references_line_up() {
         service["spec"]["selector"],
         deployment["spec"]["selector"]["matchLabels"]
     );
+
+    // Publishers reach the pods' RTMP listener through a TCP load balancer.
+    let rtmp_port = config["ROOMCAST__INGEST__RTMP_ADDR"]
+        .as_str()
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .parse::<u64>()
+        .unwrap();
+    let rtmp = container["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == "rtmp")
+        .expect("the container names its RTMP port");
+    assert_eq!(rtmp["containerPort"], rtmp_port);
+    let balancer = find(&docs, "Service", "roomcast-rtmp");
+    assert_eq!(balancer["spec"]["type"], "LoadBalancer");
+    assert_eq!(
+        balancer["spec"]["selector"],
+        deployment["spec"]["selector"]["matchLabels"]
+    );
+    let port = &balancer["spec"]["ports"][0];
+    assert_eq!(
+        (&port["targetPort"], &port["protocol"]),
+        (&"rtmp".into(), &"TCP".into())
+    );
+    let public = config["ROOMCAST__INGEST__RTMP_PUBLIC_URL"]
+        .as_str()
+        .unwrap();
+    assert!(
+        public.ends_with(&format!(":{}/live", port["port"])),
+        "the go-live panel names the balancer's port: {public}"
+    );
 }
 
 #[test]
