@@ -180,6 +180,47 @@ async fn a_publisher_with_the_rooms_key_goes_live_and_viewers_see_it() {
         live.get("publisher").is_none(),
         "visitors do not see who publishes"
     );
+    // Its HLS is the same stream: ffprobe reads H.264 and AAC from the playlist.
+    let playlist = app.url(&format!("/hls/{room}/index.m3u8"));
+    eventually(
+        Duration::from_secs(15),
+        "the playlist is written",
+        || async {
+            app.page(&format!("/hls/{room}/index.m3u8"), &[])
+                .await
+                .html
+                .contains("#EXTINF")
+        },
+    )
+    .await;
+    let probed = actix_web::rt::task::spawn_blocking(move || {
+        Command::new("ffprobe")
+            .args([
+                "-v",
+                "error",
+                "-show_entries",
+                "stream=codec_name",
+                "-of",
+                "csv=p=0",
+            ])
+            .arg(&playlist)
+            .output()
+            .expect("ffprobe runs")
+    })
+    .await
+    .unwrap();
+    let codecs = String::from_utf8_lossy(&probed.stdout).to_string();
+    assert!(
+        probed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&probed.stderr)
+    );
+    // Each stream is listed once as itself and once in the playlist's program.
+    let mut codecs: Vec<&str> = codecs.split_whitespace().collect();
+    codecs.sort();
+    codecs.dedup();
+    assert_eq!(codecs, ["aac", "h264"], "the HLS streams");
+
     // The room list and the home page mark it live.
     for page in ["/live", "/"] {
         let html = app.page(page, &[]).await.html;

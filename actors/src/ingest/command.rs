@@ -63,6 +63,9 @@ const HLS_LIST_SIZE: u32 = 6;
 const FRAGMENT_US: u32 = 200_000;
 /// Network reads and connects give up after this many microseconds.
 const IO_TIMEOUT_US: u32 = 10_000_000;
+/// How much input ffmpeg reads to find the streams of a pulled source, and of a pushed one.
+const PULLED_ANALYZE_US: u32 = 1_000_000;
+const PUSHED_ANALYZE_US: u32 = 200_000;
 
 /// Which streams are re-encoded (to H.264 and AAC); the others are copied as they come.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -105,12 +108,18 @@ pub fn arguments(spec: &IngestSpec, transcode: Transcode) -> Vec<String> {
     if let Some(proxy) = &spec.http_proxy {
         args.extend(["-http_proxy".to_string(), proxy.clone()]);
     }
-    // Probing stops after 1 s of input: enough to find a live source's streams, and the first
-    // fragment is not held back by ffmpeg's default 5 s.
+    // Probing stops after 1 s of a pulled source's input: enough to find a live source's
+    // streams, and the first fragment is not held back by ffmpeg's default 5 s. A pushed
+    // stream starts with both codecs' headers (the publisher's first tags are held until
+    // both are in), so 200 ms finds them, and the picture reaches viewers 0.8 s sooner.
+    let analyze_us = if spec.pushed {
+        PUSHED_ANALYZE_US
+    } else {
+        PULLED_ANALYZE_US
+    };
+    args.extend(["-analyzeduration".to_string(), analyze_us.to_string()]);
     args.extend(
         [
-            "-analyzeduration",
-            "1000000",
             "-fflags",
             "+genpts",
             "-i",
@@ -195,6 +204,7 @@ mod tests {
         let args = arguments(&pushed, Transcode::default());
         assert!(has(&args, ["-f", "flv"]));
         assert!(has(&args, ["-i", "pipe:0"]));
+        assert!(has(&args, ["-analyzeduration", "200000"]), "{args:?}");
         assert!(has(&args, ["-protocol_whitelist", "pipe"]));
         assert!(!args.iter().any(|a| a == "-re" || a == "-rw_timeout"));
     }

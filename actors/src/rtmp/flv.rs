@@ -17,8 +17,15 @@ pub enum TagKind {
 
 /// One tag: its header, its body, and the size of both that follows every tag.
 pub fn tag(kind: TagKind, timestamp_ms: u32, body: &[u8]) -> Bytes {
-    let size = body.len() as u32;
     let mut out = BytesMut::with_capacity(11 + body.len() + 4);
+    put_tag(&mut out, kind, timestamp_ms, body);
+    out.freeze()
+}
+
+/// Appends one tag to `out`.
+pub fn put_tag(out: &mut BytesMut, kind: TagKind, timestamp_ms: u32, body: &[u8]) {
+    let size = body.len() as u32;
+    out.reserve(11 + body.len() + 4);
     out.put_u8(kind as u8);
     out.put_uint(u64::from(size), 3);
     // The low 24 bits, then the high 8 (the "extended" byte).
@@ -27,7 +34,6 @@ pub fn tag(kind: TagKind, timestamp_ms: u32, body: &[u8]) -> Bytes {
     out.put_uint(0, 3);
     out.put_slice(body);
     out.put_u32(11 + size);
-    out.freeze()
 }
 
 /// A video tag body's codec: `"h264"` for AVC, the FourCC of an Enhanced RTMP tag (`hvc1`,

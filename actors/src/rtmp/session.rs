@@ -12,7 +12,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::Addr;
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use rml_rtmp::handshake::{Handshake, HandshakeProcessResult, PeerType};
 use rml_rtmp::sessions::{
     ServerSession, ServerSessionConfig, ServerSessionEvent, ServerSessionResult,
@@ -126,7 +126,12 @@ enum Stream {
         audio: Option<&'static str>,
         since: Instant,
     },
-    Flowing(mpsc::Sender<Bytes>),
+    /// The pipeline reads the stream; `pending` holds the tags of the bytes read last, sent
+    /// as one piece (one wake-up and one pipe write for them all, not one per tag).
+    Flowing {
+        feed: mpsc::Sender<Bytes>,
+        pending: BytesMut,
+    },
 }
 
 impl Connection {
@@ -161,6 +166,7 @@ impl Connection {
                     .handle_input(&input)
                     .map_err(|_| End::Refused(Refused::Malformed))?;
                 self.answer(io, &mut session, results).await?;
+                self.flush().await?;
             }
             let n = self.read(io, &mut buf).await?;
             input = buf[..n].to_vec();
@@ -403,12 +409,27 @@ impl Connection {
         }
     }
 
+    /// Hands the tags of the last read to the pipeline.
+    async fn flush(&mut self) -> Result<(), End> {
+        let Some(Publishing {
+            stream: Stream::Flowing { feed, pending },
+            ..
+        }) = self.publishing.as_mut()
+        else {
+            return Ok(());
+        };
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let tags = pending.split().freeze();
+        feed.send(tags).await.map_err(|_| End::Closed)
+    }
+
     /// One audio or video message of the published stream.
     async fn media(&mut self, kind: TagKind, data: Bytes, at_ms: u32) -> Result<(), End> {
         let Some(p) = self.publishing.as_mut() else {
             return Ok(());
         };
-        let tag = flv::tag(kind, at_ms, &data);
         p.rate.add(Instant::now(), data.len());
         let codec_unknown = match kind {
             TagKind::Video => p.info.video.as_ref().is_none_or(|v| v.codec.is_empty()),
@@ -429,8 +450,9 @@ impl Connection {
         }
         p.report(self.id, codec_unknown);
         let start = match &mut p.stream {
-            Stream::Flowing(feed) => {
-                return feed.send(tag).await.map_err(|_| End::Closed);
+            Stream::Flowing { pending, .. } => {
+                flv::put_tag(pending, kind, at_ms, &data);
+                return Ok(());
             }
             Stream::Holding {
                 tags,
@@ -443,7 +465,7 @@ impl Connection {
                     TagKind::Audio if audio.is_none() => *audio = flv::audio_codec(&data),
                     _ => {}
                 }
-                tags.push(tag);
+                tags.push(flv::tag(kind, at_ms, &data));
                 let both = video.is_some() && audio.is_some();
                 let waited = since.elapsed() >= CODEC_WAIT && video.is_some();
                 if both || waited || tags.len() >= MAX_HELD_TAGS {
@@ -464,7 +486,10 @@ impl Connection {
             for tag in held {
                 feed.send(tag).await.map_err(|_| End::Closed)?;
             }
-            p.stream = Stream::Flowing(feed);
+            p.stream = Stream::Flowing {
+                feed,
+                pending: BytesMut::new(),
+            };
         }
         Ok(())
     }
