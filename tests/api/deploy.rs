@@ -145,6 +145,12 @@ fn the_configmap_names_real_settings_that_the_loader_accepts() {
     );
 }
 
+/// The port of a `HOST:PORT` setting.
+fn port_of(addr: &Value) -> u64 {
+    let addr = addr.as_str().unwrap();
+    addr.rsplit(':').next().unwrap().parse().unwrap()
+}
+
 #[test]
 fn the_deployment_probes_mounts_and_references_line_up() {
     let docs = all_documents();
@@ -153,14 +159,7 @@ fn the_deployment_probes_mounts_and_references_line_up() {
     let pod = &deployment["spec"]["template"]["spec"];
     let container = &pod["containers"][0];
 
-    let port = config["ROOMCAST__HTTP__ADDR"]
-        .as_str()
-        .unwrap()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse::<u64>()
-        .unwrap();
+    let port = port_of(&config["ROOMCAST__HTTP__ADDR"]);
     assert_eq!(container["ports"][0]["containerPort"], port);
     assert_eq!(container["readinessProbe"]["httpGet"]["path"], "/readyz");
     assert_eq!(container["livenessProbe"]["httpGet"]["path"], "/healthz");
@@ -206,14 +205,7 @@ fn the_deployment_probes_mounts_and_references_line_up() {
     );
 
     // Publishers reach the pods' RTMP listener through a TCP load balancer.
-    let rtmp_port = config["ROOMCAST__INGEST__RTMP_ADDR"]
-        .as_str()
-        .unwrap()
-        .rsplit(':')
-        .next()
-        .unwrap()
-        .parse::<u64>()
-        .unwrap();
+    let rtmp_port = port_of(&config["ROOMCAST__INGEST__RTMP_ADDR"]);
     let rtmp = container["ports"]
         .as_array()
         .unwrap()
