@@ -201,6 +201,8 @@ pub struct DanmakuSettings {
     pub history: usize,
     /// A room with no viewers stops this long after the last one left.
     pub room_idle_secs: u64,
+    /// Batches a room keeps for viewers that reconnect and resume where they left off.
+    pub resume_batches: usize,
 }
 
 impl Default for DanmakuSettings {
@@ -211,6 +213,8 @@ impl Default for DanmakuSettings {
             rate: "3/2s".into(),
             history: 50,
             room_idle_secs: 60,
+            // A minute of a busy room's 100 ms windows; a quiet room's reach further back.
+            resume_batches: 600,
         }
     }
 }

@@ -70,6 +70,7 @@ pub fn room_config(settings: &Settings) -> anyhow::Result<RoomConfig> {
         rate: RateLimit::parse(&settings.danmaku.rate).map_err(anyhow::Error::msg)?,
         history: settings.danmaku.history,
         idle_stop: Duration::from_secs(settings.danmaku.room_idle_secs),
+        resume_batches: settings.danmaku.resume_batches,
     })
 }
 

@@ -17,6 +17,9 @@
 
   let socket = null;
   let retries = 0;
+  // Where this page is in the room's stream: the room's run (`epoch`) and the last batch
+  // received. A reconnect asks to resume from there, so a blip loses nothing.
+  let epoch = null;
   let lastSeq = 0;
   let blockedUntil = 0;
   const seen = new Set();
@@ -85,10 +88,15 @@
     switch (frame.type) {
       case "hello":
         retries = 0;
-        lastSeq = 0;
+        epoch = frame.epoch;
+        lastSeq = frame.seq;
         statusEl.textContent = "live";
         onlineEl.textContent = frame.online;
-        for (const item of frame.history) addToList(item);
+        // Resumed: the messages sent while away, shown as they would have been. Otherwise
+        // the recent history (what this page already has is not added twice).
+        for (const item of frame.history) {
+          if (addToList(item) && frame.recovered) screen.show(item);
+        }
         break;
       case "batch":
         if (lastSeq && frame.seq !== lastSeq + 1) console.warn(`danmaku: frames ${lastSeq + 1}..${frame.seq - 1} skipped`);
@@ -115,7 +123,8 @@
 
   function connect() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    socket = new WebSocket(`${scheme}://${location.host}/ws/rooms/${encodeURIComponent(roomId)}`);
+    const resume = epoch ? `?epoch=${encodeURIComponent(epoch)}&since=${lastSeq}` : "";
+    socket = new WebSocket(`${scheme}://${location.host}/ws/rooms/${encodeURIComponent(roomId)}${resume}`);
     statusEl.textContent = "connecting…";
     socket.onmessage = (ev) => {
       try {

@@ -97,11 +97,17 @@ impl ErrorCode {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "lowercase")]
 pub enum ServerFrame {
-    /// First frame after joining.
+    /// First frame after joining. `epoch` names this run of the room and `seq` the last
+    /// batch sent before this hello: a viewer that reconnects with both resumes after it.
+    /// `recovered`: `history` holds exactly the items sent after the batch the viewer asked
+    /// to resume from; otherwise it is the usual recent history.
     Hello {
         room: String,
         online: u64,
         history: Vec<Item>,
+        epoch: String,
+        seq: u64,
+        recovered: bool,
     },
     /// Everything accepted in one window; `seq` rises by one per frame.
     Batch { seq: u64, items: Vec<Item> },

@@ -19,7 +19,7 @@ use crate::hub::{HubHandle, KickReason, KickViewer, Outbox};
 use crate::metrics::RoomMetrics;
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use crate::registry::{GetRoom, RoomRegistry};
-use crate::room::{JoinRoom, LeaveRoom, Room, SendDanmaku};
+use crate::room::{JoinRoom, LeaveRoom, Resume, Room, SendDanmaku};
 use crate::socket::{is_oversize, ConnectionGuard, PongGate, SocketTiming};
 
 /// Client frames larger than this get `bad_frame`.
@@ -67,6 +67,8 @@ pub struct ViewerSession {
     pongs: PongGate,
     /// When the session was last found valid; it is checked again at most this often.
     session_checked: Option<Instant>,
+    /// Where the viewer left off, if it reconnected to resume.
+    resume: Option<Resume>,
     _guard: Option<ConnectionGuard>,
 }
 
@@ -82,6 +84,7 @@ impl ViewerSession {
         guard: Option<ConnectionGuard>,
     ) -> Self {
         Self {
+            resume: None,
             pongs: PongGate::default(),
             session_checked: None,
             _guard: guard,
@@ -97,6 +100,12 @@ impl ViewerSession {
             strikes: 0,
             closing: false,
         }
+    }
+
+    /// Resumes after batch `since` of the room's run `epoch` (a reconnect).
+    pub fn resuming(mut self, resume: Option<Resume>) -> Self {
+        self.resume = resume;
+        self
     }
 
     fn send_frame(&self, frame: &ServerFrame) {
@@ -214,6 +223,7 @@ impl ViewerSession {
         let registry = self.config.registry.clone();
         let hub = self.hub.clone().expect("registered in started");
         let (room_id, viewer_id) = (self.room_id.to_string(), self.id);
+        let resume = self.resume.take();
         let joining = async move {
             // A room that stops between the lookup and the join is started again.
             for _ in 0..3 {
@@ -227,6 +237,7 @@ impl ViewerSession {
                     viewer_id,
                     hub_id: hub.id,
                     hub: hub.addr.clone(),
+                    resume: resume.clone(),
                 };
                 if let Ok(Ok(())) = room.send(join).await {
                     return Some(room);

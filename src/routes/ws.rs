@@ -5,6 +5,7 @@ use actix::{Actor, AsyncContext};
 use actix_web::http::header;
 use actix_web::{web, HttpRequest, HttpResponse};
 use roomcast_actors::ingest::viewer::VideoViewer;
+use roomcast_actors::room::Resume;
 use roomcast_actors::viewer::{Viewer, ViewerConfig, ViewerSession};
 
 use std::rc::Rc;
@@ -60,11 +61,31 @@ pub async fn room_socket(
         sessions: session_check(sessions.into_inner()),
         timing: state.settings.ws.timing(),
     };
+    let resume = resume_point(&req);
     ViewerSession::create(|ctx| {
         ctx.add_stream(stream);
         ViewerSession::new(&room_id, viewer, session, config, Some(Box::new(guard)))
+            .resuming(resume)
     });
     Ok(response)
+}
+
+/// Where a reconnecting viewer left off: `?epoch=E&since=N` (both, or neither counts).
+fn resume_point(req: &HttpRequest) -> Option<Resume> {
+    #[derive(serde::Deserialize)]
+    struct Query {
+        epoch: Option<String>,
+        since: Option<u64>,
+    }
+    let query = web::Query::<Query>::from_query(req.query_string()).ok()?;
+    let epoch = query
+        .epoch
+        .clone()
+        .filter(|e| !e.is_empty() && e.len() <= 64)?;
+    Some(Resume {
+        epoch,
+        since: query.since?,
+    })
 }
 
 /// Asks the session service whether a socket's session still holds (its cache answers

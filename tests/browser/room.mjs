@@ -1,5 +1,6 @@
 // Two viewers in one live room see each other's danmaku on the overlay and in the list;
-// markup is shown as text; the rate limit shows a countdown.
+// markup is shown as text; a viewer whose socket drops gets what was sent meanwhile once it
+// is back, exactly once; the rate limit shows a countdown.
 // Usage: node room.mjs http://127.0.0.1:PORT
 import { launch, check } from "./lib.mjs";
 
@@ -23,6 +24,17 @@ async function signIn(name) {
 async function viewer(browser, token, room) {
   const context = await browser.newContext();
   await context.addCookies([{ name: "roomcast_session", value: token, url: base }]);
+  // Keeps the page's danmaku sockets within reach, so the test can drop one.
+  await context.addInitScript(() => {
+    const Native = window.WebSocket;
+    window.__danmakuSockets = [];
+    window.WebSocket = class extends Native {
+      constructor(...args) {
+        super(...args);
+        if (/\/ws\/rooms\/[^/?]+(\?|$)/.test(this.url)) window.__danmakuSockets.push(this);
+      }
+    };
+  });
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(e.message));
@@ -61,6 +73,18 @@ try {
   await sendFrom(b.page, "<b>not bold</b>");
   await sees(a.page, "<b>not bold</b>");
   check((await a.page.locator("#messages b, #overlay b").count()) === 0, "no element was made from a message");
+
+  // A network blip: b's socket drops, a sends while b is away. b reconnects where it left
+  // off: the message reaches its overlay (only resumed messages are drawn, not history)
+  // and its list once.
+  await b.page.evaluate(() => window.__danmakuSockets.at(-1).close());
+  await sendFrom(a.page, "while you were away");
+  await sees(a.page, "while you were away");
+  await sees(b.page, "while you were away");
+  const urls = await b.page.evaluate(() => window.__danmakuSockets.map((ws) => ws.url));
+  check(urls.length === 2 && /[?]epoch=[0-9a-f]+&since=\d+$/.test(urls[1]), `b resumed: ${urls.join(" ")}`);
+  const copies = await b.page.getByTestId("messages").getByText("while you were away", { exact: true }).count();
+  check(copies === 1, `shown once in the list, not ${copies} times`);
 
   // Sending fast is refused with a visible countdown, and the button waits it out.
   const button = a.page.getByRole("button", { name: "Send" });

@@ -30,6 +30,15 @@ pub struct JoinRoom {
     pub hub_id: usize,
     /// Its worker's hub.
     pub hub: Addr<WorkerHub>,
+    /// Where a reconnecting viewer left off.
+    pub resume: Option<Resume>,
+}
+
+/// A reconnecting viewer's place: the room's `epoch` and the last batch `seq` it received.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Resume {
+    pub epoch: String,
+    pub since: u64,
 }
 
 /// Removes a viewer of hub `hub_id`.

@@ -57,6 +57,8 @@ pub struct RoomConfig {
     pub history: usize,
     /// A room with no viewers stops after this long.
     pub idle_stop: Duration,
+    /// Batches kept for viewers that reconnect and resume.
+    pub resume_batches: usize,
 }
 
 struct HubEntry {
@@ -72,6 +74,8 @@ struct Loaded {
 
 pub struct Room {
     id: Arc<str>,
+    /// This run of the room: batch numbers start again with a new one.
+    epoch: String,
     config: RoomConfig,
     store: Arc<dyn DanmakuStore>,
     writer: Addr<DanmakuWriter>,
@@ -104,8 +108,9 @@ impl Room {
     ) -> Self {
         Self {
             id,
+            epoch: uuid::Uuid::new_v4().simple().to_string()[..12].to_string(),
             flood: FloodControl::new(config.rate),
-            window: Window::new(config.history),
+            window: Window::new(config.history, config.resume_batches),
             config,
             store,
             writer,
@@ -183,10 +188,19 @@ impl Room {
         self.online += 1;
         self.empty_since = None;
         self.metrics.viewers.inc();
+        let missed = join
+            .resume
+            .filter(|r| r.epoch == self.epoch)
+            .and_then(|r| self.window.since(r.since));
+        let recovered = missed.is_some();
+        let history = missed.unwrap_or_else(|| self.window.history().cloned().collect());
         let hello = ServerFrame::Hello {
             room: self.id.to_string(),
             online: self.total_online(),
-            history: self.window.history().cloned().collect(),
+            history,
+            epoch: self.epoch.clone(),
+            seq: self.window.seq(),
+            recovered,
         };
         join.hub.do_send(WelcomeViewer {
             room: Arc::clone(&self.id),

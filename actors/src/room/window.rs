@@ -1,7 +1,8 @@
-//! `Window`: the room's merge window, its batch sequence and its history ring. Messages
-//! collect in the open window; closing it serialises them into ONE `batch` frame (the room
-//! sends those bytes to every viewer) and moves them into the history joiners get. A plain
-//! struct: the room arms the timer, this keeps the rules.
+//! `Window`: the room's merge window, its batch sequence, its history ring and the recent
+//! batches a reconnecting viewer resumes from. Messages collect in the open window; closing
+//! it serialises them into ONE `batch` frame (the room sends those bytes to every viewer)
+//! and moves them into the history joiners get. A plain struct: the room arms the timer,
+//! this keeps the rules.
 
 use std::collections::VecDeque;
 use std::time::Instant;
@@ -64,11 +65,15 @@ pub struct Window {
     seq: u64,
     history: VecDeque<Item>,
     history_len: usize,
+    /// The items of the last `resume_len` batches, by `seq`, oldest first.
+    recent: VecDeque<(u64, Vec<Item>)>,
+    resume_len: usize,
 }
 
 impl Window {
-    /// A window whose history keeps the last `history_len` messages.
-    pub fn new(history_len: usize) -> Self {
+    /// A window whose history keeps the last `history_len` messages, and the last
+    /// `resume_len` batches for viewers that resume.
+    pub fn new(history_len: usize, resume_len: usize) -> Self {
         Self {
             open: Vec::new(),
             opened: None,
@@ -76,7 +81,35 @@ impl Window {
             seq: 0,
             history: VecDeque::new(),
             history_len,
+            recent: VecDeque::new(),
+            resume_len,
         }
+    }
+
+    /// The `seq` of the last batch sent (0 before the first).
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// Every item sent after batch `since`, oldest first, if the window still holds all of
+    /// those batches; `None` when some are gone (or `since` was never sent).
+    pub fn since(&self, since: u64) -> Option<Vec<Item>> {
+        if since > self.seq {
+            return None;
+        }
+        if since < self.seq {
+            let oldest = self.recent.front()?.0;
+            if oldest > since + 1 {
+                return None;
+            }
+        }
+        Some(
+            self.recent
+                .iter()
+                .filter(|(seq, _)| *seq > since)
+                .flat_map(|(_, items)| items.iter().cloned())
+                .collect(),
+        )
     }
 
     /// The window opened at `generation` is still open.
@@ -117,11 +150,21 @@ impl Window {
         .expect("batches always serialise");
         let len = pending.len();
         let mut to_save = Vec::with_capacity(len);
+        let mut sent = Vec::with_capacity(if self.resume_len > 0 { len } else { 0 });
         for p in pending {
             self.remember(p.item().clone());
+            if self.resume_len > 0 {
+                sent.push(p.item().clone());
+            }
             if let Pending::Local(s) = p {
                 to_save.push(s);
             }
+        }
+        if self.resume_len > 0 {
+            if self.recent.len() >= self.resume_len {
+                self.recent.pop_front();
+            }
+            self.recent.push_back((self.seq, sent));
         }
         Some(Batch {
             frame,
@@ -131,10 +174,13 @@ impl Window {
         })
     }
 
-    /// Removes messages from the open window and from history.
+    /// Removes messages from the open window, history and the recent batches.
     pub fn retract(&mut self, ids: &[String]) {
         self.history.retain(|i| !ids.contains(&i.id));
         self.open.retain(|p| !ids.contains(&p.item().id));
+        for (_, items) in &mut self.recent {
+            items.retain(|i| !ids.contains(&i.id));
+        }
     }
 
     /// What a joiner is shown, oldest first.
@@ -215,7 +261,7 @@ mod tests {
 
     #[test]
     fn a_window_closes_into_one_frame_with_the_next_seq() {
-        let mut w = Window::new(50);
+        let mut w = Window::new(50, 0);
         let now = Instant::now();
         assert_eq!(w.push(local("a"), now), Pushed::Opened { generation: 0 });
         assert_eq!(w.push(Pending::Remote(item("b")), now), Pushed::Added);
@@ -234,13 +280,13 @@ mod tests {
 
     #[test]
     fn an_empty_window_sends_nothing() {
-        let mut w = Window::new(50);
+        let mut w = Window::new(50, 0);
         assert!(w.close().is_none());
     }
 
     #[test]
     fn only_messages_accepted_here_are_saved_here() {
-        let mut w = Window::new(50);
+        let mut w = Window::new(50, 0);
         w.push(local("a"), Instant::now());
         w.push(Pending::Remote(item("b")), Instant::now());
         let batch = w.close().unwrap();
@@ -250,7 +296,7 @@ mod tests {
 
     #[test]
     fn a_full_window_asks_to_be_closed() {
-        let mut w = Window::new(50);
+        let mut w = Window::new(50, 0);
         for i in 0..MAX_BATCH_ITEMS - 1 {
             assert_ne!(w.push(local(&i.to_string()), Instant::now()), Pushed::Full);
         }
@@ -259,7 +305,7 @@ mod tests {
 
     #[test]
     fn a_timer_from_an_older_window_finds_it_closed() {
-        let mut w = Window::new(50);
+        let mut w = Window::new(50, 0);
         let Pushed::Opened { generation } = w.push(local("a"), Instant::now()) else {
             panic!()
         };
@@ -271,7 +317,7 @@ mod tests {
 
     #[test]
     fn history_keeps_the_latest_messages_in_order() {
-        let mut w = Window::new(2);
+        let mut w = Window::new(2, 0);
         for id in ["a", "b", "c"] {
             w.push(local(id), Instant::now());
             w.close();
@@ -281,7 +327,7 @@ mod tests {
 
     #[test]
     fn a_retracted_message_leaves_the_window_and_history() {
-        let mut w = Window::new(50);
+        let mut w = Window::new(50, 0);
         w.push(local("a"), Instant::now());
         w.close();
         w.push(local("b"), Instant::now());
@@ -295,12 +341,12 @@ mod tests {
 
     #[test]
     fn loaded_history_comes_before_what_arrived_while_loading() {
-        let mut w = Window::new(3);
+        let mut w = Window::new(3, 0);
         w.push(Pending::Remote(item("new")), Instant::now());
         w.close();
         w.load_history(vec![item("old1"), item("old2"), item("new")]);
         assert_eq!(ids(w.history()), ["old1", "old2", "new"], "no duplicate");
-        let mut w = Window::new(3);
+        let mut w = Window::new(3, 0);
         w.load_history(vec![item("x"), item("y"), item("z"), item("w")]);
         assert_eq!(
             ids(w.history()),
@@ -311,9 +357,52 @@ mod tests {
 
     #[test]
     fn a_room_without_history_remembers_nothing() {
-        let mut w = Window::new(0);
+        let mut w = Window::new(0, 0);
         w.push(local("a"), Instant::now());
         w.close();
         assert_eq!(w.history().count(), 0);
+    }
+
+    /// Closes one window holding `ids`.
+    fn batch(w: &mut Window, ids: &[&str]) {
+        for id in ids {
+            w.push(local(id), Instant::now());
+        }
+        w.close();
+    }
+
+    #[test]
+    fn a_viewer_resumes_with_exactly_the_items_after_its_last_batch() {
+        let mut w = Window::new(50, 10);
+        batch(&mut w, &["a", "b"]);
+        batch(&mut w, &["c"]);
+        batch(&mut w, &["d", "e"]);
+        assert_eq!(w.seq(), 3);
+        assert_eq!(ids(w.since(1).unwrap().iter()), ["c", "d", "e"]);
+        assert_eq!(ids(w.since(0).unwrap().iter()), ["a", "b", "c", "d", "e"]);
+        assert!(w.since(3).unwrap().is_empty(), "nothing missed");
+        assert!(w.since(4).is_none(), "a batch never sent");
+    }
+
+    #[test]
+    fn a_resume_from_before_what_the_ring_holds_falls_back() {
+        let mut w = Window::new(50, 2);
+        for id in ["a", "b", "c", "d"] {
+            batch(&mut w, &[id]);
+        }
+        assert_eq!(ids(w.since(2).unwrap().iter()), ["c", "d"]);
+        assert!(w.since(1).is_none(), "batch 2 is gone");
+        let mut none = Window::new(50, 0);
+        batch(&mut none, &["a"]);
+        assert!(none.since(0).is_none(), "a room that keeps no batches");
+        assert!(none.since(1).unwrap().is_empty(), "but nothing was missed");
+    }
+
+    #[test]
+    fn a_retracted_message_is_not_resumed() {
+        let mut w = Window::new(50, 10);
+        batch(&mut w, &["a", "b"]);
+        w.retract(&["a".to_string()]);
+        assert_eq!(ids(w.since(0).unwrap().iter()), ["b"]);
     }
 }
