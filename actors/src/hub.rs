@@ -2,8 +2,9 @@
 //!
 //! A room sends each frame once to every hub that has its viewers: one cross-thread message
 //! per worker, not per viewer. The hub then pushes the same bytes (a reference-counted
-//! `ByteString`) into each viewer's bounded `Outbox`. Viewers and their hub share one
-//! thread, so outboxes are plain `Rc<RefCell<..>>` state.
+//! `ByteString`) into each viewer's bounded `Outbox`; a viewer that asked for compressed
+//! frames gets the batch the room deflated once, as a binary frame. Viewers and their hub
+//! share one thread, so outboxes are plain `Rc<RefCell<..>>` state.
 
 use std::cell::{Cell, RefCell};
 use std::collections::{HashMap, VecDeque};
@@ -13,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::prelude::*;
+use bytes::Bytes;
 use bytestring::ByteString;
 use tokio::sync::Notify;
 
@@ -44,8 +46,41 @@ pub struct DisconnectUserHere {
     pub user_id: String,
 }
 
+/// A frame as it goes on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WireFrame {
+    Text(ByteString),
+    /// Raw DEFLATE of a text frame (for viewers that asked for compressed frames).
+    Binary(Bytes),
+}
+
+impl WireFrame {
+    pub fn len(&self) -> usize {
+        match self {
+            WireFrame::Text(t) => t.len(),
+            WireFrame::Binary(b) => b.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl From<ByteString> for WireFrame {
+    fn from(text: ByteString) -> Self {
+        WireFrame::Text(text)
+    }
+}
+
+impl From<String> for WireFrame {
+    fn from(text: String) -> Self {
+        WireFrame::Text(text.into())
+    }
+}
+
 struct Queued {
-    frame: ByteString,
+    frame: WireFrame,
     /// Batches and online counts may be dropped for a slow viewer; hello, errors and
     /// retractions may not.
     droppable: bool,
@@ -58,10 +93,12 @@ struct OutboxState {
     closed: bool,
 }
 
-/// A viewer's bounded queue of outgoing text frames.
+/// A viewer's bounded queue of outgoing frames.
 pub struct Outbox {
     pub viewer_id: u64,
     pub user_id: Option<String>,
+    /// The viewer asked for compressed `hello` and `batch` frames.
+    pub compressed: bool,
     state: RefCell<OutboxState>,
     notify: Notify,
     kick: Recipient<KickViewer>,
@@ -93,6 +130,7 @@ impl Outbox {
             max_lag,
             viewer_id,
             user_id,
+            compressed: false,
             state: RefCell::default(),
             notify: Notify::new(),
             kick,
@@ -102,9 +140,16 @@ impl Outbox {
         }
     }
 
+    /// The viewer gets compressed `hello` and `batch` frames.
+    pub fn compressed(mut self, on: bool) -> Self {
+        self.compressed = on;
+        self
+    }
+
     /// Queues a frame, dropping the oldest droppable frames when over the limits, and asks
     /// the connection to close when the viewer is too far behind.
-    pub fn push(&self, frame: ByteString, droppable: bool) -> Pushed {
+    pub fn push(&self, frame: impl Into<WireFrame>, droppable: bool) -> Pushed {
+        let frame = frame.into();
         let now = Instant::now();
         let mut dropped = 0;
         let mut st = self.state.borrow_mut();
@@ -136,7 +181,7 @@ impl Outbox {
     }
 
     /// The next frame to write, waiting for one; `None` once the outbox is closed.
-    pub async fn next(&self) -> Option<ByteString> {
+    pub async fn next(&self) -> Option<WireFrame> {
         loop {
             {
                 let mut st = self.state.borrow_mut();
@@ -219,6 +264,9 @@ pub struct DeliverFrame {
     pub room: Arc<str>,
     /// The serialised frame, shared by every viewer.
     pub frame: ByteString,
+    /// The same frame deflated once, for the viewers that asked for compressed frames
+    /// (`None` when none did, or the frame is not a batch).
+    pub deflated: Option<Bytes>,
     /// Whether a slow viewer may lose it.
     pub droppable: bool,
     /// When the oldest message in the frame was accepted, for the latency metric.
@@ -269,7 +317,11 @@ impl Handler<DeliverFrame> for WorkerHub {
         };
         let mut dropped = 0;
         for outbox in &viewers.active {
-            dropped += outbox.push(msg.frame.clone(), msg.droppable).dropped;
+            let frame = match &msg.deflated {
+                Some(deflated) if outbox.compressed => WireFrame::Binary(deflated.clone()),
+                _ => WireFrame::Text(msg.frame.clone()),
+            };
+            dropped += outbox.push(frame, msg.droppable).dropped;
         }
         self.metrics.frames_sent.inc_by(viewers.active.len() as u64);
         if dropped > 0 {
@@ -332,7 +384,12 @@ impl Handler<WelcomeViewer> for WorkerHub {
             .position(|o| o.viewer_id == msg.viewer_id)
         {
             let outbox = viewers.pending.swap_remove(pos);
-            outbox.push(msg.hello, false);
+            let hello = if outbox.compressed {
+                WireFrame::Binary(crate::compress::deflate(&msg.hello))
+            } else {
+                WireFrame::Text(msg.hello)
+            };
+            outbox.push(hello, false);
             viewers.active.push(outbox);
         }
     }
@@ -406,6 +463,10 @@ mod tests {
 
     const MAX_LAG: Duration = Duration::from_secs(5);
 
+    fn text(t: &str) -> WireFrame {
+        WireFrame::Text(t.to_string().into())
+    }
+
     struct Counter(Rc<Cell<u32>>);
 
     impl Actor for Counter {
@@ -428,27 +489,31 @@ mod tests {
     #[actix_rt::test]
     async fn a_full_outbox_drops_its_oldest_batches_and_keeps_the_rest() {
         let (out, _) = outbox();
-        out.push("hello".into(), false);
+        out.push("hello".to_string(), false);
         let mut dropped = 0;
         for i in 0..100 {
-            dropped += out.push(format!("batch {i}").into(), true).dropped;
+            dropped += out.push(format!("batch {i}"), true).dropped;
         }
         assert_eq!(dropped, 100 + 1 - MAX_QUEUED_FRAMES);
         assert_eq!(out.queued().0, MAX_QUEUED_FRAMES);
-        assert_eq!(out.next().await.unwrap(), "hello", "hello is never dropped");
+        assert_eq!(
+            out.next().await.unwrap(),
+            text("hello"),
+            "hello is never dropped"
+        );
         let first = 100 - (MAX_QUEUED_FRAMES - 1);
-        assert_eq!(out.next().await.unwrap(), format!("batch {first}").as_str());
+        assert_eq!(out.next().await.unwrap(), text(&format!("batch {first}")));
     }
 
     #[actix_rt::test]
     async fn a_write_that_never_finishes_counts_as_a_stall() {
         let (out, kicks) = outbox();
-        out.push("a".into(), true);
-        assert_eq!(out.next().await.unwrap(), "a");
+        out.push("a".to_string(), true);
+        assert_eq!(out.next().await.unwrap(), text("a"));
         // The writer holds "a" and its write never completes; the queue is empty.
         out.last_progress
             .set(Instant::now() - MAX_LAG - Duration::from_millis(1));
-        out.push("b".into(), true);
+        out.push("b".to_string(), true);
         actix_rt::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(kicks.get(), 1);
         assert!(out.lag() > MAX_LAG);
@@ -467,11 +532,11 @@ mod tests {
     #[actix_rt::test]
     async fn a_stalled_viewer_is_kicked_once() {
         let (out, kicks) = outbox();
-        out.push("a".into(), true);
+        out.push("a".to_string(), true);
         out.last_progress
             .set(Instant::now() - MAX_LAG - Duration::from_millis(1));
-        out.push("b".into(), true);
-        out.push("c".into(), true);
+        out.push("b".to_string(), true);
+        out.push("c".to_string(), true);
         actix_rt::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(kicks.get(), 1);
     }
@@ -481,7 +546,7 @@ mod tests {
         let (out, kicks) = outbox();
         out.last_progress
             .set(Instant::now() - Duration::from_secs(600));
-        out.push("after a quiet hour".into(), true);
+        out.push("after a quiet hour".to_string(), true);
         actix_rt::time::sleep(Duration::from_millis(20)).await;
         assert_eq!(kicks.get(), 0);
         assert!(out.lag() < Duration::from_secs(1));

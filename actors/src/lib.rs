@@ -5,7 +5,8 @@
 //! (for example [`store::DanmakuStore`]) that the app implements over its database.
 //!
 //! # Layout
-//! - [`protocol`], [`danmaku`]: the live-room wire protocol and validated danmaku input.
+//! - [`protocol`], [`danmaku`], [`compress`]: the live-room wire protocol, validated
+//!   danmaku input, and the raw DEFLATE of compressed frames.
 //! - [`registry`], [`room`], [`hub`], [`viewer`]: the danmaku engine. One `RoomRegistry`
 //!   per node starts a `Room` per active room; each viewer socket is a `ViewerSession`; a
 //!   `WorkerHub` per worker thread fans a room's frames out to its local viewers.
@@ -23,6 +24,7 @@
 
 pub mod bus;
 pub mod cluster;
+pub mod compress;
 pub mod danmaku;
 pub mod hub;
 pub mod ingest;

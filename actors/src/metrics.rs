@@ -11,6 +11,8 @@ pub struct RoomMetrics {
     pub rejected: IntCounterVec,
     pub frames_sent: IntCounter,
     pub frames_dropped: IntCounter,
+    /// Batches deflated for compressed viewers (once per room per window).
+    pub frames_compressed: IntCounter,
     pub batch_size: Histogram,
     pub delivery_latency: Histogram,
     /// Live video: from a fragment read off ffmpeg's stdout to written to a viewer's socket.
@@ -33,6 +35,7 @@ impl RoomMetrics {
         registry.register(Box::new(m.rejected.clone()))?;
         registry.register(Box::new(m.frames_sent.clone()))?;
         registry.register(Box::new(m.frames_dropped.clone()))?;
+        registry.register(Box::new(m.frames_compressed.clone()))?;
         registry.register(Box::new(m.batch_size.clone()))?;
         registry.register(Box::new(m.delivery_latency.clone()))?;
         registry.register(Box::new(m.video_delivery.clone()))?;
@@ -65,6 +68,10 @@ impl RoomMetrics {
             frames_dropped: counter(
                 "roomcast_danmaku_frames_dropped_total",
                 "Frames dropped for viewers that did not keep up",
+            ),
+            frames_compressed: counter(
+                "roomcast_danmaku_frames_compressed_total",
+                "Batch frames deflated for compressed viewers (once per room per window)",
             ),
             batch_size: Histogram::with_opts(
                 HistogramOpts::new("roomcast_danmaku_batch_size", "Messages per batch frame")

@@ -15,7 +15,7 @@ use actix::prelude::*;
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason, ProtocolError, Session};
 
 use crate::danmaku::{parse_color, parse_mode, DanmakuError, DanmakuText};
-use crate::hub::{HubHandle, KickReason, KickViewer, Outbox};
+use crate::hub::{HubHandle, KickReason, KickViewer, Outbox, WireFrame};
 use crate::metrics::RoomMetrics;
 use crate::protocol::{ClientFrame, ErrorCode, ServerFrame};
 use crate::registry::{GetRoom, RoomRegistry};
@@ -69,6 +69,8 @@ pub struct ViewerSession {
     session_checked: Option<Instant>,
     /// Where the viewer left off, if it reconnected to resume.
     resume: Option<Resume>,
+    /// The viewer asked for compressed `hello` and `batch` frames.
+    compressed: bool,
     _guard: Option<ConnectionGuard>,
 }
 
@@ -85,6 +87,7 @@ impl ViewerSession {
     ) -> Self {
         Self {
             resume: None,
+            compressed: false,
             pongs: PongGate::default(),
             session_checked: None,
             _guard: guard,
@@ -108,9 +111,15 @@ impl ViewerSession {
         self
     }
 
+    /// Sends `hello` and `batch` frames as binary frames of raw DEFLATE.
+    pub fn compressed(mut self, on: bool) -> Self {
+        self.compressed = on;
+        self
+    }
+
     fn send_frame(&self, frame: &ServerFrame) {
         if let Some(outbox) = &self.outbox {
-            outbox.push(frame.to_json().into(), false);
+            outbox.push(frame.to_json(), false);
         }
     }
 
@@ -224,6 +233,7 @@ impl ViewerSession {
         let hub = self.hub.clone().expect("registered in started");
         let (room_id, viewer_id) = (self.room_id.to_string(), self.id);
         let resume = self.resume.take();
+        let compressed = self.compressed;
         let joining = async move {
             // A room that stops between the lookup and the join is started again.
             for _ in 0..3 {
@@ -238,6 +248,7 @@ impl ViewerSession {
                     hub_id: hub.id,
                     hub: hub.addr.clone(),
                     resume: resume.clone(),
+                    compressed,
                 };
                 if let Ok(Ok(())) = room.send(join).await {
                     return Some(room);
@@ -261,7 +272,11 @@ impl ViewerSession {
         let me = ctx.address();
         actix_web::rt::spawn(async move {
             while let Some(frame) = outbox.next().await {
-                if session.text(frame).await.is_err() {
+                let written = match frame {
+                    WireFrame::Text(text) => session.text(text).await,
+                    WireFrame::Binary(bytes) => session.binary(bytes).await,
+                };
+                if written.is_err() {
                     break;
                 }
                 outbox.written();
@@ -292,12 +307,15 @@ impl Actor for ViewerSession {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         let hub = HubHandle::local(&self.config.metrics);
-        let outbox = Rc::new(Outbox::new(
-            self.id,
-            self.viewer.as_ref().map(|v| v.user_id.clone()),
-            ctx.address().recipient(),
-            self.config.timing.max_lag,
-        ));
+        let outbox = Rc::new(
+            Outbox::new(
+                self.id,
+                self.viewer.as_ref().map(|v| v.user_id.clone()),
+                ctx.address().recipient(),
+                self.config.timing.max_lag,
+            )
+            .compressed(self.compressed),
+        );
         hub.register(&self.room_id, Rc::clone(&outbox));
         self.outbox = Some(outbox);
         self.hub = Some(hub);
@@ -313,7 +331,10 @@ impl Actor for ViewerSession {
         if let Some(hub) = &self.hub {
             hub.unregister(&self.room_id, self.id);
             if let Some(room) = &self.room {
-                room.do_send(LeaveRoom { hub_id: hub.id });
+                room.do_send(LeaveRoom {
+                    hub_id: hub.id,
+                    compressed: self.compressed,
+                });
             }
         }
     }

@@ -62,12 +62,21 @@ pub async fn room_socket(
         timing: state.settings.ws.timing(),
     };
     let resume = resume_point(&req);
+    let compressed = wants_deflate(&req);
     ViewerSession::create(|ctx| {
         ctx.add_stream(stream);
         ViewerSession::new(&room_id, viewer, session, config, Some(Box::new(guard)))
             .resuming(resume)
+            .compressed(compressed)
     });
     Ok(response)
+}
+
+/// `?compress=deflate`: `hello` and `batch` frames as binary frames of raw DEFLATE.
+fn wants_deflate(req: &HttpRequest) -> bool {
+    req.query_string()
+        .split('&')
+        .any(|pair| pair == "compress=deflate")
 }
 
 /// Where a reconnecting viewer left off: `?epoch=E&since=N` (both, or neither counts).

@@ -14,6 +14,7 @@ crate::on_both_backends!(
     two_viewers_receive_each_others_messages_in_one_batch,
     seq_rises_by_one_per_frame_without_gaps,
     a_viewer_that_reconnects_resumes_exactly_where_it_left_off,
+    compressed_viewers_get_the_plain_viewers_frames_deflated_once_per_window,
     a_joiner_gets_hello_with_history,
     history_survives_a_restart,
     anonymous_viewers_read_but_cannot_send,
@@ -159,6 +160,101 @@ async fn send_and_see(sender: &mut WsClient, watcher: &mut WsClient, texts: &[&s
             return batch["seq"].as_u64().unwrap();
         }
     }
+}
+
+/// The next `hello` or `batch` frame's JSON text: a text frame as it came, a binary frame
+/// inflated (raw DEFLATE, by flate2). Other frames are skipped; `binary` says which kind
+/// carried it.
+async fn next_room_frame(ws: &mut WsClient) -> (String, bool) {
+    use std::io::Read;
+    loop {
+        let frame = ws
+            .next_frame(Duration::from_secs(5))
+            .await
+            .expect("a frame within 5 s");
+        let (text, binary) = match frame {
+            awc::ws::Frame::Text(bytes) => (String::from_utf8(bytes.to_vec()).unwrap(), false),
+            awc::ws::Frame::Binary(bytes) => {
+                let mut text = String::new();
+                flate2::read::DeflateDecoder::new(&bytes[..])
+                    .read_to_string(&mut text)
+                    .expect("raw DEFLATE of UTF-8");
+                (text, true)
+            }
+            awc::ws::Frame::Ping(p) => {
+                ws.send(Message::Pong(p)).await;
+                continue;
+            }
+            other => panic!("unexpected frame {other:?}"),
+        };
+        let kind = serde_json::from_str::<Value>(&text).unwrap()["type"].clone();
+        if kind == "hello" || kind == "batch" {
+            return (text, binary);
+        }
+        assert!(
+            !binary,
+            "only hello and batch frames are compressed: {text}"
+        );
+    }
+}
+
+fn compressed_total(metrics: &str) -> u64 {
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("roomcast_danmaku_frames_compressed_total "))
+        .map_or(0, |v| v.trim().parse().unwrap())
+}
+
+async fn compressed_viewers_get_the_plain_viewers_frames_deflated_once_per_window(
+    backend: Backend,
+) {
+    let app = spawn_app_with(backend, |s| {
+        s.danmaku.window_ms = 20;
+        s.danmaku.rate = "1000/1s".into();
+    })
+    .await;
+    let (alice, room) = room_with_owner(&app, "alice").await;
+    post_and_wait_stored(&app, &alice, &room, &["弹幕 history"]).await;
+    let (mut sender, _) = app.viewer(&room, Some(&alice)).await;
+    let mut plain = app.ws_connect(&room, None, None).await.unwrap();
+    let mut zipped = Vec::new();
+    for _ in 0..2 {
+        let path = format!("{room}?compress=deflate");
+        zipped.push(app.ws_connect(&path, None, None).await.unwrap());
+    }
+
+    // The hello: binary for compressed viewers, the same JSON once inflated.
+    let (hello, binary) = next_room_frame(&mut plain).await;
+    assert!(!binary, "a plain viewer's frames stay text");
+    for z in &mut zipped {
+        let (their_hello, binary) = next_room_frame(z).await;
+        assert!(binary, "a compressed viewer's hello is binary");
+        let (ours, theirs): (Value, Value) = (
+            serde_json::from_str(&hello).unwrap(),
+            serde_json::from_str(&their_hello).unwrap(),
+        );
+        assert_eq!(ours["history"], theirs["history"], "{their_hello}");
+    }
+
+    // Three windows of mixed Chinese and English.
+    let before = compressed_total(&app.page("/metrics", &[]).await.html);
+    let texts = ["弹幕 one", "第二 two 第二", "three 三"];
+    for text in texts {
+        sender.send_json(send(text)).await;
+        let (batch, _) = next_room_frame(&mut plain).await;
+        assert!(batch.contains(text), "{batch}");
+        for z in &mut zipped {
+            let (theirs, binary) = next_room_frame(z).await;
+            assert!(binary);
+            assert_eq!(theirs, batch, "byte for byte, once inflated");
+        }
+    }
+    let after = compressed_total(&app.page("/metrics", &[]).await.html);
+    assert_eq!(
+        after - before,
+        3,
+        "deflated once per window, not per viewer"
+    );
 }
 
 async fn a_viewer_that_reconnects_resumes_exactly_where_it_left_off(backend: Backend) {

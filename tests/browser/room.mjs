@@ -1,6 +1,7 @@
 // Two viewers in one live room see each other's danmaku on the overlay and in the list;
 // markup is shown as text; a viewer whose socket drops gets what was sent meanwhile once it
-// is back, exactly once; the rate limit shows a countdown.
+// is back, exactly once; the rate limit shows a countdown. Viewer one's browser inflates
+// compressed frames; viewer two's lacks DecompressionStream and gets plain ones.
 // Usage: node room.mjs http://127.0.0.1:PORT
 import { launch, check } from "./lib.mjs";
 
@@ -21,9 +22,10 @@ async function signIn(name) {
   return (await api("/api/sessions", { username: name, password: "browser-password" })).token;
 }
 
-async function viewer(browser, token, room) {
+async function viewer(browser, token, room, { plain = false } = {}) {
   const context = await browser.newContext();
   await context.addCookies([{ name: "roomcast_session", value: token, url: base }]);
+  if (plain) await context.addInitScript(() => { delete window.DecompressionStream; });
   // Keeps the page's danmaku sockets within reach, so the test can drop one.
   await context.addInitScript(() => {
     const Native = window.WebSocket;
@@ -59,7 +61,7 @@ try {
   const two = await signIn("viewer_two");
   const room = (await api("/api/rooms", { title: "Browser room" }, one)).id;
   const a = await viewer(browser, one, room);
-  const b = await viewer(browser, two, room);
+  const b = await viewer(browser, two, room, { plain: true });
 
   await b.page.getByTestId("online").filter({ hasText: "2" }).waitFor({ timeout: 5000 });
 
@@ -83,6 +85,9 @@ try {
   await sees(b.page, "while you were away");
   const urls = await b.page.evaluate(() => window.__danmakuSockets.map((ws) => ws.url));
   check(urls.length === 2 && /[?]epoch=[0-9a-f]+&since=\d+$/.test(urls[1]), `b resumed: ${urls.join(" ")}`);
+  const compressed = await a.page.evaluate(() => window.__danmakuSockets.map((ws) => ws.url));
+  check(compressed.every((u) => u.includes("compress=deflate")), `a asked for compressed frames: ${compressed}`);
+  check(!urls.some((u) => u.includes("compress=")), "b, without DecompressionStream, did not");
   const copies = await b.page.getByTestId("messages").getByText("while you were away", { exact: true }).count();
   check(copies === 1, `shown once in the list, not ${copies} times`);
 

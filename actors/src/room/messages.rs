@@ -32,6 +32,8 @@ pub struct JoinRoom {
     pub hub: Addr<WorkerHub>,
     /// Where a reconnecting viewer left off.
     pub resume: Option<Resume>,
+    /// The viewer gets compressed frames.
+    pub compressed: bool,
 }
 
 /// A reconnecting viewer's place: the room's `epoch` and the last batch `seq` it received.
@@ -47,6 +49,8 @@ pub struct Resume {
 pub struct LeaveRoom {
     /// Its worker's hub id.
     pub hub_id: usize,
+    /// The viewer got compressed frames.
+    pub compressed: bool,
 }
 
 /// Offers a message; `Err` says why it was refused.

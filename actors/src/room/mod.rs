@@ -83,6 +83,9 @@ pub struct Room {
     registry: Recipient<RoomStopped>,
     metrics: RoomMetrics,
     hubs: HashMap<usize, HubEntry>,
+    /// Viewers that asked for compressed frames: while there are any, each batch is
+    /// deflated once for all of them.
+    compressed_viewers: u64,
     online: u64,
     online_sent: u64,
     empty_since: Option<Instant>,
@@ -117,6 +120,7 @@ impl Room {
             registry,
             metrics,
             hubs: HashMap::new(),
+            compressed_viewers: 0,
             online: 0,
             online_sent: 0,
             empty_since: Some(Instant::now()),
@@ -185,6 +189,7 @@ impl Room {
             viewers: 0,
         });
         entry.viewers += 1;
+        self.compressed_viewers += u64::from(join.compressed);
         self.online += 1;
         self.empty_since = None;
         self.metrics.viewers.inc();
@@ -210,10 +215,22 @@ impl Room {
     }
 
     fn broadcast(&self, frame: ByteString, droppable: bool, since: Option<Instant>) {
+        self.deliver(frame, None, droppable, since);
+    }
+
+    /// Sends a frame (and its deflated form, for compressed viewers) to every hub.
+    fn deliver(
+        &self,
+        frame: ByteString,
+        deflated: Option<bytes::Bytes>,
+        droppable: bool,
+        since: Option<Instant>,
+    ) {
         for hub in self.hubs.values() {
             hub.addr.do_send(DeliverFrame {
                 room: Arc::clone(&self.id),
                 frame: frame.clone(),
+                deflated: deflated.clone(),
                 droppable,
                 since,
             });
@@ -227,7 +244,12 @@ impl Room {
             return;
         };
         self.metrics.batch_size.observe(batch.len as f64);
-        self.broadcast(batch.frame.into(), true, batch.opened);
+        // Deflated here, once for every compressed viewer on every hub.
+        let deflated = (self.compressed_viewers > 0).then(|| {
+            self.metrics.frames_compressed.inc();
+            crate::compress::deflate(&batch.frame)
+        });
+        self.deliver(batch.frame.into(), deflated, true, batch.opened);
         if !batch.to_save.is_empty() {
             self.writer.do_send(SaveDanmaku {
                 room_id: self.id.to_string(),
@@ -340,6 +362,9 @@ impl Handler<LeaveRoom> for Room {
     fn handle(&mut self, msg: LeaveRoom, _: &mut Context<Self>) {
         if let Some(entry) = self.hubs.get_mut(&msg.hub_id) {
             entry.viewers -= 1;
+            self.compressed_viewers = self
+                .compressed_viewers
+                .saturating_sub(u64::from(msg.compressed));
             if entry.viewers == 0 {
                 self.hubs.remove(&msg.hub_id);
             }
