@@ -13,7 +13,7 @@ use roomcast_actors::port::PortResult;
 use roomcast_actors::protocol::Item;
 use roomcast_actors::registry::{GetOnlineCounts, RoomRegistry};
 use roomcast_actors::room::{RateLimit, RoomConfig};
-use roomcast_actors::store::{DanmakuStore, StoredItem};
+use roomcast_actors::store::{DanmakuStore, RoomRules, StoredItem};
 
 use crate::config::Settings;
 use crate::context::AppState;
@@ -42,6 +42,22 @@ impl DanmakuStore for DbDanmakuStore {
             .into_iter()
             .map(|(user, until)| (user, SystemTime::from(until.and_utc())))
             .collect())
+    }
+
+    fn rules(&self, room_id: &str) -> PortResult<RoomRules> {
+        let mut conn = self.pool.get().map_err(db::port)?;
+        let (words, slow, moderators) =
+            db::moderation::room_rules(&mut conn, room_id).map_err(db::port)?;
+        Ok(RoomRules {
+            words,
+            slow_mode: Duration::from_secs(slow.max(0) as u64),
+            moderators,
+        })
+    }
+
+    fn global_words(&self) -> PortResult<Vec<String>> {
+        let mut conn = self.pool.get().map_err(db::port)?;
+        db::moderation::words(&mut conn, db::moderation::GLOBAL_SCOPE).map_err(db::port)
     }
 }
 

@@ -16,7 +16,7 @@ use crate::bus::{Bus, BusMessage, Subscription};
 use crate::ingest::supervisor::{
     ClusterReport, CutOffPublisherOf, IngestSupervisor, NodeControl, RemoteDemand,
 };
-use crate::registry::{DisconnectUserEverywhere, LocalCounts, RoomRegistry};
+use crate::registry::{DisconnectUserEverywhere, LocalCounts, ReloadGlobalFilter, RoomRegistry};
 pub use crate::view::{
     publish, read, write, ClusterView, NodeEvent, SharedView, HEARTBEAT_EVERY, NODE_DEAD_AFTER,
 };
@@ -156,6 +156,9 @@ impl Handler<BusMessage> for Cluster {
             }
             NodeEvent::Demand { node, room } if node != me => {
                 self.supervisor.do_send(RemoteDemand { room });
+            }
+            NodeEvent::FiltersChanged { node } if node != me => {
+                self.registry.do_send(ReloadGlobalFilter { from_bus: true });
             }
             NodeEvent::CutOffPublisher { node, room } if node != me => {
                 self.supervisor.do_send(CutOffPublisherOf { room });

@@ -26,6 +26,7 @@ pub mod bus;
 pub mod cluster;
 pub mod compress;
 pub mod danmaku;
+pub mod filter;
 pub mod hub;
 pub mod ingest;
 pub mod metrics;

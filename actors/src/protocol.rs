@@ -79,6 +79,8 @@ pub enum ErrorCode {
     Muted,
     Unauthenticated,
     BadFrame,
+    /// The message holds a word of the room's or the site's filter list.
+    Filtered,
 }
 
 impl ErrorCode {
@@ -89,6 +91,7 @@ impl ErrorCode {
             ErrorCode::Muted => "muted",
             ErrorCode::Unauthenticated => "unauthenticated",
             ErrorCode::BadFrame => "bad_frame",
+            ErrorCode::Filtered => "filtered",
         }
     }
 }
@@ -108,11 +111,17 @@ pub enum ServerFrame {
         epoch: String,
         seq: u64,
         recovered: bool,
+        /// Slow mode: one message per user per this many seconds (0: off; moderators are
+        /// exempt).
+        #[serde(default)]
+        slow_mode_secs: u64,
     },
     /// Everything accepted in one window; `seq` rises by one per frame.
     Batch { seq: u64, items: Vec<Item> },
     /// The room's online count changed.
     Online { count: u64 },
+    /// A moderator changed the room's slow mode.
+    Rules { slow_mode_secs: u64 },
     /// A moderator removed these messages.
     Retract { ids: Vec<String> },
     /// A frame of this viewer's was refused.

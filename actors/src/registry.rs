@@ -9,8 +9,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use actix::prelude::*;
 
 use crate::bus::Bus;
+use crate::filter::WordFilter;
 use crate::metrics::RoomMetrics;
-use crate::room::{BanUser, GetOnline, RetractDanmaku, Room, RoomConfig, RoomEvent, RoomStopped};
+use crate::room::{
+    BanUser, GetOnline, ReloadRules, RetractDanmaku, Room, RoomConfig, RoomEvent, RoomStopped,
+    SetGlobalFilter, UnbanUser,
+};
 use crate::store::{DanmakuStore, DanmakuWriter, RetryPolicy};
 use crate::view::{self, NodeEvent, SharedView};
 
@@ -47,6 +51,10 @@ pub struct RoomRegistry {
     arbiter: ArbiterHandle,
     bus: Bus,
     view: SharedView,
+    /// The site's filter words, for every room on this node.
+    global_filter: Arc<WordFilter>,
+    /// Counts reloads of the site's words, so that only the latest one is applied.
+    filter_generation: u64,
 }
 
 impl RoomRegistry {
@@ -74,12 +82,18 @@ impl RoomRegistry {
             arbiter,
             bus,
             view,
+            global_filter: Arc::default(),
+            filter_generation: 0,
         }
     }
 }
 
 impl Actor for RoomRegistry {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        ctx.notify(ReloadGlobalFilter { from_bus: true });
+    }
 }
 
 impl Handler<GetRoom> for RoomRegistry {
@@ -98,6 +112,7 @@ impl Handler<GetRoom> for RoomRegistry {
             self.metrics.clone(),
         );
         let (bus, view) = (self.bus.clone(), Arc::clone(&self.view));
+        let global_filter = Arc::clone(&self.global_filter);
         let room_id = Arc::clone(&id);
         let addr = Room::start_in_arbiter(&self.arbiter, move |_| {
             Room::new(
@@ -109,6 +124,7 @@ impl Handler<GetRoom> for RoomRegistry {
                 metrics,
             )
             .on_bus(bus, view)
+            .with_global_filter(global_filter)
         });
         self.rooms.insert(id, addr.clone());
         MessageResult(addr)
@@ -279,5 +295,102 @@ impl Handler<BanEverywhere> for RoomRegistry {
             until_ms,
         };
         crate::room::publish(&self.bus, &msg.room, &event);
+    }
+}
+
+/// Lifts a user's ban or mute in a room on every node.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UnbanEverywhere {
+    pub room: String,
+    pub user_id: String,
+}
+
+impl Handler<UnbanEverywhere> for RoomRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: UnbanEverywhere, _: &mut Context<Self>) {
+        if let Some(room) = self.rooms.get(msg.room.as_str()) {
+            room.do_send(UnbanUser {
+                user_id: msg.user_id.clone(),
+            });
+        }
+        let event = RoomEvent::Unban {
+            node: self.bus.node().to_string(),
+            user_id: msg.user_id,
+        };
+        crate::room::publish(&self.bus, &msg.room, &event);
+    }
+}
+
+/// A room's rules (filter words, slow mode, moderators) changed: the room reads them again
+/// on every node. Answered once the room on this node has them.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RulesChangedEverywhere {
+    pub room: String,
+}
+
+impl Handler<RulesChangedEverywhere> for RoomRegistry {
+    type Result = ResponseFuture<()>;
+
+    fn handle(&mut self, msg: RulesChangedEverywhere, _: &mut Context<Self>) -> Self::Result {
+        let event = RoomEvent::Rules {
+            node: self.bus.node().to_string(),
+        };
+        crate::room::publish(&self.bus, &msg.room, &event);
+        let room = self.rooms.get(msg.room.as_str()).cloned();
+        Box::pin(async move {
+            if let Some(room) = room {
+                let _ = room.send(ReloadRules).await;
+            }
+        })
+    }
+}
+
+/// The site's filter words changed: read them again and give every room here the new
+/// filter; unless the news came from another node, tell the others. Answered once the rooms
+/// here have been handed it.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ReloadGlobalFilter {
+    pub from_bus: bool,
+}
+
+impl Handler<ReloadGlobalFilter> for RoomRegistry {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, msg: ReloadGlobalFilter, _: &mut Context<Self>) -> Self::Result {
+        if !msg.from_bus {
+            view::publish(
+                &self.bus,
+                &NodeEvent::FiltersChanged {
+                    node: self.bus.node().to_string(),
+                },
+            );
+        }
+        self.filter_generation += 1;
+        let generation = self.filter_generation;
+        let store = Arc::clone(&self.store);
+        let task = tokio::task::spawn_blocking(move || {
+            store.global_words().map(|words| WordFilter::new(&words))
+        });
+        Box::pin(
+            actix::fut::wrap_future(task).map(move |built, act: &mut Self, _| {
+                if generation != act.filter_generation {
+                    return;
+                }
+                match built {
+                    Ok(Ok(filter)) => {
+                        act.global_filter = Arc::new(filter);
+                        for room in act.rooms.values() {
+                            room.do_send(SetGlobalFilter(Arc::clone(&act.global_filter)));
+                        }
+                    }
+                    Ok(Err(e)) => log::error!("rooms: loading the site's filter words failed: {e}"),
+                    Err(e) => log::error!("rooms: loading the site's filter words failed: {e}"),
+                }
+            }),
+        )
     }
 }

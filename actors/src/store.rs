@@ -31,6 +31,21 @@ pub trait DanmakuStore: Send + Sync + 'static {
     fn recent(&self, room_id: &str, limit: usize) -> PortResult<Vec<Item>>;
     /// Users banned from a room, with the end of each ban.
     fn active_bans(&self, room_id: &str) -> PortResult<Vec<(String, SystemTime)>>;
+    /// What a room's moderators set: its words, its slow mode, who they are.
+    fn rules(&self, room_id: &str) -> PortResult<RoomRules>;
+    /// The site's filter words, which hold in every room.
+    fn global_words(&self) -> PortResult<Vec<String>>;
+}
+
+/// A room's own rules, as its moderators set them.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoomRules {
+    /// Its filter words (the site's hold as well).
+    pub words: Vec<String>,
+    /// One message per user per this long; zero is off.
+    pub slow_mode: Duration,
+    /// The user ids of its owner and the moderators the owner named.
+    pub moderators: Vec<String>,
 }
 
 /// Saves one window's messages.

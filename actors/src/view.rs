@@ -51,6 +51,10 @@ pub enum NodeEvent {
         room: String,
         action: IngestAction,
     },
+    /// The site's filter words changed: read them again.
+    FiltersChanged {
+        node: String,
+    },
     /// Cut off the room's publisher, on whichever node it is (kicked, or its key replaced).
     CutOffPublisher {
         node: String,

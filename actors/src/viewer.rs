@@ -37,6 +37,8 @@ pub struct Viewer {
     /// The session the socket was opened with; checked before each send, so a socket does
     /// not outlive its session's logout, expiry or the account's disabling.
     pub session: String,
+    /// A site admin (exempt from slow mode).
+    pub admin: bool,
 }
 
 /// Whether a session token is still valid (the HTTP edge's session service answers).
@@ -193,6 +195,7 @@ impl ViewerSession {
             text: text.into_string(),
             color,
             mode,
+            admin: viewer.admin,
         };
         if self
             .session_checked

@@ -6,6 +6,7 @@
 //! A new use-case goes here, in the file of its resource and verb; its routes and pages
 //! only translate.
 
+pub mod filters;
 pub mod jobs;
 pub mod rooms;
 pub mod users;

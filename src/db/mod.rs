@@ -11,6 +11,7 @@ pub mod danmaku;
 pub mod home;
 pub mod jobs;
 pub mod leases;
+pub mod moderation;
 pub mod rooms;
 pub mod schema;
 pub mod sessions;

@@ -17,6 +17,8 @@ pub struct RoomRow {
     pub created_at: NaiveDateTime,
     /// An admin stopped the source; it stays stopped until started again.
     pub source_stopped: bool,
+    /// One message per user per this many seconds; 0 is off.
+    pub slow_mode_secs: i32,
     pub owner: String,
 }
 
@@ -40,6 +42,7 @@ type RoomColumns = (
     rooms::on_demand,
     rooms::created_at,
     rooms::source_stopped,
+    rooms::slow_mode_secs,
     users::username,
 );
 
@@ -51,6 +54,7 @@ const COLUMNS: RoomColumns = (
     rooms::on_demand,
     rooms::created_at,
     rooms::source_stopped,
+    rooms::slow_mode_secs,
     users::username,
 );
 
@@ -113,6 +117,7 @@ pub struct RoomChanges {
     pub source_url: Option<Option<String>>,
     pub on_demand: Option<bool>,
     pub source_stopped: Option<bool>,
+    pub slow_mode_secs: Option<i32>,
 }
 
 /// Applies `changes`; false when there is no such room.
@@ -121,6 +126,7 @@ pub fn update(conn: &mut DbConnection, id: &str, changes: &RoomChanges) -> Query
         && changes.source_url.is_none()
         && changes.on_demand.is_none()
         && changes.source_stopped.is_none()
+        && changes.slow_mode_secs.is_none()
     {
         return Ok(find(conn, id)?.is_some());
     }

@@ -79,6 +79,7 @@ diesel::table! {
         created_at -> Timestamp,
         source_stopped -> Bool,
         stream_key -> Nullable<Text>,
+        slow_mode_secs -> Integer,
     }
 }
 
@@ -143,6 +144,7 @@ diesel::joinable!(videos -> users (owner_id));
 diesel::joinable!(rooms -> users (owner_id));
 diesel::joinable!(danmaku -> users (author_id));
 diesel::joinable!(room_bans -> users (user_id));
+diesel::joinable!(room_moderators -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -157,6 +159,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     room_bans,
     ingest_leases,
+    room_moderators,
+    word_filters,
 );
 
 diesel::table! {
@@ -165,5 +169,20 @@ diesel::table! {
         node_id -> Text,
         expires_at -> Timestamp,
         publisher -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    room_moderators (room_id, user_id) {
+        room_id -> Text,
+        user_id -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    word_filters (scope, word) {
+        scope -> Text,
+        word -> Text,
     }
 }

@@ -4,7 +4,7 @@ use actix_web::{web, HttpResponse};
 use serde::{Deserialize, Serialize};
 
 use crate::actions::rooms::{
-    ban_user, control_pipeline, create_room, find_room, retract_message, update_room,
+    ban_user, control_pipeline, create_room, find_room, retract_message, set_slow_mode, update_room,
 };
 use crate::auth::{AuthUser, CurrentUser, MaybeUser};
 use crate::context::AppState;
@@ -21,6 +21,7 @@ pub struct RoomJson {
     owner: String,
     on_demand: bool,
     has_source: bool,
+    slow_mode_secs: i32,
     created_at: String,
     online: u64,
     /// The live video pipeline, for rooms with a source (`null` otherwise).
@@ -39,6 +40,7 @@ impl RoomJson {
             owner: row.owner,
             on_demand: row.on_demand,
             has_source: row.source_url.is_some(),
+            slow_mode_secs: row.slow_mode_secs,
             created_at: row.created_at.and_utc().to_rfc3339(),
             online,
             live,
@@ -110,6 +112,9 @@ pub struct RoomPatch {
     source_url: Option<Option<String>>,
     #[serde(default)]
     on_demand: Option<bool>,
+    /// Owner, moderators and admins: one message per user per N s (0: off).
+    #[serde(default)]
+    slow_mode_secs: Option<u64>,
 }
 
 /// Tells a field that is present but `null` from one that is absent.
@@ -117,7 +122,8 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<Strin
     Option::<String>::deserialize(d).map(Some)
 }
 
-/// `PATCH /api/rooms/{id}`: admins change a room's title, source or on-demand flag.
+/// `PATCH /api/rooms/{id}`: admins change a room's title, source or on-demand flag; its
+/// owner, moderators and admins its slow mode.
 pub async fn update(
     state: web::Data<AppState>,
     CurrentUser(user): CurrentUser,
@@ -145,8 +151,21 @@ pub async fn update(
         },
         on_demand: body.on_demand,
         source_stopped: None,
+        slow_mode_secs: None,
     };
-    let row = update_room(&state, &user, id.into_inner(), changes).await?;
+    let id = id.into_inner();
+    let admin_part = changes.title.is_some()
+        || changes.source_url.is_some()
+        || changes.on_demand.is_some()
+        || body.slow_mode_secs.is_none();
+    let mut row = None;
+    if admin_part {
+        row = Some(update_room(&state, &user, id.clone(), changes).await?);
+    }
+    if let Some(secs) = body.slow_mode_secs {
+        row = Some(set_slow_mode(&state, &user, id, secs).await?);
+    }
+    let row = row.expect("one of the two ran");
     let online = online_count(&state, &row.id).await;
     Ok(HttpResponse::Ok().json(RoomJson::load(&state, row, online, Some(&user)).await))
 }

@@ -2,6 +2,7 @@
 
 mod api_accounts;
 pub mod api_jobs;
+mod api_moderation;
 pub mod api_rooms;
 pub mod api_videos;
 mod health;
@@ -89,6 +90,39 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                     web::delete().to(api_rooms::retract),
                 )
                 .route("/rooms/{id}/bans", web::post().to(api_rooms::ban))
+                .route("/rooms/{id}/bans", web::get().to(api_moderation::bans))
+                .route(
+                    "/rooms/{id}/bans/{user_id}",
+                    web::delete().to(api_moderation::unban),
+                )
+                .route(
+                    "/rooms/{id}/moderators",
+                    web::get().to(api_moderation::moderators),
+                )
+                .route(
+                    "/rooms/{id}/moderators",
+                    web::post().to(api_moderation::add),
+                )
+                .route(
+                    "/rooms/{id}/moderators/{username}",
+                    web::delete().to(api_moderation::remove),
+                )
+                .route(
+                    "/rooms/{id}/filters",
+                    web::get().to(api_moderation::room_filters),
+                )
+                .route(
+                    "/rooms/{id}/filters",
+                    web::put().to(api_moderation::set_room_filters),
+                )
+                .route(
+                    "/admin/filters",
+                    web::get().to(api_moderation::site_filters),
+                )
+                .route(
+                    "/admin/filters",
+                    web::put().to(api_moderation::set_site_filters),
+                )
                 .route("/videos", web::get().to(api_videos::list))
                 .route("/videos", web::post().to(api_videos::create))
                 .route("/videos/{id}", web::get().to(api_videos::show))

@@ -50,6 +50,7 @@ pub async fn room_socket(
         .max_continuation_size(MAX_WIRE_FRAME);
     let token = SessionToken::from_request(&req).0;
     let viewer = user.zip(token).map(|(u, session)| Viewer {
+        admin: u.is_admin(),
         user_id: u.user_id,
         username: u.username,
         session,

@@ -463,6 +463,8 @@ fn a_database_name_is_replaced_in_postgres_urls() {
 /// A danmaku WebSocket client.
 pub struct WsClient {
     framed: actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>,
+    /// Opened with `?compress=deflate`: binary frames are inflated JSON.
+    inflate: bool,
 }
 
 impl TestApp {
@@ -517,7 +519,8 @@ pub async fn ws_connect_at(
         req = req.origin(origin);
     }
     let (_, framed) = req.connect().await?;
-    Ok(WsClient { framed })
+    let inflate = path.contains("compress=deflate");
+    Ok(WsClient { framed, inflate })
 }
 
 impl WsClient {
@@ -563,6 +566,11 @@ impl WsClient {
             match self.next_frame(left).await? {
                 awc::ws::Frame::Text(bytes) => {
                     return Some(serde_json::from_slice(&bytes).unwrap())
+                }
+                // A compressed viewer's `hello` and `batch`: raw DEFLATE, inflated by flate2.
+                awc::ws::Frame::Binary(bytes) if self.inflate => {
+                    let inflated = flate2::read::DeflateDecoder::new(&bytes[..]);
+                    return Some(serde_json::from_reader(inflated).expect("raw DEFLATE of JSON"));
                 }
                 awc::ws::Frame::Ping(p) => self.send(awc::ws::Message::Pong(p)).await,
                 awc::ws::Frame::Close(reason) => panic!("closed: {reason:?}"),

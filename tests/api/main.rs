@@ -16,6 +16,7 @@ mod ingest;
 mod jobs;
 pub(crate) mod live_sources;
 mod media;
+mod moderation;
 mod pages;
 mod push;
 mod push_nodes;

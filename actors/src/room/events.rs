@@ -1,6 +1,7 @@
 //! The room among nodes: what it tells the same room elsewhere on `{prefix}.room.{id}`,
 //! and how it takes what they tell it (messages merged into its window unless stale,
-//! retractions, bans).
+//! retractions, bans and
+//! their lifting, changed rules).
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -38,6 +39,14 @@ pub enum RoomEvent {
         user_id: String,
         /// Unix milliseconds.
         until_ms: u64,
+    },
+    Unban {
+        node: String,
+        user_id: String,
+    },
+    /// The room's rules changed: read them again.
+    Rules {
+        node: String,
     },
 }
 
@@ -77,6 +86,7 @@ impl Handler<BusMessage> for Room {
                 }
                 if !author_id.is_empty() {
                     self.flood.count_elsewhere(&author_id, Instant::now());
+                    self.slow.sent(&author_id, Instant::now());
                 }
                 self.push_to_window(Pending::Remote(item), ctx);
             }
@@ -87,6 +97,12 @@ impl Handler<BusMessage> for Room {
                 until_ms,
             } if node != self.bus.node() => {
                 self.ban(user_id, UNIX_EPOCH + Duration::from_millis(until_ms));
+            }
+            RoomEvent::Unban { node, user_id } if node != self.bus.node() => {
+                self.mutes.lift(&user_id);
+            }
+            RoomEvent::Rules { node } if node != self.bus.node() => {
+                ctx.spawn(self.reload_rules());
             }
             _ => {}
         }

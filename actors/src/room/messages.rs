@@ -7,6 +7,7 @@ use std::time::SystemTime;
 use actix::prelude::*;
 
 use super::Room;
+use crate::filter::WordFilter;
 use crate::hub::WorkerHub;
 use crate::protocol::{ErrorCode, Mode, ServerFrame};
 
@@ -67,6 +68,8 @@ pub struct SendDanmaku {
     pub color: String,
     /// Where it shows.
     pub mode: Mode,
+    /// The author is a site admin (exempt from slow mode, like the room's moderators).
+    pub admin: bool,
 }
 
 /// Removes messages from history and tells every viewer.
@@ -86,6 +89,24 @@ pub struct BanUser {
     /// When the ban ends.
     pub until: SystemTime,
 }
+
+/// Lifts a user's ban or mute in this room.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct UnbanUser {
+    pub user_id: String,
+}
+
+/// The room's moderators changed its rules (words, slow mode, moderators): it reads them
+/// again.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct ReloadRules;
+
+/// The site's filter words changed: this is the new filter.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct SetGlobalFilter(pub Arc<WordFilter>);
 
 /// Closes every connection of a user in this room (their account was disabled).
 #[derive(Message, Clone)]

@@ -14,7 +14,8 @@
 //! # Layout
 //! - [`messages`]: what the room is told and asked;
 //! - [`window`]: the merge window, batch sequence and history ring (plain data);
-//! - [`limits`], [`mutes`]: flood control, and who is muted until when (plain data);
+//! - [`limits`], [`mutes`], [`slow`]: flood control, who is muted until when, and slow
+//!   mode (plain data);
 //! - [`events`]: the room among nodes;
 //! - this file: the actor (viewers per hub, online counts, loading, the handlers).
 
@@ -22,9 +23,10 @@ mod events;
 mod limits;
 mod messages;
 mod mutes;
+mod slow;
 mod window;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -36,14 +38,16 @@ pub use events::{publish, RoomEvent, STALE_REMOTE};
 pub use limits::{FloodControl, RateLimit, Verdict, FLOOD_MUTE};
 pub use messages::*;
 use mutes::Mutes;
+use slow::SlowMode;
 pub use window::MAX_BATCH_ITEMS;
 use window::{Pending, Pushed, Window};
 
 use crate::bus::{Bus, Subscription};
+use crate::filter::WordFilter;
 use crate::hub::{DeliverFrame, DeliverToUser, DisconnectUserHere, WelcomeViewer, WorkerHub};
 use crate::metrics::RoomMetrics;
 use crate::protocol::{ErrorCode, Item, ServerFrame};
-use crate::store::{DanmakuStore, DanmakuWriter, SaveDanmaku, StoredItem};
+use crate::store::{DanmakuStore, DanmakuWriter, RoomRules, SaveDanmaku, StoredItem};
 use crate::view::{self, SharedView};
 
 /// Online counts go out at most this often.
@@ -70,6 +74,7 @@ struct HubEntry {
 struct Loaded {
     history: Vec<Item>,
     bans: Vec<(String, SystemTime)>,
+    rules: RoomRules,
 }
 
 pub struct Room {
@@ -95,6 +100,14 @@ pub struct Room {
     last_accepted_us: i64,
     flood: FloodControl,
     mutes: Mutes,
+    slow: SlowMode,
+    /// The room's own filter words, and the site's.
+    filter: WordFilter,
+    global_filter: Arc<WordFilter>,
+    /// The owner and named moderators: exempt from slow mode.
+    moderators: HashSet<String>,
+    /// Counts reloads of the rules, so that only the latest one is applied.
+    rules_generation: u64,
     bus: Bus,
     view: SharedView,
     subscription: Option<Subscription>,
@@ -128,6 +141,11 @@ impl Room {
             waiting: Vec::new(),
             last_accepted_us: 0,
             mutes: Mutes::default(),
+            slow: SlowMode::default(),
+            filter: WordFilter::default(),
+            global_filter: Arc::default(),
+            moderators: HashSet::new(),
+            rules_generation: 0,
             bus: Bus::local("local"),
             view: SharedView::default(),
             subscription: None,
@@ -138,6 +156,12 @@ impl Room {
     pub fn on_bus(mut self, bus: Bus, view: SharedView) -> Self {
         self.bus = bus;
         self.view = view;
+        self
+    }
+
+    /// The site's filter words as the room starts (later ones come as `SetGlobalFilter`).
+    pub fn with_global_filter(mut self, filter: Arc<WordFilter>) -> Self {
+        self.global_filter = filter;
         self
     }
 
@@ -164,16 +188,26 @@ impl Room {
                 log::error!("room {id}: loading bans failed: {e}");
                 Vec::new()
             });
-            Loaded { history, bans }
+            let rules = store.rules(&id).unwrap_or_else(|e| {
+                log::error!("room {id}: loading its rules failed: {e}");
+                RoomRules::default()
+            });
+            Loaded {
+                history,
+                bans,
+                rules,
+            }
         });
         ctx.spawn(
             actix::fut::wrap_future(task).map(|loaded, act: &mut Self, _| {
                 let loaded = loaded.unwrap_or(Loaded {
                     history: Vec::new(),
                     bans: Vec::new(),
+                    rules: RoomRules::default(),
                 });
                 act.window.load_history(loaded.history);
                 act.mutes.extend(loaded.bans);
+                act.apply_rules(loaded.rules);
                 act.loaded = true;
                 for (join, done) in std::mem::take(&mut act.waiting) {
                     act.admit(join);
@@ -206,6 +240,7 @@ impl Room {
             epoch: self.epoch.clone(),
             seq: self.window.seq(),
             recovered,
+            slow_mode_secs: self.slow.every().as_secs(),
         };
         join.hub.do_send(WelcomeViewer {
             room: Arc::clone(&self.id),
@@ -298,6 +333,43 @@ impl Room {
         }
     }
 
+    /// Reads the room's rules again (done when the future ends); only the latest of
+    /// overlapping reloads is applied.
+    fn reload_rules(&mut self) -> impl ActorFuture<Self, Output = ()> + 'static {
+        self.rules_generation += 1;
+        let generation = self.rules_generation;
+        let store = Arc::clone(&self.store);
+        let id = Arc::clone(&self.id);
+        let task = tokio::task::spawn_blocking(move || store.rules(&id));
+        actix::fut::wrap_future(task).map(move |rules, act: &mut Self, _| {
+            if generation != act.rules_generation {
+                return;
+            }
+            match rules {
+                Ok(Ok(rules)) => act.apply_rules(rules),
+                Ok(Err(e)) => log::error!("room {}: reloading its rules failed: {e}", act.id),
+                Err(e) => log::error!("room {}: reloading its rules failed: {e}", act.id),
+            }
+        })
+    }
+
+    /// Takes new rules; viewers are told when slow mode changes.
+    fn apply_rules(&mut self, rules: RoomRules) {
+        self.filter = WordFilter::new(&rules.words);
+        self.moderators = rules.moderators.into_iter().collect();
+        if rules.slow_mode != self.slow.every() {
+            self.slow.set_every(rules.slow_mode);
+            if self.loaded {
+                let secs = rules.slow_mode.as_secs();
+                let frame = ServerFrame::Rules {
+                    slow_mode_secs: secs,
+                }
+                .to_json();
+                self.broadcast(frame.into(), false, None);
+            }
+        }
+    }
+
     fn tick(&mut self, ctx: &mut Context<Self>) {
         let online = self.total_online();
         if online != self.online_sent && self.online > 0 {
@@ -306,6 +378,7 @@ impl Room {
             self.broadcast(frame.into(), true, None);
         }
         self.flood.prune(Instant::now());
+        self.slow.prune(Instant::now());
         if self
             .empty_since
             .is_some_and(|t| t.elapsed() >= self.config.idle_stop)
@@ -395,7 +468,23 @@ impl Handler<SendDanmaku> for Room {
                 Some(left),
             ));
         }
-        match self.flood.check(&msg.user_id, Instant::now()) {
+        let now = Instant::now();
+        let exempt = msg.admin || self.moderators.contains(&msg.user_id);
+        if let Some(wait) = self.slow.wait(&msg.user_id, now).filter(|_| !exempt) {
+            self.metrics
+                .rejected
+                .with_label_values(&["slow_mode"])
+                .inc();
+            return Err(reject(
+                ErrorCode::RateLimited,
+                format!(
+                    "slow mode: one message every {} s",
+                    self.slow.every().as_secs()
+                ),
+                Some(wait),
+            ));
+        }
+        match self.flood.check(&msg.user_id, now) {
             Verdict::Accept => {}
             Verdict::Limited(wait) => {
                 self.metrics
@@ -419,6 +508,15 @@ impl Handler<SendDanmaku> for Room {
                 ));
             }
         }
+        if self.filter.matches(&msg.text) || self.global_filter.matches(&msg.text) {
+            self.metrics.rejected.with_label_values(&["filtered"]).inc();
+            return Err(reject(
+                ErrorCode::Filtered,
+                "your message holds a word this room does not allow".into(),
+                None,
+            ));
+        }
+        self.slow.sent(&msg.user_id, now);
         self.metrics.accepted.inc();
         let now_us = SystemTime::now()
             .duration_since(UNIX_EPOCH)
@@ -464,6 +562,30 @@ impl Handler<BanUser> for Room {
 
     fn handle(&mut self, msg: BanUser, _: &mut Context<Self>) {
         self.ban(msg.user_id, msg.until);
+    }
+}
+
+impl Handler<UnbanUser> for Room {
+    type Result = ();
+
+    fn handle(&mut self, msg: UnbanUser, _: &mut Context<Self>) {
+        self.mutes.lift(&msg.user_id);
+    }
+}
+
+impl Handler<ReloadRules> for Room {
+    type Result = ResponseActFuture<Self, ()>;
+
+    fn handle(&mut self, _: ReloadRules, _: &mut Context<Self>) -> Self::Result {
+        Box::pin(self.reload_rules())
+    }
+}
+
+impl Handler<SetGlobalFilter> for Room {
+    type Result = ();
+
+    fn handle(&mut self, msg: SetGlobalFilter, _: &mut Context<Self>) {
+        self.global_filter = msg.0;
     }
 }
 

@@ -16,6 +16,11 @@ impl Mutes {
         self.0.extend(bans);
     }
 
+    /// Ends `user_id`'s mute or ban.
+    pub fn lift(&mut self, user_id: &str) {
+        self.0.remove(user_id);
+    }
+
     /// How long `user_id` stays muted at `now`, if at all.
     pub fn left(&mut self, user_id: &str, now: SystemTime) -> Option<Duration> {
         let until = *self.0.get(user_id)?;

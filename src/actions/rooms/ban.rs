@@ -1,4 +1,4 @@
-//! Muting or banning a user in a room (its owner or an admin).
+//! Muting or banning a user in a room (its owner, its moderators or an admin).
 
 use std::time::{Duration, SystemTime};
 
@@ -27,7 +27,7 @@ pub async fn ban_user(
     reason: String,
 ) -> Result<(users::User, chrono::NaiveDateTime), ApiError> {
     let room = find_room(state, room_id).await?;
-    require_moderator(&room, moderator)?;
+    require_moderator(state, &room, moderator).await?;
     if !(1..=MAX_BAN_SECS).contains(&seconds) {
         return Err(ApiError::Invalid(format!(
             "seconds must be 1 to {MAX_BAN_SECS}"
@@ -42,6 +42,18 @@ pub async fn ban_user(
         return Err(ApiError::Forbidden(
             "the room's owner and admins cannot be banned".into(),
         ));
+    }
+    if !super::owns(&room, moderator) {
+        let (rid, uid) = (room.id.clone(), target.id.clone());
+        if db::blocking(&state.pool, move |c| {
+            db::moderation::is_moderator(c, &rid, &uid)
+        })
+        .await?
+        {
+            return Err(ApiError::Forbidden(
+                "only the room's owner or an admin can ban one of its moderators".into(),
+            ));
+        }
     }
     let until = SystemTime::now() + Duration::from_secs(seconds);
     let until_db = chrono::DateTime::<Utc>::from(until).naive_utc();

@@ -1,4 +1,4 @@
-//! Removing a message from a room (its owner or an admin).
+//! Removing a message from a room (its owner, its moderators or an admin).
 
 use roomcast_actors::registry::RetractEverywhere;
 
@@ -17,7 +17,7 @@ pub async fn retract_message(
     msg_id: String,
 ) -> Result<(), ApiError> {
     let room = find_room(state, room_id).await?;
-    require_moderator(&room, moderator)?;
+    require_moderator(state, &room, moderator).await?;
     let (rid, mid) = (room.id.clone(), msg_id.clone());
     let deleted =
         db::blocking(&state.pool, move |c| danmaku::delete_in_room(c, &rid, &mid)).await?;

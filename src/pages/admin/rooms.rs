@@ -147,6 +147,7 @@ pub async fn set_source(
             source_url: None,
             on_demand: Some(form.on_demand.is_some()),
             source_stopped: None,
+            slow_mode_secs: None,
         };
         update_room(&state, &user, id, changes).await?;
         return Ok(see_other("/admin/rooms").finish());
@@ -163,6 +164,7 @@ pub async fn set_source(
         source_url: Some(source.as_ref().map(|s| s.expose().to_string())),
         on_demand: Some(form.on_demand.is_some()),
         source_stopped: None,
+        slow_mode_secs: None,
     };
     update_room(&state, &user, id, changes).await?;
     Ok(see_other("/admin/rooms").finish())
