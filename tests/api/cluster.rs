@@ -170,7 +170,16 @@ struct Viewer {
 
 impl Viewer {
     async fn join(node: &Node, room: &str, token: Option<&str>) -> Self {
-        let mut ws = ws_connect_at(&node.address, &format!("/ws/rooms/{room}"), token, None)
+        Self::join_at(node, &format!("/ws/rooms/{room}"), token).await
+    }
+
+    /// A viewer that gets compressed `hello` and `batch` frames (inflated as they come).
+    async fn join_compressed(node: &Node, room: &str, token: Option<&str>) -> Self {
+        Self::join_at(node, &format!("/ws/rooms/{room}?compress=deflate"), token).await
+    }
+
+    async fn join_at(node: &Node, path: &str, token: Option<&str>) -> Self {
+        let mut ws = ws_connect_at(&node.address, path, token, None)
             .await
             .expect("the socket opens");
         let hello = ws.next_json().await;
@@ -947,6 +956,161 @@ async fn a_users_sockets_on_two_nodes_share_one_rate_limit() {
     let mut neighbour = Viewer::join(&nodes[1], &room, Some(&other)).await;
     neighbour.send("from the neighbour").await;
     on_a.until_message("from the neighbour").await;
+}
+
+#[actix_web::test]
+async fn filters_slow_mode_and_unbans_reach_every_node_with_compressed_viewers_on_both() {
+    let Some((pg, nats)) = services() else { return };
+    let cluster = Cluster::new(&pg, &nats).with_env("ROOMCAST__DANMAKU__RATE", "1000/1s");
+    let (a, b) = (cluster.start("a"), cluster.start("b"));
+    cluster.add_user("root", true);
+    cluster.add_user("alice", false);
+    cluster.add_user("carol", false);
+    let root = login(&a, "root").await;
+    let alice = login(&a, "alice").await;
+    let carol = login(&b, "carol").await;
+    let room = open_room(&a, &alice, json!({"title": "Rules"})).await;
+    let mut on_a = Viewer::join_compressed(&a, &room, Some(&alice)).await;
+    let mut on_b = Viewer::join_compressed(&b, &room, Some(&carol)).await;
+    on_a.until_online(2).await;
+
+    // Compressed viewers on both nodes get each other's messages.
+    on_b.send("from b").await;
+    on_a.until_message("from b").await;
+    on_a.send("from a").await;
+    on_b.until_message("from a").await;
+
+    // Words set through A hold on B: the room's and the site's.
+    let put = |path: String, token: String, words: Value| {
+        let node = &a;
+        async move {
+            let (status, body) = call(
+                node,
+                Method::PUT,
+                &path,
+                Some(&token),
+                Some(json!({"words": words})),
+            )
+            .await;
+            assert_eq!(status, 200, "{body}");
+        }
+    };
+    put(
+        format!("/api/rooms/{room}/filters"),
+        alice.clone(),
+        json!(["广告"]),
+    )
+    .await;
+    put(
+        "/api/admin/filters".into(),
+        root.clone(),
+        json!(["ＳＰＡＭ"]),
+    )
+    .await;
+    for (probe, what) in [("看广告", "the room's word"), ("Spam", "the site's word")] {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut n = 0;
+        loop {
+            n += 1;
+            let text = format!("{probe} {n}");
+            on_b.send(&text).await;
+            let frame = on_b
+                .until(&format!("the fate of {text:?}"), |f| {
+                    let mine = f["items"]
+                        .as_array()
+                        .is_some_and(|i| i.iter().any(|m| m["text"] == text.as_str()));
+                    (f["type"] == "error" || mine).then(|| f.clone())
+                })
+                .await;
+            if frame["code"] == "filtered" {
+                break;
+            }
+            assert!(Instant::now() < deadline, "B never refused {what}");
+        }
+    }
+    on_b.send("clean after filters").await;
+    let item = on_a.until_message("clean after filters").await;
+    assert_eq!(item["user"], "carol");
+
+    // Slow mode set through A: B's viewer is told, and carol waits there.
+    let (status, body) = call(
+        &a,
+        Method::PATCH,
+        &format!("/api/rooms/{room}"),
+        Some(&alice),
+        Some(json!({"slow_mode_secs": 60})),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(on_b.until_type("rules").await["slow_mode_secs"], 60);
+    on_b.send("slow one").await;
+    on_a.until_message("slow one").await;
+    on_b.send("slow two").await;
+    let err = on_b.until_type("error").await;
+    assert_eq!(err["code"], "rate_limited", "{err}");
+    assert!(err["retry_after_ms"].as_u64().unwrap() > 50_000, "{err}");
+    let (status, _) = call(
+        &a,
+        Method::PATCH,
+        &format!("/api/rooms/{room}"),
+        Some(&alice),
+        Some(json!({"slow_mode_secs": 0})),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert_eq!(on_b.until_type("rules").await["slow_mode_secs"], 0);
+
+    // A ban through B and its lifting through A both reach carol on B.
+    let ban = json!({"user": "carol", "seconds": 600});
+    let (status, _) = call(
+        &b,
+        Method::POST,
+        &format!("/api/rooms/{room}/bans"),
+        Some(&alice),
+        Some(ban),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert_eq!(on_b.until_type("error").await["code"], "muted");
+    let (_, bans) = call(
+        &a,
+        Method::GET,
+        &format!("/api/rooms/{room}/bans"),
+        Some(&alice),
+        None,
+    )
+    .await;
+    let carol_id = bans["bans"][0]["user_id"].as_str().unwrap().to_string();
+    let (status, _) = call(
+        &a,
+        Method::DELETE,
+        &format!("/api/rooms/{room}/bans/{carol_id}"),
+        Some(&alice),
+        None,
+    )
+    .await;
+    assert_eq!(status, 204);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut n = 0;
+    loop {
+        n += 1;
+        let text = format!("am I back {n}");
+        on_b.send(&text).await;
+        let frame = on_b
+            .until(&format!("the fate of {text:?}"), |f| {
+                let mine = f["items"]
+                    .as_array()
+                    .is_some_and(|i| i.iter().any(|m| m["text"] == text.as_str()));
+                (f["type"] == "error" || mine).then(|| f.clone())
+            })
+            .await;
+        if frame["type"] == "batch" {
+            on_a.until_message(&text).await;
+            break;
+        }
+        assert_eq!(frame["code"], "muted");
+        assert!(Instant::now() < deadline, "B never lifted the ban");
+    }
 }
 
 /// Makes a CA, a server certificate for 127.0.0.1 and a client certificate with openssl in
