@@ -1,4 +1,4 @@
-// The admin panel's live parts: the dashboard and the rooms page follow
+// The admin panel's live parts (and a question before a mute or ban): the dashboard and the rooms page follow
 // /admin/overview.json, the jobs page follows /api/admin/jobs, every two seconds, without
 // reloading the page. Everything is written with textContent (nothing from the server is
 // parsed as HTML).
@@ -6,6 +6,12 @@
 
 (() => {
   const EVERY_MS = 2000;
+
+  // Forms that undo something for someone (a mute, a ban) ask first.
+  document.addEventListener("submit", (ev) => {
+    const question = ev.target.dataset && ev.target.dataset.confirm;
+    if (question && !window.confirm(question)) ev.preventDefault();
+  });
 
   function cell(row, text) {
     const td = document.createElement("td");

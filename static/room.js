@@ -1,5 +1,6 @@
-// Live room: the danmaku socket, the overlay (static/overlay.js), the chat list and the
-// send box. All user text goes in through textContent, never as HTML.
+// Live room: the danmaku socket, the overlay (static/overlay.js) and the viewer's settings
+// for it, the chat list and the send box (with slow mode's countdown). All user text goes
+// in through textContent, never as HTML.
 "use strict";
 
 (() => {
@@ -25,13 +26,20 @@
   const seen = new Set();
 
   const screen = window.DanmakuOverlay(overlay);
+  window.DanmakuControls(document.getElementById("danmaku-controls"), screen);
+  const me = root.dataset.username;
+  // Moderators, the owner and admins are not held by slow mode.
+  const exempt = root.dataset.exempt === "true";
+  let slowModeSecs = Number(root.dataset.slowMode) || 0;
 
   // ---------- chat list ----------
   function addToList(item) {
     if (seen.has(item.id)) return false;
     seen.add(item.id);
+    if (screen.blocks(item)) return false;
     const li = document.createElement("li");
     li.dataset.id = item.id;
+    li.dataset.user = item.user;
     const who = document.createElement("strong");
     who.textContent = item.user;
     const text = document.createElement("span");
@@ -69,6 +77,7 @@
         clearInterval(countdown);
         say("");
         setSendEnabled(true);
+        slowModeNotice();
         return;
       }
       say(`${why}: you can send again in ${Math.ceil(left / 1000)} s`);
@@ -76,6 +85,15 @@
     };
     tick();
     countdown = setInterval(tick, 250);
+  }
+
+  function slowModeNotice() {
+    if (Date.now() >= blockedUntil) say(slowModeSecs && !exempt ? `Slow mode: one message every ${slowModeSecs} s` : "");
+  }
+
+  // One's own message came back: under slow mode, the next may go after the period.
+  function sentByMe(item) {
+    if (item.user === me && slowModeSecs > 0 && !exempt) blockFor(slowModeSecs * 1000, "Slow mode");
   }
 
   function setSendEnabled(on) {
@@ -90,6 +108,8 @@
         retries = 0;
         epoch = frame.epoch;
         lastSeq = frame.seq;
+        slowModeSecs = frame.slow_mode_secs || 0;
+        slowModeNotice();
         statusEl.textContent = "live";
         onlineEl.textContent = frame.online;
         // Resumed: the messages sent while away, shown as they would have been. Otherwise
@@ -103,7 +123,17 @@
         lastSeq = frame.seq;
         for (const item of frame.items) {
           if (addToList(item)) screen.show(item);
+          sentByMe(item);
         }
+        break;
+      case "unmuted":
+        blockFor(0, "");
+        say("A moderator lifted your mute: you can send again.");
+        break;
+      case "rules":
+        slowModeSecs = frame.slow_mode_secs || 0;
+        if (!slowModeSecs && blockedUntil > Date.now()) blockFor(0, "");
+        slowModeNotice();
         break;
       case "online":
         onlineEl.textContent = frame.count;
@@ -113,7 +143,8 @@
         break;
       case "error":
         if (frame.retry_after_ms) {
-          blockFor(frame.retry_after_ms, frame.code === "muted" ? "Muted" : "Slow down");
+          const why = frame.code === "muted" ? "Muted" : frame.message.startsWith("slow mode") ? "Slow mode" : "Slow down";
+          blockFor(frame.retry_after_ms, why);
         } else {
           say(frame.message);
         }

@@ -29,6 +29,7 @@
   const video = document.getElementById("player");
   if (!video) return;
   const screen = window.DanmakuOverlay(document.getElementById("overlay"));
+  window.DanmakuControls(document.getElementById("danmaku-controls"), screen);
   const list = document.getElementById("danmaku-list");
   const countEl = document.getElementById("danmaku-count");
   const notice = document.getElementById("notice");
@@ -55,6 +56,7 @@
     const li = document.createElement("li");
     li.dataset.id = item.id;
     li.dataset.ts = item.ts_ms;
+    li.hidden = screen.blocks(item);
     const ts = document.createElement("span");
     ts.className = "ts";
     ts.textContent = label(item.ts_ms);

@@ -122,6 +122,8 @@ pub enum ServerFrame {
     Online { count: u64 },
     /// A moderator changed the room's slow mode.
     Rules { slow_mode_secs: u64 },
+    /// To a user's own sockets: a moderator lifted their mute or ban.
+    Unmuted,
     /// A moderator removed these messages.
     Retract { ids: Vec<String> },
     /// A frame of this viewer's was refused.

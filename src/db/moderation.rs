@@ -146,3 +146,33 @@ pub fn room_rules(
     moderators.push(owner);
     Ok((words(conn, room_id)?, slow, moderators))
 }
+
+/// A ban or mute that has not ended, with its room, for the admin panel.
+#[derive(Debug, Clone, Queryable)]
+pub struct SiteBanRow {
+    pub room_id: String,
+    pub room_title: String,
+    pub user_id: String,
+    pub username: String,
+    pub until: NaiveDateTime,
+    pub reason: String,
+}
+
+/// Bans and mutes that have not ended, in every room, the soonest to end first.
+pub fn active_bans_everywhere(conn: &mut DbConnection, limit: i64) -> QueryResult<Vec<SiteBanRow>> {
+    room_bans::table
+        .inner_join(users::table)
+        .inner_join(rooms::table.on(rooms::id.eq(room_bans::room_id)))
+        .filter(room_bans::until.gt(Utc::now().naive_utc()))
+        .order((room_bans::until, users::username))
+        .limit(limit)
+        .select((
+            rooms::id,
+            rooms::title,
+            users::id,
+            users::username,
+            room_bans::until,
+            room_bans::reason,
+        ))
+        .load(conn)
+}

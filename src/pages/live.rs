@@ -42,6 +42,35 @@ pub struct LiveRoomPage {
     pub has_video: bool,
     /// The owner's (or an admin's) go-live panel: the RTMP server to show.
     pub go_live: Option<String>,
+    /// The viewer's name, for spotting their own messages ("" for visitors).
+    pub username: String,
+    /// The viewer moderates the room: the moderation panel, and no slow mode.
+    pub can_moderate: bool,
+    /// The viewer is its owner or an admin: they name its moderators.
+    pub owns: bool,
+    /// Slow mode's choices: seconds and label (the room's own value among them).
+    pub slow_choices: Vec<(i32, String)>,
+}
+
+/// Slow mode's usual choices.
+const SLOW_CHOICES: [i32; 8] = [0, 3, 5, 10, 30, 60, 120, 300];
+
+fn slow_choices(current: i32) -> Vec<(i32, String)> {
+    let mut secs: Vec<i32> = SLOW_CHOICES.to_vec();
+    if !secs.contains(&current) {
+        secs.push(current);
+        secs.sort();
+    }
+    secs.into_iter()
+        .map(|s| {
+            let label = match s {
+                0 => "Off".to_string(),
+                s if s % 60 == 0 => format!("One message per {} min", s / 60),
+                s => format!("One message per {s} s"),
+            };
+            (s, label)
+        })
+        .collect()
 }
 
 async fn list_page(
@@ -132,8 +161,18 @@ pub async fn room(
     let may_publish = user
         .as_ref()
         .is_some_and(|u| u.user_id == room.owner_id || u.is_admin());
+    let can_moderate = match &user {
+        Some(u) => crate::actions::rooms::may_moderate(&state, &room, u)
+            .await
+            .map_err(|e| PageError::internal("checking moderators", &e))?,
+        None => false,
+    };
     let page = LiveRoomPage {
         go_live: (pushed && may_publish).then(|| state.rtmp_url.clone().unwrap_or_default()),
+        username: user.as_ref().map(|u| u.username.clone()).unwrap_or_default(),
+        can_moderate,
+        owns: may_publish,
+        slow_choices: slow_choices(room.slow_mode_secs),
         has_video: room.source_url.is_some() || pushed,
         layout: Layout::new(user, room.title.clone()),
         room,

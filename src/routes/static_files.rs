@@ -56,6 +56,11 @@ const ASSETS: &[Asset] = &[
         body: include_bytes!("../../static/go-live.js"),
     },
     Asset {
+        name: "moderate.js",
+        content_type: "text/javascript; charset=utf-8",
+        body: include_bytes!("../../static/moderate.js"),
+    },
+    Asset {
         name: "hls.light.min.js",
         content_type: "text/javascript; charset=utf-8",
         body: include_bytes!("../../static/vendor/hls.js/hls.light.min.js"),

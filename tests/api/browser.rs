@@ -61,6 +61,16 @@ async fn two_viewers_in_a_room_see_each_others_danmaku_on_the_overlay_and_in_the
 }
 
 #[actix_web::test]
+async fn owners_moderate_from_the_room_page_and_viewers_tune_their_own_danmaku() {
+    // The flood limit out of the way: this is about moderation, not rate.
+    let app =
+        crate::helpers::spawn_app_with(Backend::Sqlite, |s| s.danmaku.rate = "1000/1s".into())
+            .await;
+    let root = app.admin("root").await;
+    run_browser_script_on(&app, "moderate.mjs", &[root]).await;
+}
+
+#[actix_web::test]
 async fn a_video_is_uploaded_through_the_page_played_and_its_danmaku_shows_at_its_time() {
     let file = crate::media::fixture(crate::media::Fixture::LateMoov);
     run_browser_script_with("videos.mjs", &[file.display().to_string()]).await;

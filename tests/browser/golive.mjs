@@ -46,17 +46,19 @@ try {
   }, null, { timeout: 30000 });
   await page.getByTestId("go-live-status").filter({ hasText: "Live: h264 320×240" }).waitFor({ timeout: 15000 });
 
-  // A new key, after a confirmation: the panel shows it and the old stream ends.
+  // A new key, after a confirmation: the panel shows it and the old stream ends. (The exit
+  // is watched from before the click: the publisher may be gone before the key is shown.)
+  const exited = new Promise((resolve) => ffmpeg.once("exit", () => resolve(true)));
   page.once("dialog", (dialog) => dialog.accept());
   await page.getByTestId("go-live-new").click();
   await page.waitForFunction((old) => {
     const k = document.getElementById("go-live-key").textContent.trim();
     return k && k !== old;
   }, key, { timeout: 10000 });
-  const ended = await new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), 20000);
-    ffmpeg.once("exit", () => { clearTimeout(timer); resolve(true); });
-  });
+  const ended = await Promise.race([
+    exited,
+    new Promise((resolve) => setTimeout(() => resolve(false), 20000)),
+  ]);
   check(ended, "the publisher using the old key was cut off");
   await page.getByTestId("go-live-status").filter({ hasText: "Waiting" }).waitFor({ timeout: 15000 });
   check(errors.length === 0, `no page errors: ${errors}`);

@@ -98,9 +98,7 @@ impl Handler<BusMessage> for Room {
             } if node != self.bus.node() => {
                 self.ban(user_id, UNIX_EPOCH + Duration::from_millis(until_ms));
             }
-            RoomEvent::Unban { node, user_id } if node != self.bus.node() => {
-                self.mutes.lift(&user_id);
-            }
+            RoomEvent::Unban { node, user_id } if node != self.bus.node() => self.unban(user_id),
             RoomEvent::Rules { node } if node != self.bus.node() => {
                 ctx.spawn(self.reload_rules());
             }

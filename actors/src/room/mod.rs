@@ -370,6 +370,19 @@ impl Room {
         }
     }
 
+    /// Lifts a user's mute or ban; their open sockets here are told.
+    fn unban(&mut self, user_id: String) {
+        self.mutes.lift(&user_id);
+        let frame: ByteString = ServerFrame::Unmuted.to_json().into();
+        for hub in self.hubs.values() {
+            hub.addr.do_send(DeliverToUser {
+                room: Arc::clone(&self.id),
+                user_id: user_id.clone(),
+                frame: frame.clone(),
+            });
+        }
+    }
+
     fn tick(&mut self, ctx: &mut Context<Self>) {
         let online = self.total_online();
         if online != self.online_sent && self.online > 0 {
@@ -569,7 +582,7 @@ impl Handler<UnbanUser> for Room {
     type Result = ();
 
     fn handle(&mut self, msg: UnbanUser, _: &mut Context<Self>) {
-        self.mutes.lift(&msg.user_id);
+        self.unban(msg.user_id);
     }
 }
 

@@ -111,6 +111,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/admin/moderation/{room}/mute",
             web::post().to(moderation::mute),
         )
+        .route(
+            "/admin/moderation/{room}/unban/{user_id}",
+            web::post().to(moderation::unban),
+        )
+        .route(
+            "/admin/moderation/filters",
+            web::post().to(moderation::filters),
+        )
         .route("/admin/videos", web::get().to(videos::page))
         .route("/admin/videos/{id}/delete", web::post().to(videos::delete));
 }
