@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # B2: danmaku fan-out. Roomcast against (a) a Node.js `ws` broadcast server and (b) a
 # minimal actix-ws broadcast server without merging, all driven by bench's own ws-load.
-# Servers are pinned to CPU 1 (one worker), the load client to CPU 0.
+# Servers are pinned to CPU 1 (one worker), the load client to CPU 0. Messages carry
+# realistic mixed Chinese and English text. Roomcast's scenarios run with plain viewers and
+# with compressed ones (`z`: `?compress=deflate`); S1 also with 1,000 words in the room's
+# filter list (`S1z+filters`, a room of its own).
 # Usage: bench/b2.sh [--smoke]   (called by bench/run)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -34,7 +37,7 @@ run() {
   out=$(taskset -c 0 "$bin/ws-load" --pid "$pid" "$@" 2>/dev/null)
   python3 -c "import json,sys; d=json.loads(sys.argv[1]); d.update(server=sys.argv[2], scenario=sys.argv[3]); print(json.dumps(d))" \
     "$out" "$server" "$scenario" >> "$results"
-  echo "  $server $scenario: $(python3 -c "import json,sys; d=json.loads(sys.argv[1]); print(f\"{d['messages_per_s']:.0f} msg/s, {d['frames_per_s']:.0f} frames/s, p99 {d['p99_ms']:.0f} ms, cpu {d['server_cpu_secs']:.2f} s, {d['kb_per_conn']:.1f} KB/conn\")" "$out")"
+  echo "  $server $scenario: $(python3 -c "import json,sys; d=json.loads(sys.argv[1]); print(f\"{d['messages_per_s']:.0f} msg/s, {d['frames_per_s']:.0f} frames/s, p99 {d['p99_ms']:.0f} ms, cpu {d['server_cpu_secs']:.2f} s, {d['bytes_per_message']:.1f} B/msg, {d['kb_per_conn']:.1f} KB/conn\")" "$out")"
 }
 
 echo "== B2: danmaku fan-out ($conns viewers, $secs s per scenario)"
@@ -51,6 +54,19 @@ token=$(post 18097 /api/sessions '{"username":"bench","password":"benchbench"}' 
 room() { post 18097 /api/rooms "{\"title\":\"bench $1\"}" "$token" | field id; }
 main_room=$(room main)
 url="ws://127.0.0.1:18097/ws/rooms/$main_room"
+# A room whose filter list holds 1,000 words (four-character Chinese words and Latin ones)
+# that bench messages do not contain.
+filtered_room=$(room filtered)
+words=$(python3 -c '
+import json, random
+random.seed(17)
+cjk = "的一是不了人我在有他这中大来上国个到说们为子和你地出道也时年得就那要下以生会自着去之过家学对可她里后小么心多天而能好都然没"
+words = ["".join(random.choice(cjk) for _ in range(4)) for _ in range(800)]
+words += ["xq%dzz" % i for i in range(200)]
+print(json.dumps({"words": words}))')
+curl -sf -X PUT "http://127.0.0.1:18097/api/rooms/$filtered_room/filters" -H 'content-type: application/json' \
+  -H "authorization: Bearer $token" -d "$words" | python3 -c 'import json,sys; n=len(json.load(sys.stdin)["words"]); assert n == 1000, n'
+furl="ws://127.0.0.1:18097/ws/rooms/$filtered_room"
 rooms10=""
 for i in $(seq 1 10); do rooms10+="${rooms10:+,}ws://127.0.0.1:18097/ws/rooms/$(room "r$i")"; done
 
@@ -69,16 +85,24 @@ run actix-ws idle "$bpid" --url "$burl" --conns "$conns" --secs "$settle" --idle
 run node-ws idle "$npid" --url "$nurl" --conns "$conns" --secs "$settle" --idle
 
 # The scenarios with a reference ratio: interleaved rounds, the median reported.
+s1=(--conns "$conns" --senders 10 --rate 1000 --secs "$secs" --realistic)
+s3=(--conns "$conns" --senders 1 --rate 5 --secs "$secs" --realistic)
 for _ in $(seq 1 "$rounds"); do
-  run roomcast S1 "$rpid" --url "$url" --conns "$conns" --senders 10 --rate 1000 --secs "$secs" --token "$token"
-  run node-ws S1 "$npid" --url "$nurl" --conns "$conns" --senders 10 --rate 1000 --secs "$secs"
-  run actix-ws S1 "$bpid" --url "$burl" --conns "$conns" --senders 10 --rate 1000 --secs "$secs"
-  run roomcast S3 "$rpid" --url "$url" --conns "$conns" --senders 1 --rate 5 --secs "$secs" --token "$token"
-  run actix-ws S3 "$bpid" --url "$burl" --conns "$conns" --senders 1 --rate 5 --secs "$secs"
-  run node-ws S3 "$npid" --url "$nurl" --conns "$conns" --senders 1 --rate 5 --secs "$secs"
+  run roomcast S1z "$rpid" --url "$url" "${s1[@]}" --token "$token" --compress
+  run node-ws S1 "$npid" --url "$nurl" "${s1[@]}"
+  run roomcast S1 "$rpid" --url "$url" "${s1[@]}" --token "$token"
+  run roomcast S1z+filters "$rpid" --url "$furl" "${s1[@]}" --token "$token" --compress
+  run actix-ws S1 "$bpid" --url "$burl" "${s1[@]}"
+  run roomcast S3 "$rpid" --url "$url" "${s3[@]}" --token "$token"
+  run roomcast S3z "$rpid" --url "$url" "${s3[@]}" --token "$token" --compress
+  run actix-ws S3 "$bpid" --url "$burl" "${s3[@]}"
+  run node-ws S3 "$npid" --url "$nurl" "${s3[@]}"
 done
-run roomcast S2 "$rpid" --url "$rooms10" --conns "$conns" --senders 10 --rate 1000 --secs "$secs" --token "$token"
-run roomcast S4 "$rpid" --url "$url" --conns "$conns" --senders 10 --rate 1000 --secs "$secs" --token "$token" --slow-pct 1
-run roomcast S5 "$rpid" --url "$url" --conns "$conns" --senders 10 --rate 1000 --secs "$secs" --token "$token" --churn 500
+for z in "" z; do
+  flag=(); [[ -n "$z" ]] && flag=(--compress)
+  run roomcast "S2$z" "$rpid" --url "$rooms10" "${s1[@]}" --token "$token" "${flag[@]}"
+  run roomcast "S4$z" "$rpid" --url "$url" "${s1[@]}" --token "$token" --slow-pct 1 "${flag[@]}"
+  run roomcast "S5$z" "$rpid" --url "$url" "${s1[@]}" --token "$token" --churn 500 "${flag[@]}"
+done
 
 python3 bench/b2_report.py "$results"

@@ -169,7 +169,10 @@ pub async fn room(
     };
     let page = LiveRoomPage {
         go_live: (pushed && may_publish).then(|| state.rtmp_url.clone().unwrap_or_default()),
-        username: user.as_ref().map(|u| u.username.clone()).unwrap_or_default(),
+        username: user
+            .as_ref()
+            .map(|u| u.username.clone())
+            .unwrap_or_default(),
         can_moderate,
         owns: may_publish,
         slow_choices: slow_choices(room.slow_mode_secs),

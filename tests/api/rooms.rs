@@ -486,7 +486,10 @@ async fn the_fourth_message_in_two_seconds_is_rate_limited_and_flooding_mutes(ba
     }
     assert_eq!(texts, ["m0", "m1", "m2"]);
     codes.sort();
-    assert_eq!(codes, ["muted", "rate_limited", "rate_limited", "rate_limited"]);
+    assert_eq!(
+        codes,
+        ["muted", "rate_limited", "rate_limited", "rate_limited"]
+    );
 }
 
 async fn the_owner_retracts_a_message_for_everyone(backend: Backend) {

@@ -7,6 +7,14 @@
 //!
 //! Usage: ws-load --url URL[,URL...] --conns N --senders S --rate MSGS_PER_S
 //!   --secs D [--token T] [--slow-pct P] [--churn J] [--idle] [--pid PID[,PID...]]
+//!   [--compress] [--realistic]
+//! `--compress`: viewers ask for compressed frames (`?compress=deflate`); a binary frame is
+//! inflated (flate2) to count its messages. Every compressed viewer gets the same bytes for
+//! a batch, so each distinct frame is inflated once and its count reused (by a hash of its
+//! bytes), which keeps the one-thread client from becoming the bottleneck.
+//! `--realistic`: messages carry mixed Chinese and English text, every one different
+//! (`roomcast_bench::text`), instead of a repeated filler; bytes received per delivered
+//! message are reported either way.
 //! With several URLs (rooms, or one room on several nodes), connection i uses URL i mod n,
 //! senders included; sampled viewers then also report latency by whether the message came
 //! through their own node (URL) or another.
@@ -14,6 +22,9 @@
 //! the measured period and its resident memory before and after connecting.
 
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::io::Read;
 use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -25,6 +36,8 @@ use tokio_tungstenite::tungstenite::Message;
 struct Totals {
     frames: u64,
     messages: u64,
+    /// Payload bytes received (as sent: compressed frames compressed).
+    bytes: u64,
     latencies_us: Vec<u64>,
     /// With several URLs (nodes): every sampled message's latency, by whether it was sent
     /// through the viewer's own node or another one.
@@ -46,6 +59,8 @@ struct Args {
     idle: bool,
     /// The server processes (one per node) whose CPU and memory are summed.
     pids: Vec<u32>,
+    compress: bool,
+    realistic: bool,
 }
 
 fn parse_args() -> Args {
@@ -60,6 +75,8 @@ fn parse_args() -> Args {
         churn: 0,
         idle: false,
         pids: Vec::new(),
+        compress: false,
+        realistic: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -75,11 +92,42 @@ fn parse_args() -> Args {
             "--churn" => a.churn = val().parse().unwrap(),
             "--idle" => a.idle = true,
             "--pid" => a.pids = val().split(',').map(|p| p.parse().unwrap()).collect(),
+            "--compress" => a.compress = true,
+            "--realistic" => a.realistic = true,
             other => panic!("unknown flag {other}"),
         }
     }
     assert!(!a.urls.is_empty(), "--url is required");
+    if a.compress {
+        for url in &mut a.urls {
+            url.push(if url.contains('?') { '&' } else { '?' });
+            url.push_str("compress=deflate");
+        }
+    }
     a
+}
+
+/// Inflated compressed frames by a hash of their bytes: every compressed viewer gets the
+/// same bytes for a batch, so each is inflated once.
+#[derive(Default)]
+struct Inflated(HashMap<u64, Rc<str>>);
+
+impl Inflated {
+    fn text(&mut self, bytes: &[u8]) -> Rc<str> {
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        bytes.hash(&mut h);
+        let key = h.finish();
+        if self.0.len() > 4096 {
+            self.0.clear();
+        }
+        Rc::clone(self.0.entry(key).or_insert_with(|| {
+            let mut text = String::new();
+            flate2::read::DeflateDecoder::new(bytes)
+                .read_to_string(&mut text)
+                .expect("a compressed frame is raw DEFLATE of UTF-8");
+            text.into()
+        }))
+    }
 }
 
 /// User + system CPU seconds of the processes.
@@ -172,45 +220,55 @@ fn stamps(text: &str) -> impl Iterator<Item = (u128, usize)> + '_ {
 async fn read_loop(
     mut ws: futures_util::stream::SplitStream<Socket>,
     totals: Rc<RefCell<Totals>>,
+    inflated: Rc<RefCell<Inflated>>,
     sample: bool,
     node: Option<usize>,
     stop: Rc<tokio::sync::Notify>,
 ) {
     loop {
         tokio::select! {
-            msg = ws.next() => match msg {
-                Some(Ok(Message::Text(text))) => {
-                    let (n, stamp) = scan(text.as_str());
-                    let mut t = totals.borrow_mut();
-                    t.frames += 1;
-                    t.messages += n;
-                    if let (true, Some(sent)) = (sample, stamp) {
-                        let now = now_ns();
-                        let lat = now.saturating_sub(sent) / 1000;
-                        if t.latencies_us.len() < 2_000_000 {
-                            t.latencies_us.push(lat as u64);
-                        }
-                        if let Some(me) = node {
-                            for (sent, from) in stamps(text.as_str()) {
-                                let lat = (now.saturating_sub(sent) / 1000) as u64;
-                                let bucket = if from == me {
-                                    &mut t.same_node_us
-                                } else {
-                                    &mut t.cross_node_us
-                                };
-                                if bucket.len() < 2_000_000 {
-                                    bucket.push(lat);
-                                }
+            msg = ws.next() => {
+                let (text, len): (Rc<str>, usize) = match msg {
+                    Some(Ok(Message::Text(text))) => (text.as_str().into(), text.len()),
+                    Some(Ok(Message::Binary(bytes))) => {
+                        (inflated.borrow_mut().text(&bytes), bytes.len())
+                    }
+                    Some(Ok(_)) => continue,
+                    _ => {
+                        totals.borrow_mut().closed += 1;
+                        return;
+                    }
+                };
+                // A hello's history is what was sent before this socket joined: not counted.
+                if text.starts_with(r#"{"type":"hello""#) {
+                    continue;
+                }
+                let (n, stamp) = scan(&text);
+                let mut t = totals.borrow_mut();
+                t.frames += 1;
+                t.messages += n;
+                t.bytes += len as u64;
+                if let (true, Some(sent)) = (sample, stamp) {
+                    let now = now_ns();
+                    let lat = now.saturating_sub(sent) / 1000;
+                    if t.latencies_us.len() < 2_000_000 {
+                        t.latencies_us.push(lat as u64);
+                    }
+                    if let Some(me) = node {
+                        for (sent, from) in stamps(&text) {
+                            let lat = (now.saturating_sub(sent) / 1000) as u64;
+                            let bucket = if from == me {
+                                &mut t.same_node_us
+                            } else {
+                                &mut t.cross_node_us
+                            };
+                            if bucket.len() < 2_000_000 {
+                                bucket.push(lat);
                             }
                         }
                     }
                 }
-                Some(Ok(_)) => {}
-                _ => {
-                    totals.borrow_mut().closed += 1;
-                    return;
-                }
-            },
+            }
             _ = stop.notified() => return,
         }
     }
@@ -223,6 +281,7 @@ async fn open_viewer(
     sample: bool,
     node: Option<usize>,
     totals: &Rc<RefCell<Totals>>,
+    inflated: &Rc<RefCell<Inflated>>,
     stop: &Rc<tokio::sync::Notify>,
 ) -> Option<futures_util::stream::SplitSink<Socket, Message>> {
     let Some(ws) = connect(url, token).await else {
@@ -237,6 +296,7 @@ async fn open_viewer(
         tokio::task::spawn_local(read_loop(
             stream,
             Rc::clone(totals),
+            Rc::clone(inflated),
             sample,
             node,
             Rc::clone(stop),
@@ -257,6 +317,7 @@ fn main() {
 
 async fn run(args: Args) {
     let totals = Rc::new(RefCell::new(Totals::default()));
+    let inflated = Rc::new(RefCell::new(Inflated::default()));
     let stop = Rc::new(tokio::sync::Notify::new());
     let slow_every = 100usize.checked_div(args.slow_pct).unwrap_or(usize::MAX);
     let mut sinks = Vec::with_capacity(args.conns);
@@ -275,7 +336,16 @@ async fn run(args: Args) {
                 None
             };
             let sample = i < 200;
-            open_viewer(url, token, slow, sample, node_of(i), &totals, &stop)
+            open_viewer(
+                url,
+                token,
+                slow,
+                sample,
+                node_of(i),
+                &totals,
+                &inflated,
+                &stop,
+            )
         }))
         .await;
         sinks.extend(opened);
@@ -304,6 +374,7 @@ async fn run(args: Args) {
         let mut t = totals.borrow_mut();
         t.frames = 0;
         t.messages = 0;
+        t.bytes = 0;
         t.latencies_us.clear();
         t.same_node_us.clear();
         t.cross_node_us.clear();
@@ -324,13 +395,20 @@ async fn run(args: Args) {
         .checked_div(args.churn)
         .map(Duration::from_nanos);
     let mut churn_i = 0usize;
+    let cjk: Vec<char> = roomcast_bench::text::CJK.chars().collect();
+    let mut rng = roomcast_bench::text::Rng(0x5eed_0bad_cafe_f00d);
     let mut sent = 0u64;
     while Instant::now() < deadline {
         let now = Instant::now();
         // Send everything that is due (a busy client catches up in bursts).
         while next_send <= now && !senders.is_empty() {
             let idx = (sent as usize) % senders.len();
-            let text = format!("bench:{}:n{}:{}", now_ns(), senders[idx].1, "m".repeat(36));
+            let body = if args.realistic {
+                roomcast_bench::text::message(&mut rng, &cjk)
+            } else {
+                "m".repeat(36)
+            };
+            let text = format!("bench:{}:n{}:{body}", now_ns(), senders[idx].1);
             let frame = serde_json::json!({ "type": "send", "text": text }).to_string();
             if senders[idx]
                 .0
@@ -352,7 +430,8 @@ async fn run(args: Args) {
                         let _ = s.close().await;
                     }
                     let url = &args.urls[churn_i % args.urls.len()];
-                    sinks[i] = open_viewer(url, None, false, false, None, &totals, &stop).await;
+                    sinks[i] =
+                        open_viewer(url, None, false, false, None, &totals, &inflated, &stop).await;
                     churn_i += 1;
                 }
                 next_churn += every;
@@ -409,6 +488,10 @@ fn report(args: &Args, t: &Totals, secs: f64, connect_secs: f64, server: &Server
         "connect_secs": connect_secs,
         "frames": t.frames,
         "messages": t.messages,
+        "bytes": t.bytes,
+        "bytes_per_message": if t.messages > 0 { t.bytes as f64 / t.messages as f64 } else { 0.0 },
+        "compressed": args.compress,
+        "realistic": args.realistic,
         "frames_per_s": t.frames as f64 / secs,
         "messages_per_s": t.messages as f64 / secs,
         "p50_ms": percentile(&t.latencies_us, 0.50),
