@@ -356,6 +356,7 @@ async fn run(args: Args) {
         tokio::time::sleep(Duration::from_secs(args.secs)).await;
         let server = Server {
             cpu_secs: 0.0,
+            client_cpu_secs: 0.0,
             rss_before_kb: rss_before,
             rss_after_kb: rss_kb(&args.pids),
         };
@@ -381,6 +382,7 @@ async fn run(args: Args) {
     }
     let started = Instant::now();
     let cpu_start = cpu_secs(&args.pids);
+    let client_cpu_start = cpu_secs_of(std::process::id());
     let deadline = started + Duration::from_secs(args.secs);
     // Each sender with the index of its node (its connection's URL).
     let mut senders: Vec<_> = sinks
@@ -442,6 +444,7 @@ async fn run(args: Args) {
     let secs = started.elapsed().as_secs_f64();
     let server = Server {
         cpu_secs: cpu_secs(&args.pids) - cpu_start,
+        client_cpu_secs: cpu_secs_of(std::process::id()) - client_cpu_start,
         rss_before_kb: rss_before,
         rss_after_kb: rss_kb(&args.pids),
     };
@@ -456,6 +459,9 @@ async fn run(args: Args) {
 
 struct Server {
     cpu_secs: f64,
+    /// This client's own CPU over the measured period: near `secs`, the client is the
+    /// bottleneck, not the server.
+    client_cpu_secs: f64,
     rss_before_kb: u64,
     rss_after_kb: u64,
 }
@@ -478,6 +484,7 @@ fn report(args: &Args, t: &Totals, secs: f64, connect_secs: f64, server: &Server
     };
     let line = serde_json::json!({
         "server_cpu_secs": server.cpu_secs,
+        "client_cpu_secs": server.client_cpu_secs,
         "messages_per_cpu_s": per_cpu(t.messages),
         "frames_per_cpu_s": per_cpu(t.frames),
         "rss_before_kb": server.rss_before_kb,

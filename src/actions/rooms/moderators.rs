@@ -46,23 +46,14 @@ pub async fn add_moderator(
     })
     .await?;
     if added {
-        let _ = state
-            .rooms
-            .send(RulesChangedEverywhere {
-                room: room.id.clone(),
-            })
-            .await;
-        if user.is_admin() {
-            let detail = format!("room {}", room.id);
-            crate::audit::record(
-                &state.pool,
-                user,
-                "room.moderator.add",
-                &target.username,
-                &detail,
-            )
-            .await;
-        }
+        changed(
+            state,
+            user,
+            &room.id,
+            "room.moderator.add",
+            &target.username,
+        )
+        .await;
     }
     Ok((target, added))
 }
@@ -88,24 +79,26 @@ pub async fn remove_moderator(
             target.username
         )));
     }
-    let _ = state
-        .rooms
-        .send(RulesChangedEverywhere {
-            room: room.id.clone(),
-        })
-        .await;
-    if user.is_admin() {
-        let detail = format!("room {}", room.id);
-        crate::audit::record(
-            &state.pool,
-            user,
-            "room.moderator.remove",
-            &target.username,
-            &detail,
-        )
-        .await;
-    }
+    changed(
+        state,
+        user,
+        &room.id,
+        "room.moderator.remove",
+        &target.username,
+    )
+    .await;
     Ok(())
+}
+
+/// The room's moderators changed: its actor on every node reads them again; an admin's
+/// change is audited.
+async fn changed(state: &AppState, user: &AuthUser, room_id: &str, action: &str, name: &str) {
+    let room = room_id.to_string();
+    let _ = state.rooms.send(RulesChangedEverywhere { room }).await;
+    if user.is_admin() {
+        let detail = format!("room {room_id}");
+        crate::audit::record(&state.pool, user, action, name, &detail).await;
+    }
 }
 
 async fn find_user(state: &AppState, name: String) -> Result<users::User, ApiError> {
