@@ -111,6 +111,9 @@ pub enum ApiError {
     /// 031: a resumable upload's chunk does not match its `Upload-Checksum`.
     #[error("the chunk does not match its Upload-Checksum; nothing of it was kept, send it again")]
     ChecksumMismatch,
+    /// 032: the text holds a word of the site's (or a room's) blocked words.
+    #[error("your message holds a word this site does not allow")]
+    Filtered,
 }
 
 #[derive(Serialize)]
@@ -155,6 +158,7 @@ impl ApiError {
             ApiError::DatabaseUnavailable(_) => "029",
             ApiError::InsufficientStorage(_) => "030",
             ApiError::ChecksumMismatch => "031",
+            ApiError::Filtered => "032",
         }
     }
 }
@@ -237,6 +241,7 @@ impl ResponseError for ApiError {
             ApiError::ChecksumMismatch => {
                 StatusCode::from_u16(460).expect("460 is a valid status code")
             }
+            ApiError::Filtered => StatusCode::UNPROCESSABLE_ENTITY,
         }
     }
 

@@ -47,6 +47,10 @@ impl DanmakuText {
         Ok(Self(text.to_string()))
     }
 
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
     pub fn into_string(self) -> String {
         self.0
     }

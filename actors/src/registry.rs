@@ -394,3 +394,17 @@ impl Handler<ReloadGlobalFilter> for RoomRegistry {
         )
     }
 }
+
+/// The site's filter words as this node holds them now (video danmaku are checked
+/// against them too).
+#[derive(Message)]
+#[rtype(result = "Arc<WordFilter>")]
+pub struct GetGlobalFilter;
+
+impl Handler<GetGlobalFilter> for RoomRegistry {
+    type Result = MessageResult<GetGlobalFilter>;
+
+    fn handle(&mut self, _: GetGlobalFilter, _: &mut Context<Self>) -> Self::Result {
+        MessageResult(Arc::clone(&self.global_filter))
+    }
+}

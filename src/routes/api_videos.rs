@@ -239,6 +239,15 @@ pub async fn add_danmaku(
         .lock()
         .expect("flood control poisoned")
         .check(&user.user_id, &video.id, Instant::now())?;
+    // The site's blocked words hold for video danmaku as for live rooms.
+    let site_words = state
+        .rooms
+        .send(roomcast_actors::registry::GetGlobalFilter)
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?;
+    if site_words.matches(text.as_str()) {
+        return Err(ApiError::Filtered);
+    }
     let text = text.into_string();
     let item = db::blocking(&state.pool, move |c| {
         db::video_danmaku::create(

@@ -14,6 +14,7 @@ crate::on_both_backends!(
     moderators_named_by_the_owner_moderate_and_others_cannot,
     a_lifted_ban_lets_the_user_send_again,
     slow_mode_refuses_with_the_wait_left_and_spares_moderators,
+    the_sites_words_hold_for_video_danmaku_too,
 );
 
 /// A server whose flood limit stays out of the way of these tests.
@@ -565,4 +566,42 @@ async fn slow_mode_refuses_with_the_wait_left_and_spares_moderators(backend: Bac
         .await;
     assert_eq!(res.status, 200);
     assert_eq!(outcome(&mut b, "free again").await, "");
+}
+
+async fn the_sites_words_hold_for_video_danmaku_too(backend: Backend) {
+    let app = app(backend).await;
+    let root = app.admin("root").await;
+    let alice = app.signed_in_user("alice").await;
+    let video = app
+        .ready_video(&alice, crate::media::Fixture::LateMoov)
+        .await;
+    let path = format!("/api/videos/{}/danmaku", video["id"].as_str().unwrap());
+    let res = put_words(&app, "/api/admin/filters", &root, json!(["广告"])).await;
+    assert_eq!(res.status, 200);
+    let post = |text: &str| {
+        app.json(
+            Method::POST,
+            &path,
+            Auth::Bearer(&alice),
+            Some(json!({ "ts_ms": 100, "text": text })),
+        )
+    };
+    // Tried: the word inside Chinese text, and in full-width form inside a sentence.
+    for text in ["看广告啦", "ａ广告ｂ"] {
+        let res = post(text).await;
+        assert_eq!(
+            (res.status.as_u16(), res.error_code()),
+            (422, "032"),
+            "{text}"
+        );
+    }
+    assert_eq!(post("nothing wrong").await.status, 201);
+    let stored = app.json(Method::GET, &path, Auth::None, None).await;
+    let texts: Vec<&str> = stored.body["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["nothing wrong"], "nothing filtered was kept");
 }
