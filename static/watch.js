@@ -1,7 +1,8 @@
 // Watch page: time-anchored danmaku over the player. Messages are fetched a minute at a
 // time as playback gets near them; each one is shown when playback passes its ts_ms; a
 // seek clears the screen and starts again from the new position; a pause freezes the
-// overlay. A message sent from the page is anchored at the current playback time.
+// overlay. A message sent from the page is anchored at the current playback time. Under the
+// player, a curve of where the messages are (click it to jump there).
 "use strict";
 
 (() => {
@@ -111,6 +112,55 @@
   video.addEventListener("seeked", () => { cursor = nowMs() - 1; tick(); });
   load(0);
 
+  // ---------- density: where the messages are ("high-energy" curve over the seek bar) ----------
+  const densityEl = document.getElementById("density");
+  const SVG = "http://www.w3.org/2000/svg";
+  const SLICES = 100;
+  let densityDuration = 0;
+  async function drawDensity() {
+    if (!densityEl) return;
+    const res = await fetch(`${api}/danmaku/density?buckets=${SLICES}`).catch(() => null);
+    if (!res || !res.ok) return;
+    const { buckets, max, duration_ms: duration } = await res.json();
+    densityDuration = duration;
+    // A smooth area: each slice's count as a height (the busiest is full height).
+    const h = (n) => (max ? 20 - (18 * n) / max : 20).toFixed(2);
+    let d = `M0,20 L0,${h(buckets[0] || 0)}`;
+    buckets.forEach((n, i) => { d += ` L${i + 0.5},${h(n)}`; });
+    d += ` L${SLICES},${h(buckets[buckets.length - 1] || 0)} L${SLICES},20 Z`;
+    let area = densityEl.querySelector("path.curve");
+    if (!area) {
+      area = document.createElementNS(SVG, "path");
+      area.setAttribute("class", "curve");
+      densityEl.appendChild(area);
+    }
+    area.setAttribute("d", d);
+    densityEl.dataset.max = String(max);
+    densityEl.dataset.ready = "true";
+  }
+  if (densityEl) {
+    const head = document.createElementNS(SVG, "line");
+    head.setAttribute("class", "playhead");
+    head.setAttribute("y1", "0");
+    head.setAttribute("y2", "20");
+    densityEl.appendChild(head);
+    const moveHead = () => {
+      const x = video.duration ? (100 * video.currentTime) / video.duration : 0;
+      head.setAttribute("x1", x.toFixed(2));
+      head.setAttribute("x2", x.toFixed(2));
+    };
+    video.addEventListener("timeupdate", moveHead);
+    moveHead();
+    // A click jumps to that moment.
+    densityEl.addEventListener("click", (ev) => {
+      const box = densityEl.getBoundingClientRect();
+      const share = Math.min(1, Math.max(0, (ev.clientX - box.left) / box.width));
+      const duration = video.duration || densityDuration / 1000;
+      if (duration) video.currentTime = share * duration;
+    });
+    drawDensity();
+  }
+
   // ---------- sending ----------
   function say(text) {
     if (notice) notice.textContent = text;
@@ -139,6 +189,7 @@
         insert(reply);
         screen.show(reply);
         cursor = Math.max(cursor, reply.ts_ms);
+        drawDensity();
       } else {
         say(reply.error || `Not sent (${res.status}).`);
       }

@@ -58,6 +58,15 @@ pub fn create(conn: &mut DbConnection, new: &NewVideoDanmaku<'_>) -> QueryResult
     })
 }
 
+/// Where every message of a video is anchored, in milliseconds (for its density curve).
+pub fn anchors(conn: &mut DbConnection, video_id: &str) -> QueryResult<Vec<i64>> {
+    let rows: Vec<Option<i64>> = danmaku::table
+        .filter(danmaku::video_id.eq(video_id))
+        .select(danmaku::video_ts_ms)
+        .load(conn)?;
+    Ok(rows.into_iter().flatten().collect())
+}
+
 /// Messages anchored in `[from_ms, to_ms]`, in playback order, at most `limit`.
 pub fn in_range(
     conn: &mut DbConnection,

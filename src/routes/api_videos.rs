@@ -207,6 +207,40 @@ pub async fn danmaku(
 }
 
 #[derive(Deserialize)]
+pub struct DensityQuery {
+    buckets: Option<usize>,
+}
+
+/// `GET /api/videos/{id}/danmaku/density?buckets=N` (1 to 1000, default 100): how many
+/// messages are anchored in each of N equal slices of the video.
+pub async fn danmaku_density(
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+    query: web::Query<DensityQuery>,
+) -> Result<HttpResponse, ApiError> {
+    use crate::videos::density::{density, MAX_BUCKETS};
+    let buckets = query.buckets.unwrap_or(100);
+    if !(1..=MAX_BUCKETS).contains(&buckets) {
+        return Err(ApiError::Invalid(format!(
+            "buckets must be 1 to {MAX_BUCKETS}"
+        )));
+    }
+    let video = ready_video(&state, id.into_inner()).await?;
+    let duration = video.duration_ms.unwrap_or(0);
+    let anchors = db::blocking(&state.pool, move |c| {
+        db::video_danmaku::anchors(c, &video.id)
+    })
+    .await?;
+    let counts = density(&anchors, duration, buckets);
+    Ok(HttpResponse::Ok().json(serde_json::json!({
+        "duration_ms": duration,
+        "buckets": counts,
+        "max": counts.iter().copied().max().unwrap_or(0),
+        "total": anchors.len(),
+    })))
+}
+
+#[derive(Deserialize)]
 pub struct NewDanmaku {
     ts_ms: i64,
     text: String,

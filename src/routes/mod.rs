@@ -134,6 +134,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .route("/videos/{id}/danmaku", web::get().to(api_videos::danmaku))
                 .route(
+                    "/videos/{id}/danmaku/density",
+                    web::get().to(api_videos::danmaku_density),
+                )
+                .route(
                     "/videos/{id}/danmaku",
                     web::post().to(api_videos::add_danmaku),
                 )

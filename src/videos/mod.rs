@@ -2,6 +2,7 @@
 //! them after probing, quotas and serving. Processing and the storage jobs are job kinds in
 //! `crate::jobs`. Their errors are [`error::VideoError`]; the HTTP edge maps them.
 
+pub mod density;
 pub mod error;
 pub mod flood;
 pub mod incoming;

@@ -15,6 +15,7 @@ crate::on_both_backends!(
     only_the_owner_or_an_admin_deletes_and_a_deleted_video_is_gone_at_once,
     comments_round_trip_through_the_api_and_the_page,
     time_anchored_danmaku_round_trip_under_the_live_rate_limit,
+    the_danmaku_density_counts_messages_per_slice_of_the_video,
 );
 
 async fn sleep_ms(ms: u64) {
@@ -1121,4 +1122,65 @@ async fn a_video_that_cannot_be_decoded_ends_failed_with_the_reason() {
     );
     let page = app.page(&format!("/videos/{id}"), &[]).await;
     assert_eq!(page.status, 404, "others do not see a failed video");
+}
+
+async fn the_danmaku_density_counts_messages_per_slice_of_the_video(backend: Backend) {
+    let app = spawn_app_with(backend, |s| s.danmaku.rate = "1000/1s".into()).await;
+    let alice = app.signed_in_user("alice").await;
+    let video = app.ready_video(&alice, Fixture::LateMoov).await;
+    let id = video["id"].as_str().unwrap();
+    let duration = video["duration_ms"].as_i64().unwrap();
+    let path = format!("/api/videos/{id}/danmaku");
+    // Three messages in the first tenth, one at the very end, one in the middle.
+    for ts in [0, duration / 20, duration / 10 - 1, duration, duration / 2] {
+        let body = json!({ "ts_ms": ts, "text": format!("at {ts}") });
+        let res = app
+            .json(Method::POST, &path, Auth::Bearer(&alice), Some(body))
+            .await;
+        assert_eq!(res.status, 201, "{}", res.body);
+    }
+    let res = app
+        .json(
+            Method::GET,
+            &format!("{path}/density?buckets=10"),
+            Auth::None,
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 200, "{}", res.body);
+    assert_eq!(res.body["duration_ms"], duration);
+    assert_eq!(res.body["buckets"], json!([3, 0, 0, 0, 0, 1, 0, 0, 0, 1]));
+    assert_eq!(
+        (res.body["max"].as_u64(), res.body["total"].as_u64()),
+        (Some(3), Some(5))
+    );
+    let res = app
+        .json(Method::GET, &format!("{path}/density"), Auth::None, None)
+        .await;
+    assert_eq!(
+        res.body["buckets"].as_array().unwrap().len(),
+        100,
+        "100 by default"
+    );
+    // Tried: no slices, too many, not a number, an unknown video.
+    for query in ["buckets=0", "buckets=1001", "buckets=x"] {
+        let res = app
+            .json(
+                Method::GET,
+                &format!("{path}/density?{query}"),
+                Auth::None,
+                None,
+            )
+            .await;
+        assert_eq!(res.status, 400, "{query}");
+    }
+    let res = app
+        .json(
+            Method::GET,
+            "/api/videos/nope/danmaku/density",
+            Auth::None,
+            None,
+        )
+        .await;
+    assert_eq!(res.status, 404);
 }

@@ -1,6 +1,7 @@
 // The video website in a real browser: upload through the page (tus, with its progress
 // bar), watch the video play, post a danmaku at a playback time, and after a reload see it
-// appear on the overlay when playback reaches that time, not before.
+// appear on the overlay when playback reaches that time, not before; the density curve
+// under the player shows where it is and a click on it seeks.
 // Usage: node videos.mjs http://127.0.0.1:PORT /path/to/video.mp4
 import { launch, check } from "./lib.mjs";
 
@@ -74,6 +75,16 @@ try {
   // After a reload it appears when playback reaches 1.0 s, not before.
   await page.reload();
   await page.getByTestId("danmaku-list").getByText("at one second").waitFor();
+  // The density curve under the player knows where the message is; a click jumps there.
+  await page.locator('#density[data-ready="true"]').waitFor({ state: "attached", timeout: 10000 });
+  check((await page.locator("#density").getAttribute("data-max")) === "1", "one message at the peak");
+  await page.waitForFunction(() => document.getElementById("player").duration > 0, null, { timeout: 10000 });
+  const bar = await page.locator("#density").boundingBox();
+  await page.mouse.click(bar.x + bar.width * 0.5, bar.y + bar.height / 2);
+  await page.waitForFunction(() => {
+    const v = document.getElementById("player");
+    return Math.abs(v.currentTime - v.duration / 2) < 0.5;
+  }, null, { timeout: 5000 });
   await video.evaluate(async (v) => {
     v.muted = true;
     v.currentTime = 0.2;

@@ -16,7 +16,7 @@ fn batch(rng: &mut Rng, cjk: &[char], seq: u64, n: usize) -> String {
     ];
     let items = (0..n)
         .map(|i| Item {
-            id: uuid::Uuid::from_u64_pair(rng.next(), rng.next()).to_string(),
+            id: uuid::Uuid::from_u64_pair(rng.next_u64(), rng.next_u64()).to_string(),
             user: format!("viewer_{}", rng.below(5000)),
             text: message(rng, cjk),
             color: colors[rng.below(colors.len())].to_string(),
