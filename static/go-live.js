@@ -1,6 +1,7 @@
 // The room owner's go-live panel: the RTMP server and stream key for OBS (the key is fetched
 // only when asked for, so it is not in the page), copy buttons, a new key after a
-// confirmation, and the publisher's status, kept current.
+// confirmation, the publisher's status, kept current, and a button that disconnects the
+// encoder (after a confirmation).
 "use strict";
 
 (() => {
@@ -71,6 +72,25 @@
     });
   }
 
+  // Disconnecting the encoder ends the stream now; the key keeps working, so the encoder
+  // can come back (a new key keeps it out).
+  const kickButton = document.getElementById("go-live-kick");
+  kickButton.addEventListener("click", async () => {
+    if (!confirm("Disconnect your encoder? The stream ends for every viewer; the encoder may connect again with the same key.")) return;
+    try {
+      const res = await fetch(`/api/rooms/${encodeURIComponent(roomId)}/ingest/kick`, {
+        method: "POST",
+        credentials: "same-origin",
+        headers: { "X-CSRF-Token": csrf },
+      });
+      if (!res.ok && res.status !== 404) throw new Error(`kick: ${res.status}`);
+      kickButton.hidden = true;
+      status.textContent = "Encoder disconnected.";
+    } catch (e) {
+      status.textContent = "The encoder could not be disconnected; try again.";
+    }
+  });
+
   function describe(live) {
     if (!live || live.state === "waiting") return "Waiting for your encoder…";
     const p = live.publisher;
@@ -91,6 +111,7 @@
         const room = await res.json();
         status.textContent = describe(room.live);
         panel.dataset.state = room.live ? room.live.state : "off";
+        kickButton.hidden = !(room.live && room.live.publisher);
       }
     } catch (e) {
       // The next poll tries again.

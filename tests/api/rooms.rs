@@ -126,11 +126,17 @@ async fn seq_rises_by_one_per_frame_without_gaps(backend: Backend) {
     let (mut sender, _) = app.viewer(&room, Some(&alice)).await;
     let (mut watcher, _) = app.viewer(&room, None).await;
     let mut expected_texts = Vec::new();
+    // Each message after the previous one came back, so they fall in different windows.
     for i in 0..12 {
         let text = format!("message {i}");
         sender.send_json(send(&text)).await;
+        loop {
+            let batch = sender.next_of_type("batch").await;
+            if texts_of(&batch["items"]).contains(&text) {
+                break;
+            }
+        }
         expected_texts.push(text);
-        actix_web::rt::time::sleep(Duration::from_millis(30)).await;
     }
     let mut seqs = Vec::new();
     let mut texts = Vec::new();

@@ -1,7 +1,8 @@
 // The owner's go-live panel in a real browser: the key is hidden until asked for, the panel
 // shows the server and key, ffmpeg publishing with them (as OBS would) makes the room play
 // over the socket and the panel report the publisher; a new key (after a confirmation)
-// replaces the old one; a visitor sees no panel.
+// replaces the old one and cuts its stream off; "Disconnect encoder" (after a confirmation)
+// ends a stream; a visitor sees no panel.
 // Usage: node golive.mjs http://127.0.0.1:PORT ROOM_ID OWNER_TOKEN
 import { spawn } from "node:child_process";
 import { launch, check } from "./lib.mjs";
@@ -33,13 +34,14 @@ try {
   check(key.startsWith(`${room}_`), `the key: ${key}`);
 
   // Publish exactly as OBS would, with what the panel shows.
-  ffmpeg = spawn("ffmpeg", [
+  const publish = (withKey) => spawn("ffmpeg", [
     "-nostdin", "-v", "error", "-re",
     "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
     "-f", "lavfi", "-i", "sine",
     "-c:v", "libx264", "-g", "25", "-pix_fmt", "yuv420p", "-c:a", "aac",
-    "-f", "flv", `${server}/${key}`,
+    "-f", "flv", `${server}/${withKey}`,
   ], { stdio: "ignore" });
+  ffmpeg = publish(key);
   await page.waitForFunction(() => {
     const v = document.getElementById("live-video");
     return v && !v.hidden && v.currentTime > 1.0;
@@ -60,6 +62,19 @@ try {
     new Promise((resolve) => setTimeout(() => resolve(false), 20000)),
   ]);
   check(ended, "the publisher using the old key was cut off");
+  await page.getByTestId("go-live-status").filter({ hasText: "Waiting" }).waitFor({ timeout: 15000 });
+  check(await page.getByTestId("go-live-kick").isHidden(), "nothing to disconnect while waiting");
+
+  // Live again with the new key; "Disconnect encoder" (after a confirmation) ends it.
+  const newKey = (await page.getByTestId("go-live-key").textContent()).trim();
+  ffmpeg = publish(newKey);
+  const kicked = new Promise((resolve) => ffmpeg.once("exit", () => resolve(true)));
+  await page.getByTestId("go-live-status").filter({ hasText: "Live:" }).waitFor({ timeout: 20000 });
+  await page.getByTestId("go-live-kick").waitFor({ state: "visible", timeout: 5000 });
+  page.once("dialog", (dialog) => dialog.accept());
+  await page.getByTestId("go-live-kick").click();
+  const gone = await Promise.race([kicked, new Promise((resolve) => setTimeout(() => resolve(false), 20000))]);
+  check(gone, "the encoder was disconnected");
   await page.getByTestId("go-live-status").filter({ hasText: "Waiting" }).waitFor({ timeout: 15000 });
   check(errors.length === 0, `no page errors: ${errors}`);
   console.log("ok");
