@@ -232,6 +232,35 @@ async fn a_room_with_a_source_serves_websocket_fmp4_and_hls() {
 }
 
 #[actix_web::test]
+async fn a_viewer_joining_a_stopped_source_gets_the_next_runs_pictures_not_the_last_ones() {
+    use crate::push::{binary_frames, video_socket};
+
+    let (app, root, room) = app_with_live_room().await;
+    // The source has run: this node holds its latest pictures for joiners.
+    let mut early = video_socket(&app, &room).await;
+    binary_frames(&mut early, 2).await;
+    let control = |action: &str| format!("/api/admin/rooms/{room}/ingest/{action}");
+    let res = app
+        .json(Method::POST, &control("stop"), Auth::Bearer(&root), None)
+        .await;
+    assert_eq!(res.status, 202);
+    wait_live(&app, &room, "stopped").await;
+    // Joining the stopped room, then started again: the first pictures are the new run's
+    // init segment and first fragment, not the stopped run's last ones.
+    let mut socket = video_socket(&app, &room).await;
+    let res = app
+        .json(Method::POST, &control("start"), Auth::Bearer(&root), None)
+        .await;
+    assert_eq!(res.status, 202);
+    let frames = binary_frames(&mut socket, 2).await;
+    assert_eq!(&frames[0][4..8], b"ftyp");
+    assert_eq!(&frames[1][4..8], b"moof");
+    assert_eq!(&frames[1][12..16], b"mfhd");
+    let sequence = u32::from_be_bytes(frames[1][20..24].try_into().unwrap());
+    assert_eq!(sequence, 1, "the new run's first fragment, not an old one");
+}
+
+#[actix_web::test]
 async fn admins_stop_and_start_a_source_and_the_stop_outlives_a_restart() {
     let (mut app, root, room) = app_with_live_room().await;
     let user = app.signed_in_user("alice").await;

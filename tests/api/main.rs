@@ -18,7 +18,7 @@ pub(crate) mod live_sources;
 mod media;
 mod moderation;
 mod pages;
-mod push;
+pub(crate) mod push;
 mod push_nodes;
 mod rooms;
 mod sessions;

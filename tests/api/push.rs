@@ -77,10 +77,10 @@ async fn app_with_rtmp() -> (TestApp, u16) {
     (app, port)
 }
 
-type VideoSocket = actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>;
+pub(crate) type VideoSocket = actix_codec::Framed<awc::BoxedSocket, awc::ws::Codec>;
 
 /// The room's video socket.
-async fn video_socket(app: &TestApp, room: &str) -> VideoSocket {
+pub(crate) async fn video_socket(app: &TestApp, room: &str) -> VideoSocket {
     let (_res, socket) = app
         .client
         .ws(app.url(&format!("/ws/rooms/{room}/video")))
@@ -91,7 +91,7 @@ async fn video_socket(app: &TestApp, room: &str) -> VideoSocket {
 }
 
 /// The next `n` binary frames, each within 20 s (pings skipped).
-async fn binary_frames(socket: &mut VideoSocket, n: usize) -> Vec<bytes::Bytes> {
+pub(crate) async fn binary_frames(socket: &mut VideoSocket, n: usize) -> Vec<bytes::Bytes> {
     let mut frames = Vec::new();
     while frames.len() < n {
         let frame = actix_web::rt::time::timeout(Duration::from_secs(20), socket.next())
