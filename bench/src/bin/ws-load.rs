@@ -38,6 +38,8 @@ struct Totals {
     messages: u64,
     /// Payload bytes received (as sent: compressed frames compressed).
     bytes: u64,
+    /// Compressed frames already inflated.
+    inflated: Inflated,
     latencies_us: Vec<u64>,
     /// With several URLs (nodes): every sampled message's latency, by whether it was sent
     /// through the viewer's own node or another one.
@@ -220,7 +222,6 @@ fn stamps(text: &str) -> impl Iterator<Item = (u128, usize)> + '_ {
 async fn read_loop(
     mut ws: futures_util::stream::SplitStream<Socket>,
     totals: Rc<RefCell<Totals>>,
-    inflated: Rc<RefCell<Inflated>>,
     sample: bool,
     node: Option<usize>,
     stop: Rc<tokio::sync::Notify>,
@@ -231,7 +232,7 @@ async fn read_loop(
                 let (text, len): (Rc<str>, usize) = match msg {
                     Some(Ok(Message::Text(text))) => (text.as_str().into(), text.len()),
                     Some(Ok(Message::Binary(bytes))) => {
-                        (inflated.borrow_mut().text(&bytes), bytes.len())
+                        (totals.borrow_mut().inflated.text(&bytes), bytes.len())
                     }
                     Some(Ok(_)) => continue,
                     _ => {
@@ -281,7 +282,6 @@ async fn open_viewer(
     sample: bool,
     node: Option<usize>,
     totals: &Rc<RefCell<Totals>>,
-    inflated: &Rc<RefCell<Inflated>>,
     stop: &Rc<tokio::sync::Notify>,
 ) -> Option<futures_util::stream::SplitSink<Socket, Message>> {
     let Some(ws) = connect(url, token).await else {
@@ -296,7 +296,6 @@ async fn open_viewer(
         tokio::task::spawn_local(read_loop(
             stream,
             Rc::clone(totals),
-            Rc::clone(inflated),
             sample,
             node,
             Rc::clone(stop),
@@ -317,7 +316,6 @@ fn main() {
 
 async fn run(args: Args) {
     let totals = Rc::new(RefCell::new(Totals::default()));
-    let inflated = Rc::new(RefCell::new(Inflated::default()));
     let stop = Rc::new(tokio::sync::Notify::new());
     let slow_every = 100usize.checked_div(args.slow_pct).unwrap_or(usize::MAX);
     let mut sinks = Vec::with_capacity(args.conns);
@@ -336,16 +334,7 @@ async fn run(args: Args) {
                 None
             };
             let sample = i < 200;
-            open_viewer(
-                url,
-                token,
-                slow,
-                sample,
-                node_of(i),
-                &totals,
-                &inflated,
-                &stop,
-            )
+            open_viewer(url, token, slow, sample, node_of(i), &totals, &stop)
         }))
         .await;
         sinks.extend(opened);
@@ -432,8 +421,7 @@ async fn run(args: Args) {
                         let _ = s.close().await;
                     }
                     let url = &args.urls[churn_i % args.urls.len()];
-                    sinks[i] =
-                        open_viewer(url, None, false, false, None, &totals, &inflated, &stop).await;
+                    sinks[i] = open_viewer(url, None, false, false, None, &totals, &stop).await;
                     churn_i += 1;
                 }
                 next_churn += every;
