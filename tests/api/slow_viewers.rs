@@ -152,10 +152,14 @@ async fn a_viewer_that_stops_reading_is_bounded_then_closed_while_others_keep_up
         "it was not sent everything: {drained} bytes"
     );
 
+    // Its queue overflowed (old batches dropped), or, on a machine so loaded that frames
+    // came too slowly to fill it, it was closed for making no progress first: then it was
+    // sent little more than the server's socket buffer (4 MB) holds.
     let metrics = app.page("/metrics", &[]).await.html;
+    let dropped = metric(&metrics, "roomcast_danmaku_frames_dropped_total");
     assert!(
-        metric(&metrics, "roomcast_danmaku_frames_dropped_total") > 0.0,
-        "frames were dropped"
+        dropped > 0.0 || drained < 6_000_000,
+        "neither were frames dropped ({dropped}) nor was it closed early ({drained} bytes)"
     );
     // The flooding sender, dropped by the client, and the silent viewer are let go once
     // the server sees their ends; the fast viewer and the last sender stay.
