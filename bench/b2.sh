@@ -13,10 +13,10 @@ cd "$(dirname "$0")/.."
 # per-user room rate that protect a public server.
 export ROOMCAST__LIMITS__WS_PER_IP=1000000 ROOMCAST__LIMITS__ROOMS_PER_HOUR=100000
 
-conns=10000; secs=8; settle=3; rounds=3; only=""
+conns=10000; secs=8; settle=3; rounds=3; only=""; pause=3
 for arg in "$@"; do
   case "$arg" in
-    --smoke) conns=1000; secs=2; settle=1; rounds=1 ;;
+    --smoke) conns=1000; secs=2; settle=1; rounds=1; pause=0 ;;
     filters) only=filters ;;
   esac
 done
@@ -40,8 +40,9 @@ field() { python3 -c "import json,sys; print(json.load(sys.stdin)['$1'])"; }
 run() {
   local server=$1 scenario=$2 pid=$3; shift 3
   local out
-  # A saturated run leaves queues to drain and sockets to close: let the server finish them.
-  sleep "$settle"
+  # A saturated run leaves queues to drain and sockets to close: let the server finish them
+  # (a smoke run saturates nothing).
+  sleep "$pause"
   out=$(taskset -c 0 "$bin/ws-load" --pid "$pid" "$@" 2>/dev/null)
   python3 -c "import json,sys; d=json.loads(sys.argv[1]); d.update(server=sys.argv[2], scenario=sys.argv[3]); print(json.dumps(d))" \
     "$out" "$server" "$scenario" >> "$results"
