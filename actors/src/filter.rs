@@ -72,17 +72,33 @@ impl WordFilter {
 
     /// Whether `text` holds any of the words.
     pub fn matches(&self, text: &str) -> bool {
-        let Some(automaton) = &self.automaton else {
+        Self::any_matches(&[self], text)
+    }
+
+    /// Whether `text` holds a word of any of `filters` (the text is folded once for all).
+    pub fn any_matches(filters: &[&WordFilter], text: &str) -> bool {
+        let automata: Vec<&AhoCorasick> = filters
+            .iter()
+            .filter_map(|f| f.automaton.as_ref())
+            .collect();
+        if automata.is_empty() {
             return false;
-        };
+        }
         // Plain ASCII without capitals is already in folded form: no copy.
-        if text
+        let folded;
+        let text = if text
             .bytes()
             .all(|b| b.is_ascii() && !b.is_ascii_uppercase())
         {
-            return automaton.is_match(text);
-        }
-        automaton.is_match(&fold(text))
+            text
+        } else {
+            folded = fold(text);
+            folded.as_str()
+        };
+        filters
+            .iter()
+            .filter_map(|f| f.automaton.as_ref())
+            .any(|a| a.is_match(text))
     }
 }
 
@@ -121,6 +137,16 @@ mod tests {
         let f = WordFilter::new(&["ＦＲＥＥ"]);
         assert!(f.matches("get free coins"));
         assert!(f.matches("ＦＲＥＥ"));
+    }
+
+    #[test]
+    fn several_lists_are_checked_together() {
+        let (room, site) = (WordFilter::new(&["垃圾"]), WordFilter::new(&["ＳＰＡＭ"]));
+        let empty = WordFilter::default();
+        assert!(WordFilter::any_matches(&[&room, &site], "Spam!"));
+        assert!(WordFilter::any_matches(&[&empty, &room], "好垃圾"));
+        assert!(!WordFilter::any_matches(&[&room, &site], "hello"));
+        assert!(!WordFilter::any_matches(&[&empty], "anything"));
     }
 
     #[test]

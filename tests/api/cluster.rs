@@ -245,6 +245,18 @@ impl Viewer {
         .await
     }
 
+    /// Reads until the viewer's own `text` comes back in a batch, or an error refuses it;
+    /// returns that frame.
+    async fn fate_of(&mut self, text: &str) -> Value {
+        self.until(&format!("the fate of {text:?}"), |f| {
+            let mine = f["items"]
+                .as_array()
+                .is_some_and(|i| i.iter().any(|m| m["text"] == text));
+            (f["type"] == "error" || mine).then(|| f.clone())
+        })
+        .await
+    }
+
     /// Reads until a frame of `kind` arrives.
     async fn until_type(&mut self, kind: &str) -> Value {
         self.until(&format!("a {kind} frame"), |frame| {
@@ -1014,14 +1026,7 @@ async fn filters_slow_mode_and_unbans_reach_every_node_with_compressed_viewers_o
             n += 1;
             let text = format!("{probe} {n}");
             on_b.send(&text).await;
-            let frame = on_b
-                .until(&format!("the fate of {text:?}"), |f| {
-                    let mine = f["items"]
-                        .as_array()
-                        .is_some_and(|i| i.iter().any(|m| m["text"] == text.as_str()));
-                    (f["type"] == "error" || mine).then(|| f.clone())
-                })
-                .await;
+            let frame = on_b.fate_of(&text).await;
             if frame["code"] == "filtered" {
                 break;
             }
@@ -1096,14 +1101,7 @@ async fn filters_slow_mode_and_unbans_reach_every_node_with_compressed_viewers_o
         n += 1;
         let text = format!("am I back {n}");
         on_b.send(&text).await;
-        let frame = on_b
-            .until(&format!("the fate of {text:?}"), |f| {
-                let mine = f["items"]
-                    .as_array()
-                    .is_some_and(|i| i.iter().any(|m| m["text"] == text.as_str()));
-                (f["type"] == "error" || mine).then(|| f.clone())
-            })
-            .await;
+        let frame = on_b.fate_of(&text).await;
         if frame["type"] == "batch" {
             on_a.until_message(&text).await;
             break;

@@ -521,7 +521,7 @@ impl Handler<SendDanmaku> for Room {
                 ));
             }
         }
-        if self.filter.matches(&msg.text) || self.global_filter.matches(&msg.text) {
+        if WordFilter::any_matches(&[&self.filter, &self.global_filter], &msg.text) {
             self.metrics.rejected.with_label_values(&["filtered"]).inc();
             return Err(reject(
                 ErrorCode::Filtered,
